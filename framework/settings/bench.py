@@ -1,0 +1,23 @@
+"""Benchmarks: production-like (DEBUG off), on a throwaway database.
+
+SQLite by default (a file under .bench/); DATABASE_URL selects PostgreSQL, where each
+benchmark creates and drops its own test database.
+"""
+
+import os
+
+os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-insecure-key")
+
+from .base import *  # noqa: E402,F403
+from .base import BASE_DIR, DATABASES  # noqa: E402
+
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    DATABASES["default"]["NAME"] = str(BASE_DIR / ".bench" / "bench.sqlite3")
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".bench" / "bench.sqlite3")}
+ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
+SECURE_SSL_REDIRECT = False
+SECURE_HSTS_SECONDS = 0
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+LOGGING = {"version": 1, "disable_existing_loggers": False}
