@@ -130,17 +130,17 @@ class ChangeTracked(models.Model):
     class Meta:
         abstract = True
 
-    @classmethod
-    def from_db(cls, db, field_names, values):
-        instance = super().from_db(db, field_names, values)
-        instance._loaded_values = dict(zip(field_names, values, strict=True))
-        return instance
-
     def save(self, *args, **kwargs):
         super().save(*args, **kwargs)
         self._loaded_values = {
             f.attname: getattr(self, f.attname) for f in self._meta.concrete_fields
         }
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._loaded_values = dict(zip(field_names, values, strict=True))
+        return instance
 
     def changed_fields(self) -> list[str]:
         """Return the names of fields whose value differs from what was loaded (all if never loaded)."""

@@ -1,7 +1,7 @@
 """URL configuration: the curators' admin, the role pages and the review queues."""
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import path
 from django.views.generic import RedirectView
 
 admin.site.site_header = "Rolebook"

@@ -1,8 +1,19 @@
+from io import StringIO
+
 import pytest
 from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command
 
 from roles.groups import sync_groups
+
+REFERENCE_FIXTURES = ("fixtures/soc2018.json", "fixtures/onet_soc_2019.json")
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Load the 2,463 reference occupation codes once per run; tests roll back around them."""
+    with django_db_blocker.unblock():
+        call_command("loaddata", *REFERENCE_FIXTURES, verbosity=0)
 
 
 @pytest.fixture
@@ -13,8 +24,14 @@ def groups(db):
 
 @pytest.fixture
 def reference_soc(db):
-    """The official SOC 2018 and O*NET-SOC 2019 reference rows."""
-    call_command("loaddata", "fixtures/soc2018.json", "fixtures/onet_soc_2019.json", verbosity=0)
+    """The official SOC 2018 and O*NET-SOC 2019 reference rows.
+
+    Present from django_db_setup; a transactional test flushes them, so reload when gone.
+    """
+    from taxonomy.models import OccupationCode
+
+    if not OccupationCode.objects.exists():
+        call_command("loaddata", *REFERENCE_FIXTURES, verbosity=0)
 
 
 @pytest.fixture
@@ -22,5 +39,5 @@ def seed_role(reference_soc):
     """The reference card's role, AIMLAM.GEN.P1, from fixtures/seed.json."""
     from roles.models import Role
 
-    call_command("loaddata", "fixtures/seed.json", verbosity=0)
+    call_command("load_fixtures", "fixtures/seed.json", stdout=StringIO())
     return Role.objects.get(code="AIMLAM.GEN.P1")

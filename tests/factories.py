@@ -138,6 +138,6 @@ class ClassificationMappingFactory(factory.django.DjangoModelFactory):
     role = factory.SubFactory(RoleFactory)
     scheme = ClassificationMapping.Scheme.ONET_SOC
     occupation = factory.SubFactory(OccupationCodeFactory)
-    code = factory.LazyAttribute(lambda o: o.occupation.code)
-    title = factory.LazyAttribute(lambda o: o.occupation.title)
+    code = factory.LazyAttribute(lambda o: o.occupation.code if o.occupation else "99-9999")
+    title = factory.LazyAttribute(lambda o: o.occupation.title if o.occupation else "Unlisted occupation")
     source = ClassificationMapping.Source.MANUAL

@@ -111,7 +111,7 @@ SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_SECURE_HSTS_SECONDS", "31536000"))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", False)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", True)
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 X_FRAME_OPTIONS = "DENY"
@@ -139,3 +139,29 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
 }
+
+# Adjacent roles (roles/adjacency.py; explained on /roles/coordinates/).
+# distance = taxonomy weight × tree distance + level weight × level distance, in [0, 1].
+# Taxonomy weighs more: a curator reads "same family, one level up" as nearer than
+# "same level, another function". Weights are scaled to sum to 1.
+ROLEBOOK_ADJACENCY_WEIGHTS = {"taxonomy": 0.6, "level": 0.4}
+# Level distance between tracks (P3 against M1): about two ranks apart, whatever the ranks.
+ROLEBOOK_ADJACENCY_TRACK_PENALTY = 0.5
+# Upper bounds (exclusive) of the bands, after O*NET's related-occupation tiers:
+# close = Primary-Short, related = Primary-Long, distant = Supplemental. Distance 1 is left out.
+ROLEBOOK_ADJACENCY_BANDS = {"close": 0.25, "related": 0.5}
+# How many neighbours the card page lists.
+ROLEBOOK_ADJACENT_ROLES_SHOWN = 10
+
+# Review workflow
+# Words that contradict a role's level when they appear in an alias, matched as whole words
+# ignoring case: "junior" words on a rank above max_rank, "senior" words on a rank below min_rank.
+REVIEW_LEVEL_WORDS = {
+    "junior": {
+        "words": ["junior", "jr", "entry-level", "entry level", "graduate", "trainee", "i", "1"],
+        "max_rank": 1,
+    },
+    "senior": {"words": ["senior", "sr", "lead", "principal"], "min_rank": 3},
+}
+# Rows per page of the review queues.
+REVIEW_PAGE_SIZE = int(os.environ.get("REVIEW_PAGE_SIZE", "50"))

@@ -1,0 +1,204 @@
+"""The curators' admin: roles with their components, aliases and mappings inline.
+
+Every save goes through roles.services, so history rows carry the curator and the reason
+typed on the form, and content changes send decided items back to review.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from framework.admin import AuditedAdmin
+from framework.audit import current_reason
+from taxonomy.models import TaxonomyNode
+
+from . import services
+from .models import ClassificationMapping, Component, Role, TitleAlias, band_range
+
+# Review fields change only through the review workflow (review.services).
+ALIAS_REVIEW_FIELDS = ["status", "approved_by", "approved_at", "created_by", "content_changed_by"]
+MAPPING_REVIEW_FIELDS = [
+    "status", "reviewed_by", "reviewed_at", "previous_code", "occupation", "created_by", "content_changed_by",
+]
+
+
+class FamilyFilter(admin.SimpleListFilter):
+    title = "family"
+    parameter_name = "family"
+    role_path = "node__parent__code"
+
+    def lookups(self, request, model_admin):
+        return list(TaxonomyNode.objects.families().values_list("code", "code"))
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(**{self.role_path: self.value()})
+        return queryset
+
+
+class RoleFamilyFilter(FamilyFilter):
+    role_path = "role__node__parent__code"
+
+
+class ConfidenceBandFilter(admin.SimpleListFilter):
+    title = "confidence band"
+    parameter_name = "band"
+
+    def lookups(self, request, model_admin):
+        return [("low", "Low"), ("medium", "Medium"), ("high", "High")]
+
+    def queryset(self, request, queryset):
+        if self.value() in {"low", "medium", "high"}:
+            return queryset.filter(band_range(self.value()))
+        return queryset
+
+
+class InReferenceFilter(admin.SimpleListFilter):
+    title = "in SOC reference"
+    parameter_name = "in_reference"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Official code"), ("no", "Not in the reference (check it)")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(occupation__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(occupation__isnull=True)
+        return queryset
+
+
+def save_through_service(obj, actor):
+    """Save a role part through the service for its model, with the request's reason."""
+    save = {
+        Role: lambda: services.save_role(role=obj, actor=actor, reason=current_reason()),
+        Component: lambda: services.save_component(component=obj, actor=actor, reason=current_reason()),
+        TitleAlias: lambda: services.save_alias(alias=obj, actor=actor, reason=current_reason()),
+        ClassificationMapping: lambda: services.save_mapping(mapping=obj, actor=actor, reason=current_reason()),
+    }[type(obj)]
+    return save()
+
+
+class ServiceSavingAdmin(AuditedAdmin):
+    def save_with_service(self, request, obj, form, change):
+        save_through_service(obj, request.user)
+
+    def save_formset(self, request, form, formset, change):
+        instances = formset.save(commit=False)
+        for obj in formset.deleted_objects:
+            services.delete_item(item=obj, actor=request.user, reason=current_reason())
+        for obj in instances:
+            save_through_service(obj, request.user)
+        formset.save_m2m()
+
+
+class ComponentInline(admin.TabularInline):
+    model = Component
+    fields = ["kind", "position", "text", "prevalence", "scope"]
+    ordering = ["kind", "position"]
+    extra = 0
+
+
+class TitleAliasInline(admin.TabularInline):
+    model = TitleAlias
+    fields = ["alias", "alias_type", "confidence", "band", "source", "status", "approved_at", "approved_by"]
+    readonly_fields = ["band", "status", "approved_at", "approved_by"]
+    extra = 0
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("approved_by")
+
+    @admin.display(description="band")
+    def band(self, obj):
+        return obj.band
+
+
+class ClassificationMappingInline(admin.TabularInline):
+    model = ClassificationMapping
+    fields = ["scheme", "code", "title", "occupation", "source", "status", "reviewed_by", "reviewed_at"]
+    readonly_fields = ["occupation", "status", "reviewed_by", "reviewed_at"]
+    extra = 0
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("occupation", "reviewed_by")
+
+
+@admin.register(Role)
+class RoleAdmin(ServiceSavingAdmin):
+    list_display = ["code", "title", "family", "level"]
+    list_filter = [FamilyFilter, "level"]
+    search_fields = ["code", "title"]
+    autocomplete_fields = ["node", "level"]
+    inlines = [ComponentInline, TitleAliasInline, ClassificationMappingInline]
+    fieldsets = [
+        (None, {"fields": ["code", "title", "node", "level", "headline"]}),
+        (
+            "The story",
+            {
+                "fields": [
+                    "who_does_this_work", "external_problem", "internal_problem", "why_it_matters",
+                    "plan", "whats_at_stake", "success_looks_like",
+                ]
+            },
+        ),
+        (None, {"fields": ["summary", "core_outputs"]}),
+        ("Why", {"fields": ["change_reason"]}),
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).with_related()
+
+    @admin.display(description="family", ordering="node__parent__code")
+    def family(self, obj):
+        return obj.node.parent.code if obj.node.parent_id else "—"
+
+
+@admin.register(Component)
+class ComponentAdmin(ServiceSavingAdmin):
+    list_display = ["text", "kind", "role", "position", "prevalence", "scope"]
+    list_filter = ["kind", RoleFamilyFilter]
+    search_fields = ["text", "role__code"]
+    autocomplete_fields = ["role"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("role")
+
+
+@admin.register(TitleAlias)
+class TitleAliasAdmin(ServiceSavingAdmin):
+    list_display = [
+        "alias", "role", "alias_type", "confidence", "band", "status", "approved_at", "approved_by", "source",
+    ]
+    list_filter = ["status", ConfidenceBandFilter, "alias_type", "source", RoleFamilyFilter, "role__level"]
+    search_fields = ["alias", "role__code"]
+    autocomplete_fields = ["role"]
+    readonly_fields = ALIAS_REVIEW_FIELDS + ["band"]
+    fields = ["role", "alias", "alias_type", "confidence", "band", "source", *ALIAS_REVIEW_FIELDS, "change_reason"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).with_related()
+
+    @admin.display(description="band")
+    def band(self, obj):
+        return obj.band
+
+
+@admin.register(ClassificationMapping)
+class ClassificationMappingAdmin(ServiceSavingAdmin):
+    list_display = ["code", "title", "official_title", "in_reference", "role", "source", "status", "reviewed_by"]
+    list_filter = ["status", "source", InReferenceFilter, RoleFamilyFilter, "role__level"]
+    search_fields = ["code", "title", "occupation__title", "role__code"]
+    autocomplete_fields = ["role"]
+    readonly_fields = MAPPING_REVIEW_FIELDS
+    fields = ["role", "scheme", "code", "title", "source", *MAPPING_REVIEW_FIELDS, "change_reason"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).with_related()
+
+    @admin.display(description="official title")
+    def official_title(self, obj):
+        return obj.occupation.title if obj.occupation_id else "— not in the SOC reference —"
+
+    @admin.display(description="in reference", boolean=True)
+    def in_reference(self, obj):
+        return obj.in_reference

@@ -1,0 +1,214 @@
+"""The curators' admin: access, audited edits, read-only review fields, constant queries."""
+
+import itertools
+
+import pytest
+from django.urls import reverse
+
+from roles.models import Role, TitleAlias
+from tests.admin_forms import change_form_data
+from tests.factories import (
+    ClassificationMappingFactory,
+    ComponentFactory,
+    LevelFactory,
+    RoleFactory,
+    TitleAliasFactory,
+    UserFactory,
+    curator,
+    reviewer,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def curator_client(client, groups):
+    user = curator(username="cora")
+    client.force_login(user)
+    client.user = user
+    return client
+
+
+CHANGELISTS = [
+    "admin:roles_role_changelist",
+    "admin:roles_titlealias_changelist",
+    "admin:roles_classificationmapping_changelist",
+    "admin:roles_component_changelist",
+    "admin:taxonomy_level_changelist",
+    "admin:taxonomy_taxonomynode_changelist",
+    "admin:taxonomy_occupationcode_changelist",
+]
+
+
+@pytest.mark.parametrize("url_name", CHANGELISTS)
+def test_changelists_open_for_a_curator(curator_client, url_name):
+    assert curator_client.get(reverse(url_name)).status_code == 200
+
+
+@pytest.mark.parametrize("url_name", CHANGELISTS)
+def test_changelists_refuse_anonymous_users(client, url_name):
+    response = client.get(reverse(url_name))
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("admin:login"))
+
+
+def test_reviewer_can_view_but_not_change_roles(client, groups, seed_role):
+    client.force_login(reviewer())
+    url = reverse("admin:roles_role_change", args=[seed_role.pk])
+    response = client.get(url)
+    assert response.status_code == 200
+    assert b'name="title"' not in response.content
+    assert client.post(url, {"title": "Hacked"}).status_code == 403
+
+
+def test_seed_role_change_page_shows_every_part_of_the_card(curator_client, seed_role):
+    response = curator_client.get(reverse("admin:roles_role_change", args=[seed_role.pk]))
+    content = response.content.decode()
+    assert "Implementing small components of ML models or data pipelines" in content
+    assert "Entry-Level AI/ML Engineer" in content
+    assert "Associate Statistical Modeling" in content
+    assert "15-0000" in content
+    assert "Monitor and refine models continuously" in content
+
+
+def test_admin_edit_records_user_reason_and_changed_fields(curator_client, seed_role):
+    url = reverse("admin:roles_role_change", args=[seed_role.pk])
+    data = change_form_data(
+        curator_client.get(url), title="Junior AI/ML Engineer", change_reason="align title with HR"
+    )
+    response = curator_client.post(url, data)
+    assert response.status_code == 302, response.context["errors"] if response.context else response
+    seed_role.refresh_from_db()
+    assert seed_role.title == "Junior AI/ML Engineer"
+    record = seed_role.history.latest()
+    assert record.history_user == curator_client.user
+    assert record.history_change_reason == "align title with HR"
+    delta = record.diff_against(record.prev_record)
+    assert [(c.field, c.old, c.new) for c in delta.changes] == [
+        ("title", "Entry-Level AI/ML Engineer", "Junior AI/ML Engineer")
+    ]
+
+
+def test_history_page_shows_old_and_new_values(curator_client, seed_role):
+    url = reverse("admin:roles_role_change", args=[seed_role.pk])
+    curator_client.post(url, change_form_data(curator_client.get(url), title="Renamed", change_reason="why not"))
+    page = curator_client.get(reverse("admin:roles_role_history", args=[seed_role.pk])).content.decode()
+    assert "Entry-Level AI/ML Engineer" in page and "Renamed" in page and "why not" in page
+
+
+def test_admin_edit_needs_a_reason(curator_client, seed_role):
+    url = reverse("admin:roles_role_change", args=[seed_role.pk])
+    data = change_form_data(curator_client.get(url), title="No reason given")
+    data.pop("change_reason", None)
+    response = curator_client.post(url, data)
+    assert response.status_code == 200
+    assert "change_reason" in response.context["adminform"].form.errors
+    seed_role.refresh_from_db()
+    assert seed_role.title == "Entry-Level AI/ML Engineer"
+
+
+def test_saving_an_unchanged_role_writes_no_history(curator_client, seed_role):
+    url = reverse("admin:roles_role_change", args=[seed_role.pk])
+    before = (Role.history.count(), TitleAlias.history.count())
+    curator_client.post(url, change_form_data(curator_client.get(url), change_reason="just looking"))
+    assert (Role.history.count(), TitleAlias.history.count()) == before
+
+
+def test_inline_alias_edit_is_audited_and_tracked_for_four_eyes(curator_client, seed_role):
+    url = reverse("admin:roles_role_change", args=[seed_role.pk])
+    data = change_form_data(curator_client.get(url), change_reason="fix confidence")
+    alias = seed_role.aliases.order_by("pk").first()
+    data["aliases-0-confidence"] = "0.75"
+    assert curator_client.post(url, data).status_code == 302
+    alias.refresh_from_db()
+    assert alias.confidence == pytest.approx(0.75)
+    assert alias.content_changed_by == curator_client.user
+    record = alias.history.latest()
+    assert (record.history_user, record.history_change_reason) == (curator_client.user, "fix confidence")
+
+
+def test_review_fields_cannot_be_set_through_the_admin_even_with_a_crafted_post(curator_client, seed_role):
+    alias = seed_role.aliases.order_by("pk").first()
+    url = reverse("admin:roles_titlealias_change", args=[alias.pk])
+    data = change_form_data(curator_client.get(url), change_reason="sneaky")
+    data.update(status="approved", approved_by=str(curator_client.user.pk), approved_at="2026-01-01 00:00:00")
+    curator_client.post(url, data)
+    alias.refresh_from_db()
+    assert (alias.status, alias.approved_by, alias.approved_at) == ("pending", None, None)
+
+    role_url = reverse("admin:roles_role_change", args=[seed_role.pk])
+    data = change_form_data(curator_client.get(role_url), change_reason="sneaky")
+    data.update({"aliases-0-status": "approved", "mappings-0-status": "approved", "mappings-0-reviewed_by": "1"})
+    curator_client.post(role_url, data)
+    assert seed_role.aliases.filter(status="approved").count() == 0
+    assert seed_role.mappings.get().status == "needs_review"
+
+
+def test_unknown_soc_code_is_flagged_not_linked(curator_client, seed_role):
+    url = reverse("admin:roles_classificationmapping_add")
+    data = change_form_data(
+        curator_client.get(url), role=str(seed_role.pk), scheme="onet_soc", code="15-9999",
+        title="Made up", source="manual", change_reason="try a code",
+    )
+    assert curator_client.post(url, data).status_code == 302
+    mapping = seed_role.mappings.get(code="15-9999")
+    assert mapping.occupation is None
+    listing = curator_client.get(reverse("admin:roles_classificationmapping_changelist") + "?in_reference=no")
+    assert "15-9999" in listing.content.decode()
+    assert "not in the SOC reference" in listing.content.decode()
+
+
+_level_numbers = itertools.count()
+
+
+def _make_rows(url_name: str, n: int) -> None:
+    """Create n rows of the kind the changelist lists (each with its own role, family and level)."""
+    for _ in range(n):
+        if "titlealias" in url_name:
+            TitleAliasFactory()
+        elif "classificationmapping" in url_name:
+            ClassificationMappingFactory()
+        elif "component" in url_name:
+            ComponentFactory()
+        elif "level" in url_name:
+            number = next(_level_numbers)
+            LevelFactory(code=f"{'QRSTUVWXYZ'[number // 9]}{number % 9 + 1}")
+        else:
+            RoleFactory()
+
+
+# Queries per changelist as a curator, the same at N and 2N rows:
+#   session, user, SAVEPOINT (ATOMIC_REQUESTS), user permissions, group permissions,
+#   [family filter's families], [level filter's levels], filtered count, total count,
+#   the page with its joins (with_related / list_select_related), RELEASE SAVEPOINT,
+#   [the alias list's DISTINCT sources / the level list's DISTINCT tracks for their filters].
+@pytest.mark.parametrize(
+    ("url_name", "queries"),
+    [
+        ("admin:roles_role_changelist", 11),
+        ("admin:roles_titlealias_changelist", 12),
+        ("admin:roles_classificationmapping_changelist", 11),
+        ("admin:roles_component_changelist", 10),
+        ("admin:taxonomy_taxonomynode_changelist", 9),
+        ("admin:taxonomy_level_changelist", 10),
+    ],
+)
+def test_changelist_query_count_is_constant(django_assert_num_queries, curator_client, url_name, queries):
+    _make_rows(url_name, 5)
+    curator_client.get(reverse(url_name))  # warm the content-type cache
+    with django_assert_num_queries(queries):
+        assert curator_client.get(reverse(url_name)).status_code == 200
+    _make_rows(url_name, 5)
+    with django_assert_num_queries(queries):
+        response = curator_client.get(reverse(url_name))
+    assert response.context["cl"].result_count >= 10
+
+
+def test_occupation_code_changelist_query_count(django_assert_num_queries, client):
+    """2,463 reference rows, paginated.
+
+    SAVEPOINT and RELEASE (ATOMIC_REQUESTS), session, user, filtered count, total count, page.
+    """
+    client.force_login(UserFactory(is_superuser=True))
+    with django_assert_num_queries(7):
+        assert client.get(reverse("admin:taxonomy_occupationcode_changelist")).status_code == 200

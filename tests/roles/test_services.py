@@ -1,0 +1,106 @@
+"""Curators' edits through roles.services: audit, four-eyes bookkeeping, back to review."""
+
+from decimal import Decimal
+from io import StringIO
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.utils import timezone
+
+from framework.audit import acting_as
+from roles.models import ClassificationMapping, TitleAlias
+from roles.services import delete_item, save_alias, save_mapping
+from tests.factories import RoleFactory, TitleAliasFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _approved_alias(**kwargs) -> TitleAlias:
+    alias = TitleAliasFactory(**kwargs)
+    # Stand-in for review.services.approve_alias, which this app may not import.
+    with acting_as(UserFactory(), "approved in test"):
+        alias.status = TitleAlias.Status.APPROVED
+        alias.approved_at = timezone.now()
+        alias.save()
+    return TitleAlias.objects.get(pk=alias.pk)
+
+
+def test_new_alias_remembers_its_creator_and_starts_pending():
+    curator = UserFactory()
+    alias = save_alias(alias=TitleAliasFactory.build(role=RoleFactory()), actor=curator, reason="add alias")
+    assert (alias.created_by, alias.status) == (curator, TitleAlias.Status.PENDING)
+    assert alias.history.get().history_user == curator
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("alias", "New Text"), ("alias_type", "hidden"), ("confidence", Decimal("0.91"))]
+)
+def test_changing_content_of_an_approved_alias_sends_it_back_to_pending(field, value):
+    alias = _approved_alias()
+    editor = UserFactory()
+    setattr(alias, field, value)
+    save_alias(alias=alias, actor=editor, reason="content edit")
+    alias.refresh_from_db()
+    assert (alias.status, alias.approved_at, alias.approved_by) == (TitleAlias.Status.PENDING, None, None)
+    assert alias.content_changed_by == editor
+
+
+def test_changing_only_the_source_keeps_the_approval():
+    alias = _approved_alias()
+    alias.source = "curated list"
+    save_alias(alias=alias, actor=UserFactory(), reason="bookkeeping")
+    alias.refresh_from_db()
+    assert alias.status == TitleAlias.Status.APPROVED
+    assert alias.content_changed_by is None
+
+
+def test_mapping_code_is_linked_to_the_official_reference(seed_role):
+    mapping = ClassificationMapping(role=seed_role, code="15-2051", title="Data Scientists")
+    save_mapping(mapping=mapping, actor=UserFactory(), reason="add")
+    assert mapping.occupation.title == "Data Scientists"
+    unknown = ClassificationMapping(role=seed_role, code="15-2059", title="Nope")
+    save_mapping(mapping=unknown, actor=UserFactory(), reason="add")
+    assert unknown.occupation is None and unknown.in_reference is False
+
+
+def test_changing_a_reviewed_mapping_code_sends_it_back_to_review(seed_role):
+    mapping = seed_role.mappings.get()
+    with acting_as(UserFactory(), "reviewed in test"):
+        mapping.status = ClassificationMapping.Status.REJECTED
+        mapping.reviewed_at = timezone.now()
+        mapping.save()
+    mapping = ClassificationMapping.objects.get(pk=mapping.pk)
+    mapping.code = "15-1200"
+    editor = UserFactory()
+    save_mapping(mapping=mapping, actor=editor, reason="closer group")
+    mapping.refresh_from_db()
+    assert mapping.status == ClassificationMapping.Status.NEEDS_REVIEW
+    assert mapping.reviewed_at is None
+    assert mapping.occupation.code == "15-1200"
+    assert mapping.content_changed_by == editor
+
+
+def test_deleting_leaves_a_history_row_with_user_and_reason():
+    alias = TitleAliasFactory()
+    alias_id = alias.pk
+    user = UserFactory()
+    delete_item(item=alias, actor=user, reason="duplicate")
+    assert not TitleAlias.objects.filter(pk=alias_id).exists()
+    record = TitleAlias.history.filter(id=alias_id).latest()
+    assert (record.history_type, record.history_user, record.history_change_reason) == ("-", user, "duplicate")
+
+
+def test_demo_accounts_are_created_once_with_printed_passwords(groups):
+    out = StringIO()
+    call_command("create_demo_accounts", stdout=out)
+    assert out.getvalue().count("password:") == 3
+    users = get_user_model().objects.filter(username__in=["curator", "reviewer", "admin"])
+    assert {u.username: (u.is_staff, u.is_superuser) for u in users} == {
+        "curator": (True, False), "reviewer": (True, False), "admin": (True, True),
+    }
+    assert list(get_user_model().objects.get(username="curator").groups.values_list("name", flat=True)) == ["Curators"]
+    again = StringIO()
+    call_command("create_demo_accounts", stdout=again)
+    assert "password:" not in again.getvalue()
+    assert get_user_model().objects.filter(username__in=["curator", "reviewer", "admin"]).count() == 3
