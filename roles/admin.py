@@ -6,9 +6,10 @@ typed on the form, and content changes send decided items back to review.
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
 
-from framework.admin import AuditedAdmin
+from framework.admin import AuditedAdmin, ReasonForm
 from framework.audit import current_reason
 from taxonomy.models import TaxonomyNode
 
@@ -92,6 +93,23 @@ class ServiceSavingAdmin(AuditedAdmin):
         formset.save_m2m()
 
 
+class LinesField(forms.CharField):
+    """An ordered list of texts edited as one line each (the plan's steps, core outputs)."""
+
+    widget = forms.Textarea(attrs={"rows": 6, "cols": 100})
+
+    def prepare_value(self, value):
+        return "\n".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value):
+        return [line.strip() for line in (value or "").splitlines() if line.strip()]
+
+
+class RoleForm(ReasonForm):
+    plan = LinesField(required=False, help_text="One step per line, in order.")
+    core_outputs = LinesField(required=False, help_text="One output per line; may be empty.")
+
+
 class ComponentInline(admin.TabularInline):
     model = Component
     fields = ["kind", "position", "text", "prevalence", "scope"]
@@ -125,6 +143,7 @@ class ClassificationMappingInline(admin.TabularInline):
 
 @admin.register(Role)
 class RoleAdmin(ServiceSavingAdmin):
+    form = RoleForm
     list_display = ["code", "title", "family", "level"]
     list_filter = [FamilyFilter, "level"]
     search_fields = ["code", "title"]

@@ -212,3 +212,13 @@ def test_occupation_code_changelist_query_count(django_assert_num_queries, clien
     client.force_login(UserFactory(is_superuser=True))
     with django_assert_num_queries(7):
         assert client.get(reverse("admin:taxonomy_occupationcode_changelist")).status_code == 200
+
+
+def test_plan_is_edited_one_step_per_line(curator_client, seed_role):
+    url = reverse("admin:roles_role_change", args=[seed_role.pk])
+    page = curator_client.get(url)
+    assert "Assess the specific needs and challenges faced by the organization.\n" in page.content.decode()
+    data = change_form_data(page, plan="First step\n\n  Second step  \n", change_reason="shorter plan")
+    assert curator_client.post(url, data).status_code == 302
+    seed_role.refresh_from_db()
+    assert seed_role.plan == ["First step", "Second step"]
