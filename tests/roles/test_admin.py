@@ -73,9 +73,7 @@ def test_seed_role_change_page_shows_every_part_of_the_card(curator_client, seed
 
 def test_admin_edit_records_user_reason_and_changed_fields(curator_client, seed_role):
     url = reverse("admin:roles_role_change", args=[seed_role.pk])
-    data = change_form_data(
-        curator_client.get(url), title="Junior AI/ML Engineer", change_reason="align title with HR"
-    )
+    data = change_form_data(curator_client.get(url), title="Junior AI/ML Engineer", change_reason="align title with HR")
     response = curator_client.post(url, data)
     assert response.status_code == 302, response.context["errors"] if response.context else response
     seed_role.refresh_from_db()
@@ -147,8 +145,13 @@ def test_review_fields_cannot_be_set_through_the_admin_even_with_a_crafted_post(
 def test_unknown_soc_code_is_flagged_not_linked(curator_client, seed_role):
     url = reverse("admin:roles_classificationmapping_add")
     data = change_form_data(
-        curator_client.get(url), role=str(seed_role.pk), scheme="onet_soc", code="15-9999",
-        title="Made up", source="manual", change_reason="try a code",
+        curator_client.get(url),
+        role=str(seed_role.pk),
+        scheme="onet_soc",
+        code="15-9999",
+        title="Made up",
+        source="manual",
+        change_reason="try a code",
     )
     assert curator_client.post(url, data).status_code == 302
     mapping = seed_role.mappings.get(code="15-9999")

@@ -102,8 +102,15 @@ def test_unique_role_code():
 
 @pytest.mark.parametrize(
     ("confidence", "band"),
-    [("0.00", "low"), ("0.49", "low"), ("0.50", "medium"), ("0.70", "medium"), ("0.79", "medium"),
-     ("0.80", "high"), ("1.00", "high")],
+    [
+        ("0.00", "low"),
+        ("0.49", "low"),
+        ("0.50", "medium"),
+        ("0.70", "medium"),
+        ("0.79", "medium"),
+        ("0.80", "high"),
+        ("1.00", "high"),
+    ],
 )
 def test_confidence_bands_agree_with_the_card(confidence, band):
     assert confidence_band(Decimal(confidence)) == band

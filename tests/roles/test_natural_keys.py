@@ -10,8 +10,14 @@ from django.core.management import call_command
 from roles.models import ClassificationMapping, Component, Role, TitleAlias
 from taxonomy.models import Level, TaxonomyNode
 
-MODELS = ["taxonomy.level", "taxonomy.taxonomynode", "roles.role", "roles.component", "roles.titlealias",
-          "roles.classificationmapping"]
+MODELS = [
+    "taxonomy.level",
+    "taxonomy.taxonomynode",
+    "roles.role",
+    "roles.component",
+    "roles.titlealias",
+    "roles.classificationmapping",
+]
 
 
 def _snapshot():
@@ -53,7 +59,8 @@ def test_dump_with_natural_keys_and_load_into_an_empty_database(seed_role, refer
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    "model", [Level, TaxonomyNode, Role, Component, TitleAlias, ClassificationMapping],
+    "model",
+    [Level, TaxonomyNode, Role, Component, TitleAlias, ClassificationMapping],
 )
 def test_every_model_resolves_its_own_natural_key(seed_role, model):
     obj = model.objects.first()

@@ -9,12 +9,22 @@ from roles.models import ClassificationMapping, Component, TitleAlias
 pytestmark = pytest.mark.django_db
 
 CARD_ALIASES = [
-    ("Machine Learning I", "0.70"), ("Machine Learning 1", "0.66"), ("Entry-Level Machine Learning", "0.70"),
-    ("Junior Machine Learning", "0.68"), ("Associate Machine Learning", "0.60"), ("Deep Learning I", "0.70"),
-    ("Deep Learning 1", "0.66"), ("Entry-Level Deep Learning", "0.70"), ("Junior Deep Learning", "0.68"),
-    ("Associate Deep Learning", "0.60"), ("Statistical Modeling I", "0.70"), ("Statistical Modeling 1", "0.66"),
-    ("Entry-Level Statistical Modeling", "0.70"), ("Junior Statistical Modeling", "0.68"),
-    ("Associate Statistical Modeling", "0.60"), ("Entry-Level AI/ML Engineer", "0.50"),
+    ("Machine Learning I", "0.70"),
+    ("Machine Learning 1", "0.66"),
+    ("Entry-Level Machine Learning", "0.70"),
+    ("Junior Machine Learning", "0.68"),
+    ("Associate Machine Learning", "0.60"),
+    ("Deep Learning I", "0.70"),
+    ("Deep Learning 1", "0.66"),
+    ("Entry-Level Deep Learning", "0.70"),
+    ("Junior Deep Learning", "0.68"),
+    ("Associate Deep Learning", "0.60"),
+    ("Statistical Modeling I", "0.70"),
+    ("Statistical Modeling 1", "0.66"),
+    ("Entry-Level Statistical Modeling", "0.70"),
+    ("Junior Statistical Modeling", "0.68"),
+    ("Associate Statistical Modeling", "0.60"),
+    ("Entry-Level AI/ML Engineer", "0.50"),
 ]
 
 
@@ -52,7 +62,12 @@ def test_seed_level_has_the_seven_attributes(seed_role):
 def test_seed_components_counts_texts_and_tags(seed_role):
     counts = {kind: seed_role.components.filter(kind=kind).count() for kind in Component.KIND_ORDER}
     assert counts == {
-        "responsibility": 8, "task": 4, "skill": 8, "knowledge": 8, "competency": 8, "qualification": 3,
+        "responsibility": 8,
+        "task": 4,
+        "skill": 8,
+        "knowledge": 8,
+        "competency": 8,
+        "qualification": 3,
     }
     first = seed_role.components.filter(kind="responsibility").order_by("position").first()
     assert first.text == "Implementing small components of ML models or data pipelines"

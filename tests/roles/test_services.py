@@ -97,7 +97,9 @@ def test_demo_accounts_are_created_once_with_printed_passwords(groups):
     assert out.getvalue().count("password:") == 3
     users = get_user_model().objects.filter(username__in=["curator", "reviewer", "admin"])
     assert {u.username: (u.is_staff, u.is_superuser) for u in users} == {
-        "curator": (True, False), "reviewer": (True, False), "admin": (True, True),
+        "curator": (True, False),
+        "reviewer": (True, False),
+        "admin": (True, True),
     }
     assert list(get_user_model().objects.get(username="curator").groups.values_list("name", flat=True)) == ["Curators"]
     again = StringIO()
