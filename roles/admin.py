@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.urls import path
 
 from framework.admin import AuditedAdmin, ReasonForm
 from framework.audit import current_reason
 from taxonomy.models import TaxonomyNode
 
 from . import services
+from .admin_cards import can_import_cards, import_cards_view
 from .models import ClassificationMapping, Component, Role, TitleAlias, band_range
 
 # Review fields change only through the review workflow (review.services).
@@ -166,6 +168,20 @@ class RoleAdmin(ServiceSavingAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).with_related()
+
+    def get_urls(self):
+        # Before the defaults: "<path:object_id>/" would otherwise catch "import/".
+        upload = path(
+            "import/", self.admin_site.admin_view(self.import_cards_view), name="roles_role_import_cards"
+        )
+        return [upload, *super().get_urls()]
+
+    def import_cards_view(self, request):
+        return import_cards_view(request, self)
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "can_import_cards": can_import_cards(request.user)}
+        return super().changelist_view(request, extra_context)
 
     @admin.display(description="family", ordering="node__parent__code")
     def family(self, obj):

@@ -22,7 +22,7 @@ class RoleServiceError(Exception):
     """A curator's edit that cannot be made, with a message saying why."""
 
 
-def _save_tracked(obj: Model, *, actor: Any, reason: str) -> bool:
+def save_tracked(obj: Model, *, actor: Any, reason: str) -> bool:
     """Save `obj` as `actor` with `reason` unless nothing changed; return whether it saved."""
     if not reason or not reason.strip():
         raise RoleServiceError("Give a reason for the change: it goes into the audit history.")
@@ -39,18 +39,18 @@ def save_role(*, role: Role, actor: Any, reason: str) -> Role:
 
     Raises RoleServiceError without a reason.
     """
-    _save_tracked(role, actor=actor, reason=reason)
+    save_tracked(role, actor=actor, reason=reason)
     return role
 
 
 @transaction.atomic
 def save_component(*, component: Component, actor: Any, reason: str) -> Component:
     """Create or update a component as `actor`; raises RoleServiceError without a reason."""
-    _save_tracked(component, actor=actor, reason=reason)
+    save_tracked(component, actor=actor, reason=reason)
     return component
 
 
-def _mark_content_change(item: TitleAlias | ClassificationMapping, *, actor: Any, pending: str) -> None:
+def mark_content_change(item: TitleAlias | ClassificationMapping, *, actor: Any, pending: str) -> None:
     """Record who changed the item's content and send a decided item back to review."""
     now = timezone.now()
     if item.pk is None:
@@ -79,8 +79,8 @@ def save_alias(*, alias: TitleAlias, actor: Any, reason: str) -> TitleAlias:
     confidence of a decided alias returns it to pending, so a reviewer sees it again.
     Raises RoleServiceError without a reason.
     """
-    _mark_content_change(alias, actor=actor, pending=TitleAlias.Status.PENDING)
-    _save_tracked(alias, actor=actor, reason=reason)
+    mark_content_change(alias, actor=actor, pending=TitleAlias.Status.PENDING)
+    save_tracked(alias, actor=actor, reason=reason)
     return alias
 
 
@@ -101,8 +101,8 @@ def save_mapping(*, mapping: ClassificationMapping, actor: Any, reason: str) -> 
     """
     if mapping.pk is None or "code" in mapping.changed_fields():
         link_occupation(mapping)
-    _mark_content_change(mapping, actor=actor, pending=ClassificationMapping.Status.NEEDS_REVIEW)
-    _save_tracked(mapping, actor=actor, reason=reason)
+    mark_content_change(mapping, actor=actor, pending=ClassificationMapping.Status.NEEDS_REVIEW)
+    save_tracked(mapping, actor=actor, reason=reason)
     return mapping
 
 

@@ -165,3 +165,6 @@ REVIEW_LEVEL_WORDS = {
 }
 # Rows per page of the review queues.
 REVIEW_PAGE_SIZE = int(os.environ.get("REVIEW_PAGE_SIZE", "50"))
+
+# Card upload: curators upload cards by the hundred (Django refuses more than 100 files by default).
+DATA_UPLOAD_MAX_NUMBER_FILES = 1000

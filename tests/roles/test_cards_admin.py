@@ -1,0 +1,136 @@
+"""The admin "Import role cards" page: preview without writing, confirm as the curator, curators only."""
+
+import re
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from roles.models import ClassificationMapping, Component, Role, TitleAlias
+from tests.factories import UserFactory, curator, reviewer
+
+pytestmark = pytest.mark.django_db
+
+REFERENCE = (Path(__file__).parent.parent / "data" / "AIMLAM.GEN.P1.txt").read_bytes()
+URL = "/admin/roles/role/import/"
+
+
+def test_the_page_is_the_role_admins_import_url():
+    assert reverse("admin:roles_role_import_cards") == URL
+
+
+def _card(name: str = "AIMLAM.GEN.P1.txt", data: bytes = REFERENCE) -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, data, content_type="text/plain")
+
+
+def _counts() -> dict[str, int]:
+    return {m.__name__: m.objects.count() for m in (Role, Component, TitleAlias, ClassificationMapping)}
+
+
+def _payload(html: str) -> str:
+    return re.search(r'name="payload" value="([^"]+)"', html).group(1)
+
+
+@pytest.fixture
+def curator_client(client, groups):
+    user = curator(username="cora")
+    client.force_login(user)
+    client.user = user
+    return client
+
+
+def test_the_upload_page_shows_the_form(curator_client):
+    response = curator_client.get(URL)
+    assert response.status_code == 200
+    assert b'type="file"' in response.content and b"multiple" in response.content
+
+
+def test_the_role_list_offers_the_import_to_curators_only(curator_client, client, groups):
+    listing = reverse("admin:roles_role_changelist")
+    assert URL.encode() in curator_client.get(listing).content
+    client.force_login(reviewer())
+    assert URL.encode() not in client.get(listing).content
+
+
+def test_preview_lists_the_changes_and_writes_nothing(curator_client, reference_soc):
+    counts = _counts()
+    response = curator_client.post(URL, {"cards": [_card()], "preview": "Preview"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert _counts() == counts
+    assert "Would import 1 card: 1 created, 0 updated, 0 unchanged" in html
+    assert "AIMLAM.GEN.P1 — Entry-Level AI/ML Engineer" in html
+    assert "Added: alias &#x27;Machine Learning I&#x27;" in html
+    assert 'name="confirm"' in html
+
+
+def test_confirm_imports_as_the_curator(curator_client, reference_soc):
+    preview = curator_client.post(URL, {"cards": [_card()], "preview": "Preview"})
+    response = curator_client.post(URL, {"payload": _payload(preview.content.decode()), "confirm": "Confirm"})
+    assert response.status_code == 302
+    role = Role.objects.get(code="AIMLAM.GEN.P1")
+    history = role.history.get()
+    assert (history.history_user, history.history_change_reason) == (
+        curator_client.user,
+        "card import: AIMLAM.GEN.P1.txt",
+    )
+    assert set(TitleAlias.history.values_list("history_user", flat=True)) == {curator_client.user.pk}
+    assert role.aliases.count() == 16
+
+
+def test_preview_of_a_reimport_shows_changed_suppressed_and_missing(curator_client, reference_soc):
+    preview = curator_client.post(URL, {"cards": [_card()], "preview": "Preview"})
+    curator_client.post(URL, {"payload": _payload(preview.content.decode()), "confirm": "Confirm"})
+    alias = TitleAlias.objects.get(alias="Junior Deep Learning")
+    alias.status = TitleAlias.Status.REJECTED  # stand-in for review.services.reject_alias
+    alias.save()
+    text = REFERENCE.decode().replace("medium0.60 | — |\n| Deep Learning I", "medium0.61 | — |\n| Deep Learning I")
+    text = "\n".join(line for line in text.split("\n") if not line.startswith("| Junior Statistical"))
+    html = curator_client.post(URL, {"cards": [_card(data=text.encode())], "preview": "1"}).content.decode()
+    assert "0 created, 1 updated" in html
+    assert "Changed: alias &#x27;Associate Machine Learning&#x27;: confidence" in html
+    assert "Suppressed (stays rejected): alias &#x27;Junior Deep Learning&#x27;" in html
+    assert "Missing (kept): alias &#x27;Junior Statistical Modeling&#x27;" in html
+
+
+def test_a_malformed_card_shows_file_line_errors_and_cannot_be_confirmed(curator_client, reference_soc):
+    bad = REFERENCE.replace(b"Tasks4", b"Tasks7")
+    response = curator_client.post(URL, {"cards": [_card(), _card("bad.txt", bad)], "preview": "Preview"})
+    html = response.content.decode()
+    assert "bad.txt:54: &quot;Tasks&quot; says 7 items but lists 4" in html
+    assert 'name="confirm"' not in html
+    assert not Role.objects.exists()
+
+
+def test_a_tampered_payload_is_refused(curator_client, reference_soc):
+    preview = curator_client.post(URL, {"cards": [_card()], "preview": "Preview"})
+    payload = _payload(preview.content.decode())
+    response = curator_client.post(URL, {"payload": payload[:-2] + "xx", "confirm": "Confirm"}, follow=True)
+    assert "The preview expired or was altered" in response.content.decode()
+    assert not Role.objects.exists()
+
+
+def test_a_reviewer_gets_403(client, groups):
+    client.force_login(reviewer())
+    assert client.get(URL).status_code == 403
+    assert client.post(URL, {"cards": [_card()], "preview": "1"}).status_code == 403
+    assert not Role.objects.exists()
+
+
+def test_a_staff_user_without_permissions_gets_403(client):
+    client.force_login(UserFactory())
+    assert client.get(URL).status_code == 403
+
+
+def test_a_superuser_may_import(client, reference_soc):
+    client.force_login(UserFactory(is_superuser=True))
+    preview = client.post(URL, {"cards": [_card()], "preview": "Preview"})
+    assert preview.status_code == 200
+    client.post(URL, {"payload": _payload(preview.content.decode()), "confirm": "Confirm"})
+    assert Role.objects.filter(code="AIMLAM.GEN.P1").exists()
+
+
+def test_anonymous_users_are_sent_to_the_login_page(client):
+    response = client.get(URL)
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
