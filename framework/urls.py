@@ -1,7 +1,7 @@
-"""URL configuration: the curators' admin, the role pages and the review queues."""
+"""URL configuration: the curators' admin, the role pages, the review queues and releases."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
 
 admin.site.site_header = "Rolebook"
@@ -9,6 +9,7 @@ admin.site.site_title = "Rolebook"
 admin.site.index_title = "Curation"
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("", RedirectView.as_view(url="/roles/", permanent=False)),
     path("admin/", admin.site.urls),
+    path("roles/", include("roles.urls")),
 ]

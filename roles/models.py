@@ -120,7 +120,7 @@ class Role(ChangeTracked):
         return f"{self.code} — {self.title}"
 
     def get_absolute_url(self) -> str:
-        return reverse("admin:roles_role_change", args=[self.pk])
+        return reverse("roles:card", args=[self.code])
 
     def clean(self) -> None:
         errors = {}

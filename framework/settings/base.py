@@ -145,8 +145,10 @@ LOGGING = {
 # Taxonomy weighs more: a curator reads "same family, one level up" as nearer than
 # "same level, another function". Weights are scaled to sum to 1.
 ROLEBOOK_ADJACENCY_WEIGHTS = {"taxonomy": 0.6, "level": 0.4}
-# Level distance between tracks (P3 against M1): about two ranks apart, whatever the ranks.
+# Level distance between tracks (P against M) starts at this penalty and grows to 1 with the
+# gap in seniority, the rank plus the track's offset: M1 (team manager) sits beside P4 (senior).
 ROLEBOOK_ADJACENCY_TRACK_PENALTY = 0.5
+ROLEBOOK_ADJACENCY_TRACK_OFFSETS = {"M": 3}
 # Upper bounds (exclusive) of the bands, after O*NET's related-occupation tiers:
 # close = Primary-Short, related = Primary-Long, distant = Supplemental. Distance 1 is left out.
 ROLEBOOK_ADJACENCY_BANDS = {"close": 0.25, "related": 0.5}

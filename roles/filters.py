@@ -1,0 +1,62 @@
+"""The role directory's filters. Codes are typed, not picked: 10,000 roles make no dropdown."""
+
+from __future__ import annotations
+
+import django_filters
+from django import forms
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from taxonomy.models import Level
+
+from .models import Role, TitleAlias
+from .selectors import pending_review_q
+
+
+class RoleFilter(django_filters.FilterSet):
+    """Search by code, title or alias; narrow by family, specialization, level and pending review."""
+
+    q = django_filters.CharFilter(method="search", label="Search", help_text="Part of a code, title or alias.")
+    family = django_filters.CharFilter(
+        field_name="node__parent__code", lookup_expr="iexact", label="Family code", help_text="e.g. AIMLAM"
+    )
+    specialization = django_filters.CharFilter(
+        method="filter_specialization", label="Specialization code", help_text="e.g. AIMLAM.GEN or GEN"
+    )
+    level = django_filters.ModelChoiceFilter(
+        field_name="level",
+        to_field_name="code",
+        queryset=Level.objects.order_by("track", "rank"),
+        label="Level",
+        empty_label="Any level",
+    )
+    pending = django_filters.BooleanFilter(
+        method="filter_pending",
+        label="Review pending",
+        widget=forms.Select(choices=[("", "Either"), ("true", "Yes"), ("false", "No")]),
+    )
+
+    class Meta:
+        model = Role
+        fields: list[str] = []
+
+    def search(self, queryset: QuerySet[Role], name: str, value: str) -> QuerySet[Role]:
+        value = value.strip()
+        if not value:
+            return queryset
+        # Exists, not a join: a role with five matching aliases is still one row.
+        alias_match = TitleAlias.objects.filter(role=OuterRef("pk"), alias__icontains=value)
+        return queryset.filter(Q(code__icontains=value) | Q(title__icontains=value) | Q(Exists(alias_match)))
+
+    def filter_specialization(self, queryset: QuerySet[Role], name: str, value: str) -> QuerySet[Role]:
+        value = value.strip().upper()
+        if not value:
+            return queryset
+        if "." in value:
+            return queryset.filter(node__code=value)
+        # A bare specialization code such as GEN recurs under many families.
+        return queryset.filter(node__code__endswith=f".{value}")
+
+    def filter_pending(self, queryset: QuerySet[Role], name: str, value: bool | None) -> QuerySet[Role]:
+        if value is None:
+            return queryset
+        return queryset.filter(pending_review_q()) if value else queryset.exclude(pending_review_q())

@@ -1,0 +1,302 @@
+"""Reads that span models: the role directory, the card page, adjacency and compare.
+
+Each selector runs a fixed number of queries whatever the number of rows it reads.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from django.conf import settings
+from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+
+from .adjacency import AdjacencyIndex, Adjacent, band, nearest_roles
+from .models import ClassificationMapping, Component, Role, TitleAlias
+
+
+def can_view_roles(user: Any) -> bool:
+    """Whether `user` may read the role pages: active staff holding roles.view_role."""
+    return bool(user.is_authenticated and user.is_active and user.is_staff and user.has_perm("roles.view_role"))
+
+
+def _count(model, **filters) -> Subquery:
+    """A correlated COUNT subquery on `model` for the outer role (no join fan-out)."""
+    inner = (
+        model.objects.filter(role=OuterRef("pk"), **filters)
+        .order_by()
+        .values("role")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(inner, output_field=IntegerField()), 0)
+
+
+def pending_review_q() -> Q:
+    """Roles with a pending alias or a mapping that needs review."""
+    return Q(Exists(TitleAlias.objects.filter(role=OuterRef("pk"), status=TitleAlias.Status.PENDING))) | Q(
+        Exists(
+            ClassificationMapping.objects.filter(role=OuterRef("pk"), status=ClassificationMapping.Status.NEEDS_REVIEW)
+        )
+    )
+
+
+def role_directory() -> QuerySet[Role]:
+    """Roles with their node, family and level joined and review counts annotated, in code order.
+
+    One query per page whatever the page size (counts are subqueries, not per-row queries).
+    """
+    return (
+        Role.objects.with_related()
+        .annotate(
+            alias_count=_count(TitleAlias),
+            pending_aliases=_count(TitleAlias, status=TitleAlias.Status.PENDING),
+            mapping_count=_count(ClassificationMapping),
+            pending_mappings=_count(ClassificationMapping, status=ClassificationMapping.Status.NEEDS_REVIEW),
+        )
+        .order_by("code", "pk")
+    )
+
+
+def role_for_card(code: str) -> Role:
+    """The role with everything its card shows, prefetched: four queries in all.
+
+    Raises Role.DoesNotExist for an unknown code.
+    """
+    return (
+        Role.objects.select_related(
+            "node", "node__parent", "node__parent__parent", "node__parent__parent__parent", "level"
+        )
+        .prefetch_related(
+            Prefetch("components", queryset=Component.objects.order_by("kind", "position", "pk")),
+            Prefetch("aliases", queryset=TitleAlias.objects.select_related("approved_by").order_by("pk")),
+            Prefetch(
+                "mappings",
+                # Creation order, as the card prints them.
+                queryset=ClassificationMapping.objects.select_related("occupation", "reviewed_by").order_by("pk"),
+            ),
+        )
+        .get(code=code)
+    )
+
+
+@dataclass
+class ComponentSection:
+    """One kind of component as the card prints it: the label, the count and the items."""
+
+    kind: str
+    label: str
+    items: list[Component] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.items)
+
+
+def component_sections(role: Role) -> list[ComponentSection]:
+    """The six component kinds in card order, each with its items (uses the prefetch)."""
+    sections = {kind: ComponentSection(kind, label) for kind, label in Component.Kind.choices}
+    for item in sorted(role.components.all(), key=lambda c: (c.position, c.pk)):
+        sections[item.kind].items.append(item)
+    return [sections[kind] for kind in Component.KIND_ORDER]
+
+
+def split_aliases(role: Role) -> tuple[list[TitleAlias], list[TitleAlias]]:
+    """Return (shown, rejected) aliases: the card's table, and those a reviewer rejected."""
+    shown, rejected = [], []
+    for alias in role.aliases.all():
+        (rejected if alias.status == TitleAlias.Status.REJECTED else shown).append(alias)
+    return shown, rejected
+
+
+def split_mappings(role: Role) -> tuple[dict[str, list[ClassificationMapping]], list[ClassificationMapping]]:
+    """Return ({scheme label: live mappings}, rejected): the card lists each scheme, rejected ones not."""
+    labels = dict(ClassificationMapping.Scheme.choices)
+    shown: dict[str, list[ClassificationMapping]] = {}
+    rejected = []
+    for mapping in role.mappings.all():
+        if mapping.status == ClassificationMapping.Status.REJECTED:
+            rejected.append(mapping)
+        else:
+            shown.setdefault(mapping.scheme, []).append(mapping)
+    # The card prints its scheme line even when no mapping is left.
+    schemes = sorted(shown) or [ClassificationMapping.Scheme.ONET_SOC.value]
+    return {labels.get(s, s): shown.get(s, []) for s in schemes}, rejected
+
+
+def adjacent_roles(role: Role, n: int | None = None, *, index: AdjacencyIndex | None = None) -> list[Adjacent]:
+    """The `n` nearest roles to `role` (ROLEBOOK_ADJACENT_ROLES_SHOWN by default), nearest first.
+
+    At most six queries whatever the number of roles (none when an `index` is given); the
+    role itself and roles at distance 1 are left out.
+    """
+    if n is None:
+        n = getattr(settings, "ROLEBOOK_ADJACENT_ROLES_SHOWN", 10)
+    if index is None:
+        return nearest_roles(role, n)
+    if role.pk not in index.position:
+        return []
+    return index.nearest(role.pk, n)
+
+
+# Mapping review: how the nearest roles are mapped.
+
+
+class NeighbourMappings(NamedTuple):
+    """A neighbour of a role in the mapping queue, with how that neighbour is mapped."""
+
+    role: Role
+    distance: float
+    band: str
+    mappings: list[ClassificationMapping]
+
+
+def neighbour_mappings(roles: Iterable[Role | int], k: int = 3) -> dict[int, list[NeighbourMappings]]:
+    """For each role, its `k` nearest roles with their mappings that are not rejected.
+
+    Five queries whatever the number of roles: the adjacency index (levels, nodes, roles),
+    the neighbour roles, their mappings. Roles unknown to the index map to an empty list.
+    """
+    role_ids = [r if isinstance(r, int) else r.pk for r in roles]
+    if not role_ids:
+        return {}
+    index = AdjacencyIndex.load()
+    nearest = {pk: index.nearest(pk, k) if pk in index.position else [] for pk in role_ids}
+    neighbour_ids = {adj.pk for adjs in nearest.values() for adj in adjs}
+    neighbours = Role.objects.select_related("level").in_bulk(neighbour_ids) if neighbour_ids else {}
+    by_role: dict[int, list[ClassificationMapping]] = defaultdict(list)
+    if neighbour_ids:
+        mappings = (
+            ClassificationMapping.objects.filter(role_id__in=neighbour_ids)
+            .exclude(status=ClassificationMapping.Status.REJECTED)
+            .select_related("occupation")
+            .order_by("role_id", "scheme", "code", "pk")
+        )
+        for mapping in mappings:
+            by_role[mapping.role_id].append(mapping)
+    return {
+        pk: [
+            NeighbourMappings(neighbours[adj.pk], adj.distance, adj.band, by_role.get(adj.pk, []))
+            for adj in adjs
+            if adj.pk in neighbours
+        ]
+        for pk, adjs in nearest.items()
+    }
+
+
+def soc_prefix(code: str) -> str:
+    """The significant part of a SOC / O*NET-SOC code: 15-0000 → "15-", 15-1250 → "15-125".
+
+    A group's code ends in zeros; what precedes them is shared by every code under it.
+    """
+    base, _, detail = code.partition(".")
+    major, _, rest = base.partition("-")
+    significant = f"{major}-{rest.rstrip('0')}"
+    if detail and detail != "00":
+        return f"{base}.{detail}"
+    return significant
+
+
+def codes_agree(a: str, b: str) -> bool:
+    """Whether two SOC codes are the same or one is a group that contains the other."""
+    pa, pb = soc_prefix(a), soc_prefix(b)
+    return pa.startswith(pb) or pb.startswith(pa)
+
+
+def mapping_disagrees(mapping: ClassificationMapping, neighbours: Iterable[NeighbourMappings]) -> bool:
+    """True when the neighbours are mapped in the mapping's scheme and none of them agrees.
+
+    A neighbour agrees when one of its mappings (rejected ones are not loaded) has the same
+    code or a group containing it, or a code inside the mapping's group. Neighbours with no
+    mapping in the scheme have no opinion; with no opinions at all nothing is flagged.
+    """
+    opinions = 0
+    for neighbour in neighbours:
+        codes = [m.code for m in neighbour.mappings if m.scheme == mapping.scheme]
+        if not codes:
+            continue
+        opinions += 1
+        if any(codes_agree(mapping.code, code) for code in codes):
+            return False
+    return opinions > 0
+
+
+# Compare side by side.
+
+_PUNCTUATION = re.compile(f"[{re.escape(string.punctuation)}’‘“”–—]+")
+
+
+def normalise_text(text: str) -> str:
+    """Case-folded text with punctuation dropped and spaces collapsed, for matching items."""
+    return " ".join(_PUNCTUATION.sub(" ", text).casefold().split())
+
+
+@dataclass
+class Matched:
+    """Items of one section matched by normalised text: shared, and unique to either role."""
+
+    shared: list[tuple[Any, Any]]
+    only_a: list[Any]
+    only_b: list[Any]
+
+
+def match_by_text(items_a: Iterable[Any], items_b: Iterable[Any], key) -> Matched:
+    """Pair items whose key(item) normalises to the same text, in the order of `items_a`."""
+    items_b = list(items_b)
+    pool: dict[str, list[int]] = defaultdict(list)
+    for j, item in enumerate(items_b):
+        pool[normalise_text(key(item))].append(j)
+    shared, only_a, used = [], [], set()
+    for item in items_a:
+        candidates = pool.get(normalise_text(key(item)))
+        if candidates:
+            j = candidates.pop(0)
+            used.add(j)
+            shared.append((item, items_b[j]))
+        else:
+            only_a.append(item)
+    only_b = [item for j, item in enumerate(items_b) if j not in used]
+    return Matched(shared, only_a, only_b)
+
+
+@dataclass
+class Comparison:
+    """Two roles section by section, ready for the compare template."""
+
+    a: Role
+    b: Role
+    level_rows: list[dict]
+    components: list[dict]
+    aliases: Matched
+    mappings: Matched
+    distance: float | None
+    band: str | None
+
+
+def compare_roles(a: Role, b: Role) -> Comparison:
+    """Compare two roles loaded with role_for_card(); no queries beyond the adjacency index (3)."""
+    level_rows = []
+    for field_name, label in a.level.ATTRIBUTES:
+        va, vb = getattr(a.level, field_name), getattr(b.level, field_name)
+        level_rows.append({"label": label, "a": va, "b": vb, "differs": va != vb})
+    sections_b = {s.kind: s for s in component_sections(b)}
+    components = []
+    for section in component_sections(a):
+        other = sections_b[section.kind]
+        matched = match_by_text(section.items, other.items, key=lambda c: c.text)
+        components.append(
+            {"label": section.label, "count_a": section.count, "count_b": other.count, "matched": matched}
+        )
+    aliases = match_by_text(list(a.aliases.all()), list(b.aliases.all()), key=lambda x: x.alias)
+    mappings = match_by_text(list(a.mappings.all()), list(b.mappings.all()), key=lambda m: f"{m.scheme} {m.code}")
+    index = AdjacencyIndex.load(Role.objects.filter(pk__in=[a.pk, b.pk]))
+    dist = band_name = None
+    if a.pk != b.pk:
+        dist = round(index.distance(index.coordinates_of(a.pk), index.coordinates_of(b.pk)), 4)
+        band_name = band(dist, index.conf)
+    return Comparison(a, b, level_rows, components, aliases, mappings, dist, band_name)
