@@ -12,4 +12,5 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/roles/", permanent=False)),
     path("admin/", admin.site.urls),
     path("roles/", include("roles.urls")),
+    path("review/", include("review.urls")),
 ]

@@ -4,6 +4,7 @@ import pytest
 from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command
 
+from review.groups import sync_review_permissions
 from roles.groups import sync_groups
 
 REFERENCE_FIXTURES = ("fixtures/soc2018.json", "fixtures/onet_soc_2019.json")
@@ -18,8 +19,9 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
 @pytest.fixture
 def groups(db):
-    """The Curators and Reviewers groups with their permissions."""
+    """The Curators and Reviewers groups with their permissions, review permissions included."""
     sync_groups(Group, Permission)
+    sync_review_permissions(Group, Permission)
 
 
 @pytest.fixture

@@ -1,0 +1,135 @@
+"""The queues' filters (django-filter). Views check `is_valid()`: an invalid filter shows errors, not everything."""
+
+from __future__ import annotations
+
+import django_filters
+from django import forms
+from django.db.models import QuerySet
+
+from roles.models import ClassificationMapping, TitleAlias, band_range
+from taxonomy.models import OccupationCode
+
+from .selectors import FLAG_CHOICES, GROUP_LEVELS, filter_alias_flag
+
+BAND_CHOICES = [("low", "Low"), ("medium", "Medium"), ("high", "High")]
+
+
+def _upper(value: str) -> str:
+    return (value or "").strip().upper()
+
+
+class QueueFilter(django_filters.FilterSet):
+    """Filters both queues share: family, level and role code (codes, not drop-downs of every row)."""
+
+    family = django_filters.CharFilter(
+        label="Family", method="filter_family", widget=forms.TextInput(attrs={"size": 8, "placeholder": "AIMLAM"})
+    )
+    level = django_filters.CharFilter(
+        label="Level", method="filter_level", widget=forms.TextInput(attrs={"size": 3, "placeholder": "P1"})
+    )
+    role = django_filters.CharFilter(
+        label="Role code",
+        method="filter_role",
+        widget=forms.TextInput(attrs={"size": 16, "placeholder": "AIMLAM.GEN.P1"}),
+    )
+    source = django_filters.CharFilter(field_name="source", lookup_expr="iexact", label="Source")
+
+    def filter_family(self, qs: QuerySet, name: str, value: str) -> QuerySet:
+        return qs.filter(role__node__parent__code=_upper(value))
+
+    def filter_level(self, qs: QuerySet, name: str, value: str) -> QuerySet:
+        return qs.filter(role__level__code=_upper(value))
+
+    def filter_role(self, qs: QuerySet, name: str, value: str) -> QuerySet:
+        return qs.filter(role__code=_upper(value))
+
+
+class AliasFilter(QueueFilter):
+    """The alias queue's filters and sort; the status defaults to pending (set by the view)."""
+
+    # Confidence sorts follow the (status, confidence) index; pk breaks ties so pages are stable.
+    SORTS = {
+        "confidence": ("confidence", "pk"),
+        "-confidence": ("-confidence", "-pk"),
+        "role": ("role__code", "confidence", "pk"),
+    }
+
+    status = django_filters.ChoiceFilter(choices=TitleAlias.Status.choices, empty_label="any status")
+    band = django_filters.ChoiceFilter(
+        choices=BAND_CHOICES, method="filter_band", label="Confidence band", empty_label="any band"
+    )
+    confidence_min = django_filters.NumberFilter(
+        field_name="confidence", lookup_expr="gte", label="Confidence ≥",
+        widget=forms.NumberInput(attrs={"step": "0.01", "min": 0, "max": 1, "style": "width:5em"}),
+    )
+    confidence_max = django_filters.NumberFilter(
+        field_name="confidence", lookup_expr="lte", label="Confidence ≤",
+        widget=forms.NumberInput(attrs={"step": "0.01", "min": 0, "max": 1, "style": "width:5em"}),
+    )
+    alias_type = django_filters.ChoiceFilter(choices=TitleAlias.AliasType.choices, empty_label="any type")
+    flag = django_filters.ChoiceFilter(
+        choices=FLAG_CHOICES, method="filter_flag", label="Flag", empty_label="any flag"
+    )
+    q = django_filters.CharFilter(field_name="alias", lookup_expr="icontains", label="Alias contains")
+    sort = django_filters.ChoiceFilter(
+        choices=[("confidence", "Confidence, lowest first"), ("-confidence", "Confidence, highest first"),
+                 ("role", "Role")],
+        method="filter_sort", empty_label=None, label="Sort",
+    )
+
+    class Meta:
+        model = TitleAlias
+        fields: list[str] = []
+
+    def filter_band(self, qs: QuerySet, name: str, value: str) -> QuerySet:
+        return qs.filter(band_range(value))
+
+    def filter_flag(self, qs: QuerySet, name: str, value: str) -> QuerySet:
+        return filter_alias_flag(qs, value)
+
+    def filter_sort(self, qs: QuerySet, name: str, value: str) -> QuerySet:
+        return qs
+
+    @property
+    def qs(self) -> QuerySet:
+        # Sorting is applied last, whatever the filters did; pk breaks ties for stable pages.
+        sort = self.form.cleaned_data.get("sort") if self.is_bound and self.is_valid() else None
+        return super().qs.order_by(*self.SORTS.get(sort or "confidence"))
+
+
+class MappingFilter(QueueFilter):
+    """The mapping queue's filters; the status defaults to needs_review (set by the view)."""
+
+    SORTS = {"role": ("role__code", "code", "pk"), "code": ("code", "role__code", "pk")}
+
+    status = django_filters.ChoiceFilter(choices=ClassificationMapping.Status.choices, empty_label="any status")
+    depth = django_filters.ChoiceFilter(
+        choices=[("group", "Group-level (major, minor, broad)"), ("detailed", "Detailed"),
+                 ("unknown", "Not in the reference")],
+        method="filter_depth", label="Code depth", empty_label="any depth",
+    )
+    source = django_filters.ChoiceFilter(choices=ClassificationMapping.Source.choices, empty_label="any source")
+    sort = django_filters.ChoiceFilter(
+        choices=[("role", "Role"), ("code", "Code")], method="filter_sort", empty_label=None, label="Sort"
+    )
+
+    class Meta:
+        model = ClassificationMapping
+        fields: list[str] = []
+
+    def filter_depth(self, qs: QuerySet, name: str, value: str) -> QuerySet:
+        if value == "group":
+            return qs.filter(occupation__level__in=GROUP_LEVELS)
+        if value == "detailed":
+            return qs.filter(
+                occupation__level__in=[OccupationCode.Level.DETAILED, OccupationCode.Level.ONET]
+            )
+        return qs.filter(occupation__isnull=True)
+
+    def filter_sort(self, qs: QuerySet, name: str, value: str) -> QuerySet:
+        return qs
+
+    @property
+    def qs(self) -> QuerySet:
+        sort = self.form.cleaned_data.get("sort") if self.is_bound and self.is_valid() else None
+        return super().qs.order_by(*self.SORTS.get(sort or "role"))

@@ -1,0 +1,35 @@
+from django.contrib.auth.management import create_permissions
+from django.db import migrations
+
+from review.groups import GROUP_PERMISSIONS, sync_review_permissions
+
+
+def grant(apps, schema_editor):
+    # Permissions are normally made after migrate; this migration needs them now.
+    app_config = apps.get_app_config("review")
+    app_config.models_module = True
+    create_permissions(app_config, apps=apps, verbosity=0)
+    app_config.models_module = None
+    sync_review_permissions(apps.get_model("auth", "Group"), apps.get_model("auth", "Permission"))
+
+
+def revoke(apps, schema_editor):
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    for name, codenames in GROUP_PERMISSIONS.items():
+        group = Group.objects.filter(name=name).first()
+        if group is not None:
+            group.permissions.remove(
+                *Permission.objects.filter(content_type__app_label="review", codename__in=codenames)
+            )
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("review", "0001_initial"),
+        ("roles", "0002_groups"),
+        ("auth", "0012_alter_user_first_name_max_length"),
+        ("contenttypes", "0002_remove_content_type_name"),
+    ]
+
+    operations = [migrations.RunPython(grant, revoke)]

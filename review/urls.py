@@ -1,0 +1,27 @@
+"""The review pages, included at /review/ (namespace "review")."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "review"
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("decisions/", views.decision_log, name="decisions"),
+    path("aliases/", views.alias_queue_view, name="aliases"),
+    path("aliases/bulk/", views.alias_bulk, name="alias-bulk"),
+    path("aliases/threshold/", views.alias_threshold, name="alias-threshold"),
+    path("mappings/", views.mapping_queue_view, name="mappings"),
+    path("mappings/<int:pk>/", views.mapping_detail, name="mapping"),
+    path("codes/", views.code_search, name="codes"),
+]
+# One URL per decision, so a URL names exactly what it does: /review/aliases/7/approve/.
+urlpatterns += [
+    path(f"aliases/<int:pk>/{action}/", views.alias_decide, {"action": action}, name=f"alias-{action}")
+    for action in ("approve", "reject", "reopen")
+]
+urlpatterns += [
+    path(f"mappings/<int:pk>/{action}/", views.mapping_decide, {"action": action}, name=f"mapping-{action}")
+    for action in ("approve", "reject", "reopen", "refine")
+]

@@ -1,0 +1,381 @@
+"""The review pages: dashboard, alias and mapping queues, the mapping review page, decisions.
+
+Views parse input, check who may act (`can_review`, server-side: a curator's decision POST
+gets 403) and call review.services; every domain error is shown to the reviewer as it is.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+
+from roles.models import ClassificationMapping, TitleAlias
+from roles.selectors import mapping_disagrees, neighbour_mappings
+from taxonomy.models import OccupationCode
+
+from . import services
+from .filters import AliasFilter, MappingFilter
+from .forms import (
+    ApproveForm,
+    BulkAliasForm,
+    MappingApproveForm,
+    ReasonForm,
+    RefineForm,
+    ThresholdForm,
+)
+from .models import Decision
+from .selectors import (
+    alias_flags,
+    alias_queue,
+    backlog_by_status,
+    can_review,
+    content_changes,
+    decisions_per_day,
+    detailed_codes_under,
+    four_eyes_q,
+    four_eyes_reason,
+    is_group_level,
+    mapping_queue,
+    occupation_ancestors,
+    pending_by_family,
+    title_mismatch,
+)
+
+VIEW_ALIASES = "roles.view_titlealias"
+VIEW_MAPPINGS = "roles.view_classificationmapping"
+# Filter parameters a decision form carries back to the queue it came from.
+QUEUE_PARAMS = ("status", "family", "level", "role", "source", "band", "confidence_min", "confidence_max",
+                "alias_type", "flag", "q", "sort", "depth", "page")
+
+
+def _queue_data(params: QueryDict, default_status: str) -> QueryDict:
+    data = params.copy()
+    # An absent status means the work queue; an empty one ("any status") is kept.
+    if "status" not in data:
+        data["status"] = default_status
+    return data
+
+
+def _back(request: HttpRequest, default: str) -> HttpResponse:
+    target = request.POST.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(target)
+    return redirect(default)
+
+
+def _neighbours_for(roles: list[Any]) -> dict[int, list[Any]]:
+    """How each role's three nearest neighbours are mapped, keyed by role pk.
+
+    Fetched for all `roles` at once (a constant number of queries, see
+    roles.selectors.neighbour_mappings); review/_neighbours.html renders the list.
+    """
+    return neighbour_mappings(roles, k=3)
+
+
+def _bar_chart(rows: list[tuple[str, int]], width: int = 420, bar: int = 18) -> dict[str, Any]:
+    """Geometry for a server-rendered horizontal SVG bar chart."""
+    label_w, gap = 150, 4
+    top = max((n for _label, n in rows), default=0) or 1
+    bars = []
+    for i, (label, n) in enumerate(rows):
+        bars.append({
+            "label": str(label), "value": n, "y": i * (bar + gap),
+            "w": round((width - label_w - 50) * n / top, 1), "text_y": i * (bar + gap) + bar - 5,
+        })
+    return {"bars": bars, "width": width, "height": max(len(rows), 1) * (bar + gap),
+            "label_w": label_w, "bar": bar, "value_x_pad": label_w + 6}
+
+
+# ---------------------------------------------------------------------------------------------
+# Dashboard and the decision log
+
+
+@login_required
+@permission_required(VIEW_ALIASES, raise_exception=True)
+def dashboard(request: HttpRequest) -> HttpResponse:
+    backlog = backlog_by_status()
+    per_day = decisions_per_day(7)
+    context = {
+        "backlog": backlog,
+        "alias_chart": _bar_chart([(s.label, backlog["aliases"][s.value]) for s in TitleAlias.Status]),
+        "mapping_chart": _bar_chart(
+            [(s.label, backlog["mappings"][s.value]) for s in ClassificationMapping.Status]
+        ),
+        "family_chart": _bar_chart(pending_by_family()),
+        "days_chart": _bar_chart([(d.strftime("%a %d %b"), n) for d, n in per_day]),
+        "decided_last_7": sum(n for _d, n in per_day),
+        "my_count": Decision.objects.by(request.user).last_days(7).count(),
+    }
+    return render(request, "review/dashboard.html", context)
+
+
+@login_required
+@permission_required(VIEW_ALIASES, raise_exception=True)
+def decision_log(request: HttpRequest) -> HttpResponse:
+    decisions = Decision.objects.with_related()
+    mine = request.GET.get("mine") == "1"
+    if mine:
+        decisions = decisions.by(request.user)
+    page = Paginator(decisions.order_by("-created_at", "-pk"), settings.REVIEW_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "review/decision_log.html", {"page": page, "mine": mine})
+
+
+# ---------------------------------------------------------------------------------------------
+# Aliases
+
+
+@login_required
+@permission_required(VIEW_ALIASES, raise_exception=True)
+def alias_queue_view(request: HttpRequest) -> HttpResponse:
+    filterset = AliasFilter(_queue_data(request.GET, TitleAlias.Status.PENDING), queryset=alias_queue())
+    page = None
+    rows = []
+    if filterset.is_valid():
+        page = Paginator(filterset.qs, settings.REVIEW_PAGE_SIZE).get_page(request.GET.get("page"))
+        items = list(page.object_list)
+        flags = alias_flags(items)
+        changes = content_changes(items)
+        rows = [
+            {
+                "item": a,
+                "flags": flags.get(a.pk, []),
+                "changes": changes.get(a.pk, []),
+                "four_eyes": four_eyes_reason(request.user, a),
+            }
+            for a in items
+        ]
+    return render(request, "review/alias_queue.html", {
+        "filterset": filterset,
+        "page": page,
+        "rows": rows,
+        "can_decide": can_review(request.user, TitleAlias),
+        "query": request.GET.urlencode(),
+        "threshold_form": ThresholdForm(initial={"threshold": Decimal("0.80")}),
+    })
+
+
+@login_required
+@require_POST
+def alias_decide(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    """Approve, reject or reopen one alias (`action` comes from the URL pattern)."""
+    alias = get_object_or_404(TitleAlias, pk=pk)
+    if not can_review(request.user, alias):
+        raise PermissionDenied("Deciding aliases needs the review permission.")
+    form = (ApproveForm if action == "approve" else ReasonForm)(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            messages.error(request, f"“{alias.alias}”: {' '.join(errors)}")
+        return _back(request, reverse("review:aliases"))
+    try:
+        if action == "approve":
+            services.approve_alias(alias=alias, actor=request.user, comment=form.cleaned_data["comment"])
+        elif action == "reject":
+            services.reject_alias(alias=alias, actor=request.user, reason=form.cleaned_data["reason"])
+        else:
+            services.reopen_alias(alias=alias, actor=request.user, reason=form.cleaned_data["reason"])
+    except services.ReviewError as exc:
+        messages.error(request, str(exc))
+    else:
+        past = {"approve": "approved", "reject": "rejected", "reopen": "reopened"}[action]
+        messages.success(request, f"“{alias.alias}” {past}.")
+    return _back(request, reverse("review:aliases"))
+
+
+def _report(request: HttpRequest, result: services.BulkResult, verb: str, limit: int = 20) -> None:
+    """Tell the reviewer what a bulk decision did, naming each skipped item and why (up to `limit`)."""
+    messages.success(request, result.summary(verb))
+    for skip in result.skipped[:limit]:
+        messages.warning(request, f"Skipped “{skip.item}”: {skip.reason}")
+    if result.skipped_count > limit:
+        messages.warning(request, f"… and {result.skipped_count - limit} more skipped.")
+
+
+@login_required
+@require_POST
+def alias_bulk(request: HttpRequest) -> HttpResponse:
+    if not can_review(request.user, TitleAlias):
+        raise PermissionDenied("Deciding aliases needs the review permission.")
+    form = BulkAliasForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            messages.error(request, " ".join(errors))
+        return _back(request, reverse("review:aliases"))
+    chosen = TitleAlias.objects.filter(pk__in=[a.pk for a in form.cleaned_data["ids"]])
+    try:
+        if form.cleaned_data["action"] == "approve":
+            result = services.approve_aliases(aliases=chosen, actor=request.user)
+            verb = "approved"
+        else:
+            result = services.reject_aliases(aliases=chosen, actor=request.user, reason=form.cleaned_data["reason"])
+            verb = "rejected"
+    except services.ReviewError as exc:
+        messages.error(request, str(exc))
+    else:
+        _report(request, result, verb)
+    return _back(request, reverse("review:aliases"))
+
+
+@login_required
+def alias_threshold(request: HttpRequest) -> HttpResponse:
+    """Approve all matching at or above a threshold: GET shows what it will do, POST does it."""
+    if not can_review(request.user, TitleAlias):
+        raise PermissionDenied("Deciding aliases needs the review permission.")
+    params = request.POST if request.method == "POST" else request.GET
+    filter_params = QueryDict(mutable=True)
+    for key in QUEUE_PARAMS:
+        if key in params and key != "page":
+            filter_params.setlist(key, params.getlist(key))
+    filterset = AliasFilter(_queue_data(filter_params, TitleAlias.Status.PENDING), queryset=TitleAlias.objects.all())
+    form = ThresholdForm(params)
+    if not filterset.is_valid() or not form.is_valid():
+        for errors in list(filterset.errors.values()) + list(form.errors.values()):
+            messages.error(request, " ".join(errors))
+        return redirect(f"{reverse('review:aliases')}?{filter_params.urlencode()}")
+    threshold = form.cleaned_data["threshold"]
+    matching = filterset.qs.filter(status=TitleAlias.Status.PENDING, confidence__gte=threshold)
+    if request.method == "POST" and form.cleaned_data["confirm"]:
+        try:
+            result = services.approve_aliases(
+                aliases=matching, actor=request.user, comment=form.cleaned_data["comment"]
+                or f"approved at confidence ≥ {threshold}",
+            )
+        except services.ReviewError as exc:
+            messages.error(request, str(exc))
+        else:
+            _report(request, result, f"approved at confidence ≥ {threshold}:")
+        return redirect(f"{reverse('review:aliases')}?{filter_params.urlencode()}")
+    total = matching.count()
+    blocked = matching.filter(four_eyes_q(request.user)).count()
+    return render(request, "review/threshold_confirm.html", {
+        "threshold": threshold, "total": total, "blocked": blocked, "will_decide": total - blocked,
+        "filter_params": filter_params, "comment": form.cleaned_data["comment"],
+        "filter_summary": [(filterset.form[k].label, v) for k, v in filter_params.items() if v and k != "sort"],
+    })
+
+
+# ---------------------------------------------------------------------------------------------
+# Mappings
+
+
+@login_required
+@permission_required(VIEW_MAPPINGS, raise_exception=True)
+def mapping_queue_view(request: HttpRequest) -> HttpResponse:
+    filterset = MappingFilter(
+        _queue_data(request.GET, ClassificationMapping.Status.NEEDS_REVIEW), queryset=mapping_queue()
+    )
+    page, rows = None, []
+    if filterset.is_valid():
+        page = Paginator(filterset.qs, settings.REVIEW_PAGE_SIZE).get_page(request.GET.get("page"))
+        items = list(page.object_list)
+        changes = content_changes(items)
+        neighbours = _neighbours_for([m.role for m in items])
+        rows = [
+            {
+                "item": m,
+                "group_level": is_group_level(m.occupation),
+                "mismatch": title_mismatch(m.title, m.occupation.title) if m.occupation else "",
+                "changes": changes.get(m.pk, []),
+                "four_eyes": four_eyes_reason(request.user, m),
+                "neighbours": neighbours.get(m.role_id, []),
+                "disagrees": mapping_disagrees(m, neighbours.get(m.role_id, [])),
+            }
+            for m in items
+        ]
+    return render(request, "review/mapping_queue.html", {
+        "filterset": filterset, "page": page, "rows": rows,
+        "can_decide": can_review(request.user, ClassificationMapping),
+        "query": request.GET.urlencode(),
+    })
+
+
+@login_required
+@permission_required(VIEW_MAPPINGS, raise_exception=True)
+def mapping_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    mapping = get_object_or_404(mapping_queue(), pk=pk)
+    chain = occupation_ancestors(mapping.occupation_id) if mapping.occupation_id else []
+    query = request.GET.get("q", "")
+    candidates = list(detailed_codes_under(mapping.occupation, query)) if mapping.occupation else []
+    neighbours = _neighbours_for([mapping.role]).get(mapping.role_id, [])
+    return render(request, "review/mapping_detail.html", {
+        "mapping": mapping,
+        "chain": chain,
+        "group_level": is_group_level(mapping.occupation),
+        "mismatch": title_mismatch(mapping.title, mapping.occupation.title) if mapping.occupation else "",
+        "candidates": candidates,
+        "query": query,
+        "can_decide": can_review(request.user, mapping),
+        "four_eyes": four_eyes_reason(request.user, mapping),
+        "changes": content_changes([mapping]).get(mapping.pk, []),
+        "decisions": Decision.objects.for_item(mapping).select_related("actor")[:20],
+        "neighbours": neighbours,
+        "disagrees": mapping_disagrees(mapping, neighbours),
+    })
+
+
+@login_required
+@require_POST
+def mapping_decide(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    """Approve, reject, reopen or refine one mapping (`action` comes from the URL pattern)."""
+    mapping = get_object_or_404(ClassificationMapping, pk=pk)
+    if not can_review(request.user, mapping):
+        raise PermissionDenied("Deciding mappings needs the review permission.")
+    detail = reverse("review:mapping", args=[mapping.pk])
+    form_class = {"approve": MappingApproveForm, "refine": RefineForm}.get(action, ReasonForm)
+    form = form_class(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            messages.error(request, f"{mapping.code}: {' '.join(errors)}")
+        return _back(request, detail)
+    data = form.cleaned_data
+    try:
+        if action == "approve":
+            done = services.approve_mapping(
+                mapping=mapping, actor=request.user, comment=data["comment"],
+                confirm_group_level=data["confirm_group_level"], use_official_title=data["use_official_title"],
+            )
+            text = f"Mapping to {done.code} approved."
+        elif action == "refine":
+            old = mapping.code
+            done = services.refine_mapping(mapping=mapping, actor=request.user, code=data["code"],
+                                           comment=data["comment"])
+            text = f"Refined {old} → {done.code} {done.title} and approved."
+        elif action == "reject":
+            done = services.reject_mapping(mapping=mapping, actor=request.user, reason=data["reason"])
+            text = f"Mapping to {done.code} rejected."
+        else:
+            done = services.reopen_mapping(mapping=mapping, actor=request.user, reason=data["reason"])
+            text = f"Mapping to {done.code} reopened."
+    except services.ReviewError as exc:
+        messages.error(request, str(exc))
+        return _back(request, detail)
+    messages.success(request, text)
+    return _back(request, reverse("review:mappings"))
+
+
+@login_required
+@permission_required(VIEW_MAPPINGS, raise_exception=True)
+@require_GET
+def code_search(request: HttpRequest) -> JsonResponse:
+    """The refine picker's data: detailed codes under `under`, filtered by `q` (code or title)."""
+    under = get_object_or_404(
+        OccupationCode, scheme=OccupationCode.Scheme.SOC_2018, code=request.GET.get("under", "")
+    )
+    codes = detailed_codes_under(under, request.GET.get("q", ""))[:100]
+    return JsonResponse({"under": under.code, "results": [
+        {"code": c.code, "title": c.title, "level": c.level} for c in codes
+    ]})
