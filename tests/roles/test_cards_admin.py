@@ -7,6 +7,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from review.services import reject_alias
 from roles.models import ClassificationMapping, Component, Role, TitleAlias
 from tests.factories import UserFactory, curator, reviewer
 
@@ -83,8 +84,7 @@ def test_preview_of_a_reimport_shows_changed_suppressed_and_missing(curator_clie
     preview = curator_client.post(URL, {"cards": [_card()], "preview": "Preview"})
     curator_client.post(URL, {"payload": _payload(preview.content.decode()), "confirm": "Confirm"})
     alias = TitleAlias.objects.get(alias="Junior Deep Learning")
-    alias.status = TitleAlias.Status.REJECTED  # stand-in for review.services.reject_alias
-    alias.save()
+    reject_alias(alias=alias, actor=reviewer(), reason="not a title")
     text = REFERENCE.decode().replace("medium0.60 | — |\n| Deep Learning I", "medium0.61 | — |\n| Deep Learning I")
     text = "\n".join(line for line in text.split("\n") if not line.startswith("| Junior Statistical"))
     html = curator_client.post(URL, {"cards": [_card(data=text.encode())], "preview": "1"}).content.decode()

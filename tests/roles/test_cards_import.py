@@ -9,16 +9,16 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.utils import timezone
 
-from framework.audit import acting_as, get_system_user
+from framework.audit import get_system_user
+from review import services as review_services
 from roles.cards.fixture import dump_roles
 from roles.cards.importer import CardSource, import_cards
 from roles.cards.parser import MappingData, parse_card
 from roles.cards.renderer import format_card
 from roles.models import ClassificationMapping, Component, Role, TitleAlias
 from taxonomy.models import Level, TaxonomyNode
-from tests.factories import LevelFactory, UserFactory
+from tests.factories import LevelFactory, UserFactory, reviewer
 
 pytestmark = pytest.mark.django_db
 
@@ -49,14 +49,18 @@ def _row_counts() -> dict[str, int]:
 
 
 def _decide(item, status: str) -> None:
-    """Stand-in for review.services (roles must not import review): a reviewer's decision."""
-    with acting_as(UserFactory(), "decided in test"):
-        item.status = status
-        if isinstance(item, TitleAlias):
-            item.approved_at = timezone.now() if status == TitleAlias.Status.APPROVED else None
+    """A reviewer's decision, made through the review workflow."""
+    actor = reviewer()
+    if isinstance(item, TitleAlias):
+        if status == TitleAlias.Status.APPROVED:
+            review_services.approve_alias(alias=item, actor=actor)
         else:
-            item.reviewed_at = timezone.now()
-        item.save()
+            review_services.reject_alias(alias=item, actor=actor, reason="not a real title")
+    elif status == ClassificationMapping.Status.APPROVED:
+        review_services.approve_mapping(mapping=item, actor=actor, confirm_group_level=True)
+    else:
+        review_services.reject_mapping(mapping=item, actor=actor, reason="wrong group")
+    item.refresh_from_db()
 
 
 def test_importing_the_reference_card_creates_the_role_and_its_taxonomy(reference_soc, tmp_path):

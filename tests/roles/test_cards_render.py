@@ -8,6 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from framework.audit import acting_as, get_system_user
+from review.services import reject_alias
 from roles.cards.importer import CardSource, import_cards
 from roles.cards.renderer import render_card
 from roles.models import Component, Role, TitleAlias
@@ -16,7 +17,7 @@ from tests.factories import (
     ComponentFactory,
     RoleFactory,
     TitleAliasFactory,
-    UserFactory,
+    reviewer,
 )
 
 pytestmark = pytest.mark.django_db
@@ -95,9 +96,7 @@ def test_approved_aliases_print_their_date_and_import_it_back(reference_soc):
 
 def test_rejected_aliases_are_not_on_the_card(seed_role):
     alias = seed_role.aliases.get(alias="Junior Deep Learning")
-    with acting_as(UserFactory(), "rejected in test"):  # stand-in for review.services.reject_alias
-        alias.status = TitleAlias.Status.REJECTED
-        alias.save()
+    reject_alias(alias=alias, actor=reviewer(), reason="not a title")
     card = render_card(seed_role)
     assert "Junior Deep Learning" not in card
     assert "| Junior Machine Learning | common | medium0.68 | — |" in card

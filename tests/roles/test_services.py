@@ -6,23 +6,18 @@ from io import StringIO
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.utils import timezone
 
-from framework.audit import acting_as
+from review import services as review_services
 from roles.models import ClassificationMapping, TitleAlias
 from roles.services import delete_item, save_alias, save_mapping
-from tests.factories import RoleFactory, TitleAliasFactory, UserFactory
+from tests.factories import RoleFactory, TitleAliasFactory, UserFactory, reviewer
 
 pytestmark = pytest.mark.django_db
 
 
 def _approved_alias(**kwargs) -> TitleAlias:
     alias = TitleAliasFactory(**kwargs)
-    # Stand-in for review.services.approve_alias, which this app may not import.
-    with acting_as(UserFactory(), "approved in test"):
-        alias.status = TitleAlias.Status.APPROVED
-        alias.approved_at = timezone.now()
-        alias.save()
+    review_services.approve_alias(alias=alias, actor=reviewer())
     return TitleAlias.objects.get(pk=alias.pk)
 
 
@@ -66,10 +61,7 @@ def test_mapping_code_is_linked_to_the_official_reference(seed_role):
 
 def test_changing_a_reviewed_mapping_code_sends_it_back_to_review(seed_role):
     mapping = seed_role.mappings.get()
-    with acting_as(UserFactory(), "reviewed in test"):
-        mapping.status = ClassificationMapping.Status.REJECTED
-        mapping.reviewed_at = timezone.now()
-        mapping.save()
+    review_services.reject_mapping(mapping=mapping, actor=reviewer(), reason="too broad")
     mapping = ClassificationMapping.objects.get(pk=mapping.pk)
     mapping.code = "15-1200"
     editor = UserFactory()
