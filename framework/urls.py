@@ -12,5 +12,6 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/roles/", permanent=False)),
     path("admin/", admin.site.urls),
     path("roles/", include("roles.urls")),
+    path("review/release/", include("review.urls_release")),
     path("review/", include("review.urls")),
 ]

@@ -1,0 +1,117 @@
+"""The "Export approved release" page and its zip download: who may see it, what it holds."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import pytest
+from django.urls import reverse
+
+from review.releases import release_counts, write_release
+from roles.models import TitleAlias
+from tests.factories import UserFactory, curator
+from tests.review.test_releases import approve_aliases, build_roles, fixture_bytes, make_reviewer
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def data(reference_soc):
+    actor = make_reviewer()
+    roles = build_roles(2, aliases=3, mappings=1)
+    approve_aliases(actor, TitleAlias.objects.filter(role__in=roles)[:4])
+    return roles
+
+
+@pytest.mark.parametrize("name", ["releases:release", "releases:download"])
+def test_anonymous_users_are_sent_to_the_login_page(client, name):
+    url = reverse(name)
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("admin:login"))
+    assert "next=" in response["Location"]
+
+
+@pytest.mark.parametrize("name", ["releases:release", "releases:download"])
+def test_curators_who_are_not_reviewers_are_refused(client, name):
+    client.force_login(curator())
+    assert client.get(reverse(name)).status_code == 403
+
+
+def test_staff_without_any_group_are_refused(client):
+    client.force_login(UserFactory())
+    assert client.get(reverse("releases:release")).status_code == 403
+
+
+def test_reviewers_see_the_counts_that_would_be_exported(client, data):
+    client.force_login(make_reviewer())
+    response = client.get(reverse("releases:release"))
+    assert response.status_code == 200
+    counts = release_counts()
+    rows = {row["file"]: row["count"] for row in response.context["rows"]}
+    assert rows["06_title_aliases.json"] == 4 == counts["roles.titlealias"]
+    assert rows["04_roles.json"] == 2
+    assert response.context["total"] == sum(counts.values())
+    assert b"Export approved release" in response.content
+
+
+def test_superusers_may_export(client, data):
+    client.force_login(UserFactory(is_superuser=True))
+    assert client.get(reverse("releases:release")).status_code == 200
+
+
+@pytest.mark.parametrize("count", [2, 4])
+def test_release_page_runs_a_constant_number_of_queries(client, reference_soc, django_assert_num_queries, count):
+    actor = make_reviewer()
+    roles = build_roles(count, aliases=2, mappings=1)
+    approve_aliases(actor, TitleAlias.objects.filter(role__in=roles))
+    client.force_login(actor)
+    # 1 session, 2 user, 3 SAVEPOINT (ATOMIC_REQUESTS), 4 user's own permissions and
+    # 5 group permissions (has_perm); release_counts(): 6 nodes (id, parent, default SOC),
+    # 7 role node ids, 8 occupation (id, parent), 9 approved mapping occupation ids, then counts
+    # of 10 levels used, 11 roles, 12 components, 13 approved aliases, 14 approved mappings;
+    # 15 RELEASE SAVEPOINT.
+    with django_assert_num_queries(15):
+        response = client.get(reverse("releases:release"))
+    assert response.status_code == 200
+
+
+def test_download_is_a_zip_of_the_same_files_as_the_command(client, data, tmp_path):
+    client.force_login(make_reviewer())
+    response = client.get(reverse("releases:download"), {"version": "2.0.0"})
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/zip"
+    assert 'filename="rolebook-release-2.0.0.zip"' in response["Content-Disposition"]
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+    names = archive.namelist()
+    assert "rolebook-release-2.0.0/manifest.json" in names
+    assert not any(n.endswith("reviewers.json") for n in names)
+
+    write_release(tmp_path, version="2.0.0")
+    for name, content in fixture_bytes(tmp_path).items():
+        assert archive.read(f"rolebook-release-2.0.0/{name}") == content
+
+
+def test_download_with_reviewers_adds_the_sidecar(client, data):
+    client.force_login(make_reviewer())
+    response = client.get(reverse("releases:download"), {"with_reviewers": "1"})
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+    assert "rolebook-release-1.0.0/reviewers.json" in archive.namelist()
+
+
+def test_download_refuses_a_version_that_is_not_semantic(client, data):
+    client.force_login(make_reviewer())
+    response = client.get(reverse("releases:download"), {"version": "v2"})
+    assert response.status_code == 400
+    assert "is not a semantic version" in response.content.decode()
+
+
+def test_the_review_dashboard_links_to_the_release_page_for_reviewers_only(client, groups):
+    link = reverse("releases:release").encode()
+    client.force_login(make_reviewer())
+    assert link in client.get(reverse("review:dashboard")).content
+    client.force_login(curator())
+    response = client.get(reverse("review:dashboard"))
+    assert response.status_code == 200
+    assert link not in response.content
