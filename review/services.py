@@ -13,11 +13,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import models, transaction
+from django.db import connections, models, router, transaction
 from django.utils import timezone
-from simple_history.utils import bulk_update_with_history
 
-from framework.audit import acting_as
+from framework.audit import acting_as, update_with_history
 from roles.models import MAPPING_CODE_RE, ClassificationMapping, TitleAlias
 from taxonomy.models import OccupationCode
 
@@ -27,34 +26,6 @@ from .selectors import four_eyes_reason, is_group_level, occupation_ancestors
 
 # Items decided per batch by the bulk services: each batch costs a constant number of queries.
 BULK_BATCH_SIZE = 500
-
-class _UniformUpdateQuerySet(models.QuerySet):
-    """A `bulk_update` for rows that receive the same values: one UPDATE … WHERE pk IN (…) per batch.
-
-    Django's own bulk_update builds a CASE WHEN per row and field, which is most of the time
-    of a 10,000-alias approval. Used only as the `manager=` of simple-history's
-    `bulk_update_with_history`, which writes every row's history in the same transaction.
-    """
-
-    def bulk_update(self, objs, fields, batch_size=None):
-        attnames = [self.model._meta.get_field(name).attname for name in fields]
-        groups: dict[tuple, list[int]] = {}
-        for obj in objs:
-            groups.setdefault(tuple(getattr(obj, a) for a in attnames), []).append(obj.pk)
-        rows = 0
-        for values, pks in groups.items():
-            size = batch_size or len(pks)
-            changes = dict(zip(attnames, values, strict=True))
-            for start in range(0, len(pks), size):
-                rows += super().filter(pk__in=pks[start : start + size]).update(**changes)
-        return rows
-
-
-def _uniform_manager(model: type[models.Model]) -> models.Manager:
-    manager = models.Manager.from_queryset(_UniformUpdateQuerySet)()
-    manager.model = model
-    return manager
-
 
 ALIAS = TitleAlias.Status
 MAPPING = ClassificationMapping.Status
@@ -188,8 +159,7 @@ def _require_move(item: TitleAlias | ClassificationMapping, to_status: str, acti
     if item.status != pending:
         raise _already_decided(item)
     raise IllegalTransition(
-        f"Cannot {action} {_describe(item)}: it is {item.get_status_display().lower()} and has no "
-        "decision to undo."
+        f"Cannot {action} {_describe(item)}: it is {item.get_status_display().lower()} and has no decision to undo."
     )
 
 
@@ -242,8 +212,13 @@ def approve_alias(*, alias: TitleAlias, actor: Any, comment: str = "") -> TitleA
         locked.status, locked.approved_by, locked.approved_at = ALIAS.APPROVED, actor, now
         _save(locked, actor=actor, reason=_history_reason("approved", comment), fields=ALIAS_REVIEW_FIELDS)
         Decision.objects.create(
-            alias=locked, decision=Decision.Kind.APPROVE, actor=actor, comment=comment,
-            from_status=from_status, to_status=locked.status, created_at=now,
+            alias=locked,
+            decision=Decision.Kind.APPROVE,
+            actor=actor,
+            comment=comment,
+            from_status=from_status,
+            to_status=locked.status,
+            created_at=now,
         )
     _copy_back(alias, locked, ALIAS_REVIEW_FIELDS)
     return locked
@@ -263,8 +238,13 @@ def reject_alias(*, alias: TitleAlias, actor: Any, reason: str) -> TitleAlias:
         locked.status = ALIAS.REJECTED
         _save(locked, actor=actor, reason=_history_reason("rejected", reason), fields=["status"])
         Decision.objects.create(
-            alias=locked, decision=Decision.Kind.REJECT, actor=actor, comment=reason,
-            from_status=from_status, to_status=locked.status, created_at=now,
+            alias=locked,
+            decision=Decision.Kind.REJECT,
+            actor=actor,
+            comment=reason,
+            from_status=from_status,
+            to_status=locked.status,
+            created_at=now,
         )
     _copy_back(alias, locked, ALIAS_REVIEW_FIELDS)
     return locked
@@ -285,8 +265,13 @@ def reopen_alias(*, alias: TitleAlias, actor: Any, reason: str) -> TitleAlias:
         locked.status, locked.approved_by, locked.approved_at = ALIAS.PENDING, None, None
         _save(locked, actor=actor, reason=_history_reason("reopened", reason), fields=ALIAS_REVIEW_FIELDS)
         Decision.objects.create(
-            alias=locked, decision=Decision.Kind.REOPEN, actor=actor, comment=reason,
-            from_status=from_status, to_status=locked.status, created_at=now,
+            alias=locked,
+            decision=Decision.Kind.REOPEN,
+            actor=actor,
+            comment=reason,
+            from_status=from_status,
+            to_status=locked.status,
+            created_at=now,
         )
     _copy_back(alias, locked, ALIAS_REVIEW_FIELDS)
     return locked
@@ -298,14 +283,42 @@ def _alias_pks(aliases: Iterable[TitleAlias] | models.QuerySet) -> list[int]:
     return sorted({a.pk for a in aliases})
 
 
+def _insert_alias_decisions(
+    pks: list[int], *, kind: str, actor: Any, comment: str, from_status: str, to_status: str, now
+) -> None:
+    """Write one Decision per alias in `pks` with a single INSERT … SELECT (same values for all)."""
+    connection = connections[router.db_for_write(Decision)]
+    quote = connection.ops.quote_name
+    columns = [
+        "alias_id",
+        "decision",
+        "actor_id",
+        "comment",
+        "from_status",
+        "to_status",
+        "old_code",
+        "new_code",
+        "created_at",
+    ]
+    created_at = Decision._meta.get_field("created_at").get_db_prep_save(now, connection)
+    sql = (
+        f"INSERT INTO {quote(Decision._meta.db_table)} ({', '.join(quote(c) for c in columns)}) "
+        f"SELECT {quote('id')}, %s, %s, %s, %s, %s, %s, %s, %s FROM {quote(TitleAlias._meta.db_table)} "
+        f"WHERE {quote('id')} IN ({', '.join(['%s'] * len(pks))}) ORDER BY {quote('id')}"
+    )
+    params = [kind, actor.pk, comment, from_status, to_status, "", "", created_at, *pks]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
 def _bulk_decide_aliases(
     aliases: Iterable[TitleAlias] | models.QuerySet, *, actor: Any, to_status: str, kind: str, text: str
 ) -> BulkResult:
     """Decide every pending alias among `aliases`; skip the rest with a reason each.
 
     Per batch of BULK_BATCH_SIZE: one locking SELECT, one SELECT of earlier decisions (only
-    when some item is already decided), one UPDATE, one history INSERT, one Decision INSERT
-    (SQLite splits each INSERT further under its limit on query parameters).
+    when some item is already decided), one UPDATE, one history INSERT … SELECT, one Decision
+    INSERT (SQLite splits that one further under its limit on query parameters).
     """
     result = BulkResult()
     verb = "approved" if to_status == ALIAS.APPROVED else "rejected"
@@ -339,30 +352,35 @@ def _bulk_decide_aliases(
                     result.skipped.append(Skipped(item, f"already {_who_decided(item, last.get(item.pk))}"))
             if not to_decide:
                 continue
-            decisions = []
+            approver, approved_at = (actor.pk, now) if to_status == ALIAS.APPROVED else (None, None)
             for item in to_decide:
-                decisions.append(
-                    Decision(
-                        alias_id=item.pk, decision=kind, actor_id=actor.pk, comment=text,
-                        from_status=item.status, to_status=to_status, created_at=now,
-                    )
-                )
-                item.status = to_status
-                if to_status == ALIAS.APPROVED:
-                    item.approved_by_id, item.approved_at = actor.pk, now
-            bulk_update_with_history(
-                to_decide, TitleAlias, ALIAS_REVIEW_FIELDS, batch_size=BULK_BATCH_SIZE,
-                default_user=actor, default_change_reason=history_reason, default_date=now,
-                manager=_uniform_manager(TitleAlias),
+                item.status, item.approved_by_id, item.approved_at = to_status, approver, approved_at
+            decided_pks = [item.pk for item in to_decide]
+            # Every row gets the same values: one UPDATE and one INSERT … SELECT of history rows.
+            update_with_history(
+                TitleAlias,
+                decided_pks,
+                user=actor,
+                reason=history_reason,
+                date=now,
+                status=to_status,
+                approved_by_id=approver,
+                approved_at=approved_at,
             )
-            Decision.objects.bulk_create(decisions, batch_size=BULK_BATCH_SIZE)
+            _insert_alias_decisions(
+                decided_pks,
+                kind=kind,
+                actor=actor,
+                comment=text,
+                from_status=ALIAS.PENDING,
+                to_status=to_status,
+                now=now,
+            )
             result.decided.extend(to_decide)
     return result
 
 
-def approve_aliases(
-    *, aliases: Iterable[TitleAlias] | models.QuerySet, actor: Any, comment: str = ""
-) -> BulkResult:
+def approve_aliases(*, aliases: Iterable[TitleAlias] | models.QuerySet, actor: Any, comment: str = "") -> BulkResult:
     """Approve every pending alias in `aliases` (a queryset or list) as `actor`.
 
     Items already decided, or that four-eyes forbids the actor to approve, are skipped and
@@ -371,7 +389,10 @@ def approve_aliases(
     """
     _require_permission(actor, REVIEW_ALIAS, "approve aliases")
     return _bulk_decide_aliases(
-        aliases, actor=actor, to_status=ALIAS.APPROVED, kind=Decision.Kind.APPROVE,
+        aliases,
+        actor=actor,
+        to_status=ALIAS.APPROVED,
+        kind=Decision.Kind.APPROVE,
         text=(comment or "").strip(),
     )
 
@@ -383,9 +404,7 @@ def reject_aliases(*, aliases: Iterable[TitleAlias] | models.QuerySet, actor: An
     """
     _require_permission(actor, REVIEW_ALIAS, "reject aliases")
     reason = _require_reason(reason, "reject aliases")
-    return _bulk_decide_aliases(
-        aliases, actor=actor, to_status=ALIAS.REJECTED, kind=Decision.Kind.REJECT, text=reason
-    )
+    return _bulk_decide_aliases(aliases, actor=actor, to_status=ALIAS.REJECTED, kind=Decision.Kind.REJECT, text=reason)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -442,8 +461,13 @@ def approve_mapping(
         note = comment + (" (approved as group-level)" if is_group_level(locked.occupation) else "")
         _save(locked, actor=actor, reason=_history_reason("approved", note.strip()), fields=fields)
         Decision.objects.create(
-            mapping=locked, decision=Decision.Kind.APPROVE, actor=actor, comment=note.strip(),
-            from_status=from_status, to_status=locked.status, created_at=now,
+            mapping=locked,
+            decision=Decision.Kind.APPROVE,
+            actor=actor,
+            comment=note.strip(),
+            from_status=from_status,
+            to_status=locked.status,
+            created_at=now,
         )
     _copy_back(mapping, locked, fields)
     return locked
@@ -463,8 +487,13 @@ def reject_mapping(*, mapping: ClassificationMapping, actor: Any, reason: str) -
         locked.status, locked.reviewed_by, locked.reviewed_at = MAPPING.REJECTED, actor, now
         _save(locked, actor=actor, reason=_history_reason("rejected", reason), fields=MAPPING_REVIEW_FIELDS)
         Decision.objects.create(
-            mapping=locked, decision=Decision.Kind.REJECT, actor=actor, comment=reason,
-            from_status=from_status, to_status=locked.status, created_at=now,
+            mapping=locked,
+            decision=Decision.Kind.REJECT,
+            actor=actor,
+            comment=reason,
+            from_status=from_status,
+            to_status=locked.status,
+            created_at=now,
         )
     _copy_back(mapping, locked, MAPPING_REVIEW_FIELDS)
     return locked
@@ -485,8 +514,13 @@ def reopen_mapping(*, mapping: ClassificationMapping, actor: Any, reason: str) -
         locked.status, locked.reviewed_by, locked.reviewed_at = MAPPING.NEEDS_REVIEW, None, None
         _save(locked, actor=actor, reason=_history_reason("reopened", reason), fields=MAPPING_REVIEW_FIELDS)
         Decision.objects.create(
-            mapping=locked, decision=Decision.Kind.REOPEN, actor=actor, comment=reason,
-            from_status=from_status, to_status=locked.status, created_at=now,
+            mapping=locked,
+            decision=Decision.Kind.REOPEN,
+            actor=actor,
+            comment=reason,
+            from_status=from_status,
+            to_status=locked.status,
+            created_at=now,
         )
     _copy_back(mapping, locked, MAPPING_REVIEW_FIELDS)
     return locked
@@ -535,9 +569,7 @@ def refine_mapping(
             .exists()
         )
         if duplicate:
-            raise InvalidCode(
-                f"This role already has a mapping to {code}: review that one and reject this mapping."
-            )
+            raise InvalidCode(f"This role already has a mapping to {code}: review that one and reject this mapping.")
         from_status, now, old_code = locked.status, timezone.now(), locked.code
         locked.previous_code, locked.code, locked.occupation = old_code, code, occupation
         locked.title = occupation.title
@@ -545,15 +577,26 @@ def refine_mapping(
         locked.content_changed_by, locked.content_changed_at = actor, now
         locked.status, locked.reviewed_by, locked.reviewed_at = MAPPING.APPROVED, actor, now
         fields = [
-            "previous_code", "code", "occupation", "title", "source", "content_changed_by",
-            "content_changed_at", *MAPPING_REVIEW_FIELDS,
+            "previous_code",
+            "code",
+            "occupation",
+            "title",
+            "source",
+            "content_changed_by",
+            "content_changed_at",
+            *MAPPING_REVIEW_FIELDS,
         ]
         _save(locked, actor=actor, reason=_history_reason(f"refined {old_code} → {code}", comment), fields=fields)
         Decision.objects.create(
-            mapping=locked, decision=Decision.Kind.REFINE, actor=actor, comment=comment,
-            from_status=from_status, to_status=locked.status, old_code=old_code, new_code=code,
+            mapping=locked,
+            decision=Decision.Kind.REFINE,
+            actor=actor,
+            comment=comment,
+            from_status=from_status,
+            to_status=locked.status,
+            old_code=old_code,
+            new_code=code,
             created_at=now,
         )
     _copy_back(mapping, locked, fields)
     return locked
-

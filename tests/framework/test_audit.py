@@ -8,7 +8,7 @@ from django.core.management import call_command
 from framework.audit import acting_as, get_system_user
 from roles.models import Role, TitleAlias
 from roles.services import RoleServiceError, save_role
-from tests.factories import RoleFactory, UserFactory
+from tests.factories import RoleFactory, TitleAliasFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -82,3 +82,34 @@ def test_unknown_acting_user_is_a_clear_error():
 
     with pytest.raises(CommandError, match="--as ghost"):
         call_command("load_fixtures", "fixtures/seed.json", "--as", "ghost", stdout=StringIO())
+
+
+def test_update_with_history_writes_one_snapshot_row_per_updated_row(django_assert_num_queries):
+    from django.utils import timezone
+
+    from framework.audit import update_with_history
+
+    aliases = [TitleAliasFactory(), TitleAliasFactory(), TitleAliasFactory()]
+    untouched = TitleAliasFactory()
+    user, now = UserFactory(), timezone.now()
+    pks = [a.pk for a in aliases]
+    with django_assert_num_queries(2):  # the UPDATE, the INSERT … SELECT into the history table
+        updated = update_with_history(
+            TitleAlias,
+            pks,
+            user=user,
+            reason="approved: bulk",
+            date=now,
+            status="approved",
+            approved_by_id=user.pk,
+            approved_at=now,
+        )
+    assert updated == 3
+    for alias in TitleAlias.objects.filter(pk__in=pks):
+        record = alias.history.latest()
+        assert (record.history_type, record.history_user, record.history_change_reason) == ("~", user, "approved: bulk")
+        assert record.history_date == now
+        assert (record.status, record.approved_by, record.approved_at) == ("approved", user, now)
+        assert (record.alias, record.confidence, record.role_id) == (alias.alias, alias.confidence, alias.role_id)
+    assert untouched.history.count() == 1
+    assert TitleAlias.objects.get(pk=untouched.pk).status == "pending"
