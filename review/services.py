@@ -180,6 +180,36 @@ def _save(item: models.Model, *, actor: Any, reason: str, fields: list[str]) -> 
         item.save(update_fields=fields)
 
 
+def _record(
+    locked: TitleAlias | ClassificationMapping,
+    *,
+    actor: Any,
+    kind: str,
+    verb: str,
+    text: str,
+    fields: list[str],
+    from_status: str,
+    now,
+    **codes: str,
+) -> None:
+    """Save a decided item with its history row ("VERB: TEXT") and write its Decision row.
+
+    Runs inside the caller's transaction, so the item, its history and the decision land together.
+    """
+    _save(locked, actor=actor, reason=_history_reason(verb, text), fields=fields)
+    target = {"alias": locked} if isinstance(locked, TitleAlias) else {"mapping": locked}
+    Decision.objects.create(
+        **target,
+        decision=kind,
+        actor=actor,
+        comment=text,
+        from_status=from_status,
+        to_status=locked.status,
+        created_at=now,
+        **codes,
+    )
+
+
 def _copy_back(target: models.Model, source: models.Model, fields: Iterable[str]) -> None:
     """Update the caller's instance so it matches what was saved."""
     if target is source:
@@ -210,15 +240,15 @@ def approve_alias(*, alias: TitleAlias, actor: Any, comment: str = "") -> TitleA
         _require_four_eyes(actor, locked)
         from_status, now = locked.status, timezone.now()
         locked.status, locked.approved_by, locked.approved_at = ALIAS.APPROVED, actor, now
-        _save(locked, actor=actor, reason=_history_reason("approved", comment), fields=ALIAS_REVIEW_FIELDS)
-        Decision.objects.create(
-            alias=locked,
-            decision=Decision.Kind.APPROVE,
+        _record(
+            locked,
             actor=actor,
-            comment=comment,
+            kind=Decision.Kind.APPROVE,
+            verb="approved",
+            text=comment,
+            fields=ALIAS_REVIEW_FIELDS,
             from_status=from_status,
-            to_status=locked.status,
-            created_at=now,
+            now=now,
         )
     _copy_back(alias, locked, ALIAS_REVIEW_FIELDS)
     return locked
@@ -236,15 +266,15 @@ def reject_alias(*, alias: TitleAlias, actor: Any, reason: str) -> TitleAlias:
         _require_move(locked, ALIAS.REJECTED, "reject")
         from_status, now = locked.status, timezone.now()
         locked.status = ALIAS.REJECTED
-        _save(locked, actor=actor, reason=_history_reason("rejected", reason), fields=["status"])
-        Decision.objects.create(
-            alias=locked,
-            decision=Decision.Kind.REJECT,
+        _record(
+            locked,
             actor=actor,
-            comment=reason,
+            kind=Decision.Kind.REJECT,
+            verb="rejected",
+            text=reason,
+            fields=["status"],
             from_status=from_status,
-            to_status=locked.status,
-            created_at=now,
+            now=now,
         )
     _copy_back(alias, locked, ALIAS_REVIEW_FIELDS)
     return locked
@@ -263,15 +293,15 @@ def reopen_alias(*, alias: TitleAlias, actor: Any, reason: str) -> TitleAlias:
             raise IllegalTransition(f"{_describe(locked).capitalize()} is already pending: nothing to reopen.")
         from_status, now = locked.status, timezone.now()
         locked.status, locked.approved_by, locked.approved_at = ALIAS.PENDING, None, None
-        _save(locked, actor=actor, reason=_history_reason("reopened", reason), fields=ALIAS_REVIEW_FIELDS)
-        Decision.objects.create(
-            alias=locked,
-            decision=Decision.Kind.REOPEN,
+        _record(
+            locked,
             actor=actor,
-            comment=reason,
+            kind=Decision.Kind.REOPEN,
+            verb="reopened",
+            text=reason,
+            fields=ALIAS_REVIEW_FIELDS,
             from_status=from_status,
-            to_status=locked.status,
-            created_at=now,
+            now=now,
         )
     _copy_back(alias, locked, ALIAS_REVIEW_FIELDS)
     return locked
@@ -459,15 +489,15 @@ def approve_mapping(
             fields.append("title")
         locked.status, locked.reviewed_by, locked.reviewed_at = MAPPING.APPROVED, actor, now
         note = comment + (" (approved as group-level)" if is_group_level(locked.occupation) else "")
-        _save(locked, actor=actor, reason=_history_reason("approved", note.strip()), fields=fields)
-        Decision.objects.create(
-            mapping=locked,
-            decision=Decision.Kind.APPROVE,
+        _record(
+            locked,
             actor=actor,
-            comment=note.strip(),
+            kind=Decision.Kind.APPROVE,
+            verb="approved",
+            text=note.strip(),
+            fields=fields,
             from_status=from_status,
-            to_status=locked.status,
-            created_at=now,
+            now=now,
         )
     _copy_back(mapping, locked, fields)
     return locked
@@ -485,15 +515,15 @@ def reject_mapping(*, mapping: ClassificationMapping, actor: Any, reason: str) -
         _require_move(locked, MAPPING.REJECTED, "reject")
         from_status, now = locked.status, timezone.now()
         locked.status, locked.reviewed_by, locked.reviewed_at = MAPPING.REJECTED, actor, now
-        _save(locked, actor=actor, reason=_history_reason("rejected", reason), fields=MAPPING_REVIEW_FIELDS)
-        Decision.objects.create(
-            mapping=locked,
-            decision=Decision.Kind.REJECT,
+        _record(
+            locked,
             actor=actor,
-            comment=reason,
+            kind=Decision.Kind.REJECT,
+            verb="rejected",
+            text=reason,
+            fields=MAPPING_REVIEW_FIELDS,
             from_status=from_status,
-            to_status=locked.status,
-            created_at=now,
+            now=now,
         )
     _copy_back(mapping, locked, MAPPING_REVIEW_FIELDS)
     return locked
@@ -512,15 +542,15 @@ def reopen_mapping(*, mapping: ClassificationMapping, actor: Any, reason: str) -
             raise IllegalTransition(f"{_describe(locked).capitalize()} already needs review: nothing to reopen.")
         from_status, now = locked.status, timezone.now()
         locked.status, locked.reviewed_by, locked.reviewed_at = MAPPING.NEEDS_REVIEW, None, None
-        _save(locked, actor=actor, reason=_history_reason("reopened", reason), fields=MAPPING_REVIEW_FIELDS)
-        Decision.objects.create(
-            mapping=locked,
-            decision=Decision.Kind.REOPEN,
+        _record(
+            locked,
             actor=actor,
-            comment=reason,
+            kind=Decision.Kind.REOPEN,
+            verb="reopened",
+            text=reason,
+            fields=MAPPING_REVIEW_FIELDS,
             from_status=from_status,
-            to_status=locked.status,
-            created_at=now,
+            now=now,
         )
     _copy_back(mapping, locked, MAPPING_REVIEW_FIELDS)
     return locked
@@ -586,17 +616,17 @@ def refine_mapping(
             "content_changed_at",
             *MAPPING_REVIEW_FIELDS,
         ]
-        _save(locked, actor=actor, reason=_history_reason(f"refined {old_code} → {code}", comment), fields=fields)
-        Decision.objects.create(
-            mapping=locked,
-            decision=Decision.Kind.REFINE,
+        _record(
+            locked,
             actor=actor,
-            comment=comment,
+            kind=Decision.Kind.REFINE,
+            verb=f"refined {old_code} → {code}",
+            text=comment,
+            fields=fields,
             from_status=from_status,
-            to_status=locked.status,
+            now=now,
             old_code=old_code,
             new_code=code,
-            created_at=now,
         )
     _copy_back(mapping, locked, fields)
     return locked
