@@ -24,7 +24,8 @@ class AuditedAdmin(SimpleHistoryAdmin):
     """Admin whose saves and deletes carry the curator's reason into the history.
 
     The reason is set for the whole request, so inline saves made after the parent's
-    share it. Subclasses route the save itself through a service.
+    share it. Subclasses define `save_with_service(request, obj, form, change)`, which saves
+    through their app's service.
     """
 
     form = ReasonForm
@@ -34,9 +35,6 @@ class AuditedAdmin(SimpleHistoryAdmin):
     def save_model(self, request, obj, form, change):
         set_request_reason(form.cleaned_data["change_reason"])
         self.save_with_service(request, obj, form, change)
-
-    def save_with_service(self, request, obj, form, change):
-        obj.save()
 
     def delete_model(self, request, obj):
         set_request_reason(f"deleted in admin by {request.user.get_username()}")

@@ -53,6 +53,24 @@ def set_request_reason(reason: str) -> None:
     _change_reason.set(reason)
 
 
+class MissingReason(ValueError):
+    """A tracked write without a reason: the audit history needs one."""
+
+
+def save_with_reason(obj: models.Model, *, actor: Any, reason: str) -> bool:
+    """Save `obj` as `actor` with `reason` unless nothing changed; return whether it saved.
+
+    The one way services save a tracked row. Raises MissingReason for an empty reason.
+    """
+    if not reason or not reason.strip():
+        raise MissingReason("Give a reason for the change: it goes into the audit history.")
+    if obj.pk is not None and isinstance(obj, ChangeTracked) and not obj.changed_fields():
+        return False
+    with acting_as(actor, reason.strip()):
+        obj.save()
+    return True
+
+
 def get_system_user():
     """Return the account that commands act as by default, creating it on first use."""
     user_model = get_user_model()

@@ -12,32 +12,20 @@ from django.db import transaction
 from django.db.models import Model
 from django.utils import timezone
 
-from framework.audit import acting_as
+from framework.audit import MissingReason, acting_as, save_with_reason
 from taxonomy.models import OccupationCode
 
 from .models import ClassificationMapping, Component, Role, TitleAlias
 
-
-class RoleServiceError(Exception):
-    """A curator's edit that cannot be made, with a message saying why."""
-
-
-def save_tracked(obj: Model, *, actor: Any, reason: str) -> bool:
-    """Save `obj` as `actor` with `reason` unless nothing changed; return whether it saved."""
-    if not reason or not reason.strip():
-        raise RoleServiceError("Give a reason for the change: it goes into the audit history.")
-    if obj.pk is not None and not obj.changed_fields():
-        return False
-    with acting_as(actor, reason.strip()):
-        obj.save()
-    return True
+# Saving unless unchanged, as the actor, with the reason: shared with the taxonomy services.
+save_tracked = save_with_reason
 
 
 @transaction.atomic
 def save_role(*, role: Role, actor: Any, reason: str) -> Role:
     """Create or update a role (already validated) as `actor`; a no-op save writes nothing.
 
-    Raises RoleServiceError without a reason.
+    Raises MissingReason without a reason.
     """
     save_tracked(role, actor=actor, reason=reason)
     return role
@@ -45,7 +33,7 @@ def save_role(*, role: Role, actor: Any, reason: str) -> Role:
 
 @transaction.atomic
 def save_component(*, component: Component, actor: Any, reason: str) -> Component:
-    """Create or update a component as `actor`; raises RoleServiceError without a reason."""
+    """Create or update a component as `actor`; raises MissingReason without a reason."""
     save_tracked(component, actor=actor, reason=reason)
     return component
 
@@ -77,7 +65,7 @@ def save_alias(*, alias: TitleAlias, actor: Any, reason: str) -> TitleAlias:
 
     New aliases start pending and remember their creator. Changing the text, type or
     confidence of a decided alias returns it to pending, so a reviewer sees it again.
-    Raises RoleServiceError without a reason.
+    Raises MissingReason without a reason.
     """
     mark_content_change(alias, actor=actor, pending=TitleAlias.Status.PENDING)
     save_tracked(alias, actor=actor, reason=reason)
@@ -97,7 +85,7 @@ def save_mapping(*, mapping: ClassificationMapping, actor: Any, reason: str) -> 
 
     The code is linked to the official reference when it exists there (an unknown code stays
     unlinked and is flagged in the admin). Changing the code of a decided mapping sends it
-    back to needs_review. Raises RoleServiceError without a reason.
+    back to needs_review. Raises MissingReason without a reason.
     """
     if mapping.pk is None or "code" in mapping.changed_fields():
         link_occupation(mapping)
@@ -110,9 +98,9 @@ def save_mapping(*, mapping: ClassificationMapping, actor: Any, reason: str) -> 
 def delete_item(*, item: Model, actor: Any, reason: str) -> None:
     """Delete a role, component, alias or mapping as `actor`; the history keeps a '-' row.
 
-    Raises RoleServiceError without a reason.
+    Raises MissingReason without a reason.
     """
     if not reason or not reason.strip():
-        raise RoleServiceError("Give a reason for the deletion: it goes into the audit history.")
+        raise MissingReason("Give a reason for the deletion: it goes into the audit history.")
     with acting_as(actor, reason.strip()):
         item.delete()

@@ -1,7 +1,9 @@
 from django.contrib import admin
 
 from framework.admin import AuditedAdmin, ReadOnlyAdmin
+from framework.audit import current_reason
 
+from . import services
 from .models import Level, OccupationCode, TaxonomyNode
 
 
@@ -12,6 +14,9 @@ class LevelAdmin(AuditedAdmin):
     search_fields = ["code", "name"]
     ordering = ["track", "rank"]
 
+    def save_with_service(self, request, obj, form, change):
+        services.save_level(level=obj, actor=request.user, reason=current_reason())
+
 
 @admin.register(TaxonomyNode)
 class TaxonomyNodeAdmin(AuditedAdmin):
@@ -20,6 +25,9 @@ class TaxonomyNodeAdmin(AuditedAdmin):
     search_fields = ["code", "name"]
     autocomplete_fields = ["parent", "default_soc"]
     list_select_related = ["parent", "default_soc"]
+
+    def save_with_service(self, request, obj, form, change):
+        services.save_node(node=obj, actor=request.user, reason=current_reason())
 
 
 @admin.register(OccupationCode)

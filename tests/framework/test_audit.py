@@ -5,9 +5,9 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from framework.audit import acting_as, get_system_user
+from framework.audit import MissingReason, acting_as, get_system_user
 from roles.models import Role, TitleAlias
-from roles.services import RoleServiceError, save_role
+from roles.services import save_role
 from tests.factories import RoleFactory, TitleAliasFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -41,7 +41,7 @@ def test_a_save_that_changes_something_records_the_change():
 def test_services_refuse_a_write_without_a_reason():
     role = Role.objects.get(pk=RoleFactory().pk)
     role.title = "No reason"
-    with pytest.raises(RoleServiceError, match="reason"):
+    with pytest.raises(MissingReason, match="reason"):
         save_role(role=role, actor=UserFactory(), reason=" ")
 
 
