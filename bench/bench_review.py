@@ -82,9 +82,8 @@ def _queue(reviewer) -> None:
 
 
 def _approvals(reviewer) -> None:
-    from review.models import Decision
     from review.services import approve_alias, approve_aliases
-    from roles.models import TitleAlias
+    from roles.models import Decision, TitleAlias
 
     pks = list(TitleAlias.objects.pending().order_by("pk").values_list("pk", flat=True)[: BULK_ITEMS + LOOP_SAMPLE])
     bulk_pks, loop_pks = pks[:BULK_ITEMS], pks[BULK_ITEMS:]

@@ -1,15 +1,54 @@
-"""Admin building blocks shared by the apps: a required change reason and audited saves."""
+"""Admin building blocks shared by the apps: a required change reason, optimistic locking, read-only history."""
 
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.utils import flatten_fieldsets
+from django.core.exceptions import ValidationError
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from simple_history.admin import SimpleHistoryAdmin
 
-from framework.audit import set_request_reason
+from framework.audit import StaleEdit, has_visible_text, set_request_reason
 
 
-class ReasonForm(forms.ModelForm):
+def stale_message(obj) -> str:
+    """"This alias was changed by X at T since you opened it…": who moved the row on, and when."""
+    last = type(obj).history.filter(id=obj.pk).order_by("-history_id").select_related("history_user").first()
+    who = last.history_user.get_username() if last is not None and last.history_user else "someone"
+    when = f" at {last.history_date:%Y-%m-%d %H:%M} UTC" if last is not None else ""
+    return (
+        f"This {obj._meta.verbose_name} was changed by {who}{when} since you opened it: nothing was saved. "
+        "Reload the page to see the change, then make yours again."
+    )
+
+
+class VersionedForm(forms.ModelForm):
+    """A model form that carries the version of the row it was opened on (optimistic locking).
+
+    A save from a form opened before someone else changed the row is refused with who changed
+    it and when; the service checks again under the row lock for the last few milliseconds.
+    """
+
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            self.fields["version"].initial = self.instance.version
+
+    def clean(self):
+        data = super().clean()
+        if self.instance.pk is not None and self.has_changed():
+            opened = data.get("version")
+            if opened is None:
+                self.add_error(None, "This form has no version: reload the page and make your change again.")
+            elif opened != self.instance.version:
+                raise ValidationError(stale_message(self.instance), code="stale")
+        return data
+
+
+class ReasonForm(VersionedForm):
     """A model form that asks why: the reason goes into every history row the save writes."""
 
     change_reason = forms.CharField(
@@ -19,18 +58,78 @@ class ReasonForm(forms.ModelForm):
         widget=forms.TextInput(attrs={"size": 60}),
     )
 
+    def clean_change_reason(self) -> str:
+        reason = self.cleaned_data["change_reason"]
+        if not has_visible_text(reason):
+            raise ValidationError("Give a reason with visible text: it is recorded in the audit history.")
+        return reason.strip()
+
+
+class VersionedInline:
+    """Inline admin mixin: each row carries its version, like the parent form."""
+
+    form = VersionedForm
+
+    def get_fields(self, request, obj=None):
+        fields = list(super().get_fields(request, obj))
+        return fields if "version" in fields else [*fields, "version"]
+
+    def get_formset(self, request, obj=None, **kwargs):
+        # "version" is the form's own field: the model's is not editable, so the factory must not see it.
+        if "fields" not in kwargs:
+            kwargs["fields"] = flatten_fieldsets(self.get_fieldsets(request, obj))
+        if kwargs["fields"] is not None:
+            kwargs["fields"] = [f for f in kwargs["fields"] if f != "version"]
+        return super().get_formset(request, obj, **kwargs)
+
 
 class AuditedAdmin(SimpleHistoryAdmin):
     """Admin whose saves and deletes carry the curator's reason into the history.
 
     The reason is set for the whole request, so inline saves made after the parent's
     share it. Subclasses define `save_with_service(request, obj, form, change)`, which saves
-    through their app's service.
+    through their app's service. History pages are read-only for everyone: simple-history's
+    history form view saves on POST after checking only the view permission, so it answers
+    405 to anything but GET here.
     """
 
     form = ReasonForm
     # Review decisions go back through review; history shows "what changed" per row.
     history_list_display: list[str] = []
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = [(name, {**options, "fields": list(options["fields"])}) for name, options in
+                     super().get_fieldsets(request, obj)]
+        for _name, options in fieldsets:
+            if "version" in options["fields"]:
+                return fieldsets
+        for _name, options in fieldsets:
+            if "change_reason" in options["fields"]:
+                options["fields"].append("version")
+                return fieldsets
+        return [*fieldsets, (None, {"fields": ["version"]})]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        # "version" is the form's own field: the model's is not editable, so the factory must not see it.
+        # (fields=None means "every editable field": Django asks so to list the fields.)
+        if "fields" not in kwargs:
+            kwargs["fields"] = flatten_fieldsets(self.get_fieldsets(request, obj))
+        if kwargs["fields"] is not None:
+            kwargs["fields"] = [f for f in kwargs["fields"] if f != "version"]
+        return super().get_form(request, obj, change, **kwargs)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if request.method not in ("GET", "HEAD"):
+            return HttpResponseNotAllowed(["GET", "HEAD"])
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except StaleEdit as exc:
+            # Someone saved between the form's check and the locked write: nothing was written.
+            self.message_user(request, str(exc), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
     def save_model(self, request, obj, form, change):
         set_request_reason(form.cleaned_data["change_reason"])

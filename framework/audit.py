@@ -8,6 +8,7 @@ run outside a request, so the acting user and the change reason live in ContextV
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -57,22 +58,81 @@ class MissingReason(ValueError):
     """A tracked write without a reason: the audit history needs one."""
 
 
-def save_with_reason(obj: models.Model, *, actor: Any, reason: str) -> bool:
+class StaleEdit(Exception):
+    """The row changed since the editor loaded it; the message names who changed it and when."""
+
+
+# Letters that render as blank space although Unicode files them as letters or symbols.
+_BLANK_LOOKALIKES = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def has_visible_text(value: str | None) -> bool:
+    """Whether `value` holds something a reader can see: a letter, digit, punctuation or symbol.
+
+    White space (by the Unicode definition), zero-width and other format characters (Cf), lone
+    combining marks and blank look-alikes such as U+3164 do not count.
+    """
+    if not value:
+        return False
+    return any(
+        unicodedata.category(char)[0] in "LNPS" and char not in _BLANK_LOOKALIKES for char in value
+    )
+
+
+def require_reason(reason: str | None, what: str = "the change") -> str:
+    """Return the reason trimmed; raise MissingReason when it holds no visible text."""
+    if not has_visible_text(reason):
+        raise MissingReason(f"Give a reason for {what}: it goes into the audit history.")
+    return reason.strip()
+
+
+def ensure_current(obj: models.Model, expected_version: int | None = None) -> None:
+    """Lock `obj`'s row and check nobody changed it since it was loaded (or since `expected_version`).
+
+    Call inside a transaction: the row stays locked until it ends, so the save that follows
+    cannot overwrite a concurrent change. Raises StaleEdit naming who changed the row and when.
+    """
+    model = type(obj)
+    loaded = getattr(obj, "_loaded_values", None) or {}
+    expected = expected_version if expected_version is not None else loaded.get("version")
+    current = model._default_manager.select_for_update().filter(pk=obj.pk).values_list("version", flat=True).first()
+    if current is not None and (expected is None or current == expected):
+        return
+    last = model.history.filter(id=obj.pk).order_by("-history_id").select_related("history_user").first()
+    verb = "deleted" if current is None else "changed"
+    who = last.history_user.get_username() if last is not None and last.history_user else "someone"
+    when = f" at {last.history_date:%Y-%m-%d %H:%M} UTC" if last is not None else ""
+    raise StaleEdit(
+        f"This {model._meta.verbose_name} was {verb} by {who}{when} since you opened it: nothing was saved. "
+        "Reload it to see the change, then make yours again."
+    )
+
+
+def save_with_reason(obj: models.Model, *, actor: Any, reason: str, expected_version: int | None = None) -> bool:
     """Save `obj` as `actor` with `reason` unless nothing changed; return whether it saved.
 
-    The one way services save a tracked row. Raises MissingReason for an empty reason.
+    The one way services save a tracked row. An existing row is locked and checked against the
+    version it was loaded with (optimistic locking). Raises MissingReason for a reason with no
+    visible text, StaleEdit when someone else changed the row meanwhile.
     """
-    if not reason or not reason.strip():
-        raise MissingReason("Give a reason for the change: it goes into the audit history.")
-    if obj.pk is not None and isinstance(obj, ChangeTracked) and not obj.changed_fields():
-        return False
-    with acting_as(actor, reason.strip()):
+    reason = require_reason(reason)
+    if obj.pk is not None and isinstance(obj, ChangeTracked) and not obj._state.adding:
+        if not obj.changed_fields():
+            return False
+        ensure_current(obj, expected_version)
+    with acting_as(actor, reason):
         obj.save()
     return True
 
 
 def get_system_user():
-    """Return the account that commands act as by default, creating it on first use."""
+    """Return the account that commands act as by default, creating it on first use.
+
+    It holds ROLEBOOK_SYSTEM_PERMISSIONS (shell access is an operator's), granted here so a
+    flushed or new database gets them too.
+    """
+    from django.contrib.auth.models import Permission
+
     user_model = get_user_model()
     user, created = user_model._default_manager.get_or_create(
         username=settings.ROLEBOOK_SYSTEM_USERNAME,
@@ -81,6 +141,14 @@ def get_system_user():
     if created:
         user.set_unusable_password()
         user.save(update_fields=["password"])
+    missing = [name for name in settings.ROLEBOOK_SYSTEM_PERMISSIONS if not user.has_perm(name)]
+    if missing:
+        for name in missing:
+            app_label, codename = name.split(".", 1)
+            user.user_permissions.add(
+                Permission.objects.get(content_type__app_label=app_label, codename=codename)
+            )
+        user = user_model._default_manager.get(pk=user.pk)  # drops the cached permissions
     return user
 
 
@@ -143,12 +211,25 @@ class AuditedHistory(HistoricalRecords):
 
 
 class ChangeTracked(models.Model):
-    """Remembers the values a row was loaded with, so callers can tell a real change from a no-op."""
+    """Remembers the values a row was loaded with, so callers can tell a real change from a no-op.
+
+    `version` counts the row's changes: an edit form carries the version it was opened on, and
+    `ensure_current()` refuses a save when the row moved on meanwhile (optimistic locking).
+    """
+
+    version = models.PositiveIntegerField(
+        default=1, editable=False, serialize=False, help_text="Counts changes; edit forms carry it."
+    )
 
     class Meta:
         abstract = True
 
     def save(self, *args, **kwargs):
+        if not self._state.adding and self.pk is not None and self.changed_fields():
+            loaded = getattr(self, "_loaded_values", None) or {}
+            self.version = loaded.get("version", self.version) + 1
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "version"}
         super().save(*args, **kwargs)
         self._loaded_values = {f.attname: getattr(self, f.attname) for f in self._meta.concrete_fields}
 

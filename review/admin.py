@@ -1,7 +1,7 @@
 """Review actions in the admin: approve or reject the selected aliases and mappings.
 
 The roles app registers the alias and mapping admins; here they are re-registered as
-subclasses that add the actions. Actions only loop over review.services and report every
+declared subclasses that add the actions. Actions only loop over review.services and report every
 skip with its reason; rejecting asks for the reason on an intermediate page.
 """
 
@@ -10,18 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.contrib.admin.exceptions import NotRegistered
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
 # The roles admins must be registered before they are extended here (review → roles).
-import roles.admin  # noqa: F401
-from roles.models import ClassificationMapping, TitleAlias
+from roles.admin import ClassificationMappingAdmin, TitleAliasAdmin
+from roles.models import ClassificationMapping, Decision, TitleAlias
 
 from . import services
 from .groups import REVIEW_ALIAS, REVIEW_MAPPING
-from .models import Decision
 
 
 def _report(modeladmin: admin.ModelAdmin, request: HttpRequest, verb: str, result: services.BulkResult) -> None:
@@ -115,21 +113,18 @@ class MappingReviewActions:
         return None
 
 
-def _extend(model: type, mixin: type) -> type[admin.ModelAdmin]:
-    """Re-register `model`'s admin as a subclass that adds `mixin`'s actions."""
-    try:
-        base = type(admin.site.get_model_admin(model))
-        admin.site.unregister(model)
-    except NotRegistered:
-        base = admin.ModelAdmin
-    actions = [*(base.actions or []), "approve_selected", "reject_selected"]
-    cls = type(f"Reviewed{base.__name__}", (mixin, base), {"actions": actions, "__module__": __name__})
-    admin.site.register(model, cls)
-    return cls
+class TitleAliasReviewAdmin(AliasReviewActions, TitleAliasAdmin):
+    actions = [*(TitleAliasAdmin.actions or []), "approve_selected", "reject_selected"]
 
 
-TitleAliasReviewAdmin = _extend(TitleAlias, AliasReviewActions)
-ClassificationMappingReviewAdmin = _extend(ClassificationMapping, MappingReviewActions)
+class ClassificationMappingReviewAdmin(MappingReviewActions, ClassificationMappingAdmin):
+    actions = [*(ClassificationMappingAdmin.actions or []), "approve_selected", "reject_selected"]
+
+
+admin.site.unregister(TitleAlias)
+admin.site.register(TitleAlias, TitleAliasReviewAdmin)
+admin.site.unregister(ClassificationMapping)
+admin.site.register(ClassificationMapping, ClassificationMappingReviewAdmin)
 
 
 @admin.register(Decision)

@@ -11,16 +11,22 @@ from roles.groups import CURATORS, REVIEWERS
 REVIEW_ALIAS = "review.review_alias"
 REVIEW_MAPPING = "review.review_mapping"
 
+IMPORT_DECISIONS = "review.import_decisions"
+
+# Curators see the queues and the decision log (roles.groups), but decide nothing. Nobody is
+# given review.import_decisions by a group: only the command-line system account holds it.
 GROUP_PERMISSIONS: dict[str, list[str]] = {
-    REVIEWERS: ["review_alias", "review_mapping", "view_decision"],
-    # Curators see the queues and the decision log, but decide nothing.
-    CURATORS: ["view_decision"],
+    REVIEWERS: ["review_alias", "review_mapping"],
+    CURATORS: [],
 }
 
 
-def sync_review_permissions(group_model, permission_model) -> None:
-    """Create the groups if missing and add the review permissions; raises LookupError for a missing one."""
-    for group_name, codenames in GROUP_PERMISSIONS.items():
+def sync_review_permissions(group_model, permission_model, permissions: dict[str, list[str]] | None = None) -> None:
+    """Create the groups if missing and add the review permissions; raises LookupError for a missing one.
+
+    Migrations pass the `permissions` they were written with; everything else gets today's.
+    """
+    for group_name, codenames in (permissions or GROUP_PERMISSIONS).items():
         group, _ = group_model.objects.get_or_create(name=group_name)
         permissions = list(
             permission_model.objects.filter(content_type__app_label="review", codename__in=codenames)

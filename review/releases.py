@@ -21,8 +21,15 @@ exporting twice, or exporting, loading into an empty database and exporting agai
 byte-identical fixture files; only ``manifest.json``'s ``created_at`` differs.
 
 Users never appear: the user foreign keys (``created_by``, ``content_changed_by``,
-``approved_by``, ``reviewed_by``) are written as null, so the fixtures need no user rows.
-``approved_at`` and ``reviewed_at`` stay.
+``decided_by``) are written as null, so the fixtures need no user rows. ``decided_at`` stays.
+Review bookkeeping that names users (``content_editors``) and the row ``version`` are not
+serialized at all.
+
+Formats (``manifest.json``'s ``format``): ``rolebook-release/2`` names both models' review
+stamps ``decided_by``/``decided_at``; ``rolebook-release/1`` called them ``approved_by``/
+``approved_at`` on aliases and ``reviewed_by``/``reviewed_at`` on mappings. A format-1 release
+loads into a database of its own time; ``--since`` reads one and compares it field by field as
+if it were format 2.
 
 Reviewers (``with_reviewers=True``, ``export_approved --with-reviewers``): who approved each
 alias and mapping goes into a sidecar, ``reviewers.json``, which is *not* a fixture and is not
@@ -64,7 +71,14 @@ from django.utils import timezone
 from roles.models import ClassificationMapping, Component, Role, TitleAlias
 from taxonomy.models import Level, OccupationCode, TaxonomyNode
 
-FORMAT = "rolebook-release/1"
+FORMAT = "rolebook-release/2"
+# Field names of earlier formats, per model label: old name → today's name.
+FORMAT_RENAMES = {
+    "rolebook-release/1": {
+        "roles.titlealias": {"approved_by": "decided_by", "approved_at": "decided_at"},
+        "roles.classificationmapping": {"reviewed_by": "decided_by", "reviewed_at": "decided_at"},
+    },
+}
 MANIFEST = "manifest.json"
 CHANGES = "CHANGES.md"
 REVIEWERS = "reviewers.json"
@@ -118,7 +132,7 @@ PARTS: tuple[Part, ...] = (
 )
 PART_BY_MODEL = {part.model: part for part in PARTS}
 # Who decided, per reviewed model: (user foreign key, time field). Only reviewers.json names them.
-REVIEW_FIELDS = {TitleAlias: ("approved_by", "approved_at"), ClassificationMapping: ("reviewed_by", "reviewed_at")}
+REVIEW_FIELDS = {TitleAlias: ("decided_by", "decided_at"), ClassificationMapping: ("decided_by", "decided_at")}
 
 
 def can_export_release(user) -> bool:
@@ -657,12 +671,17 @@ def _mapping_key(fields: dict) -> tuple:
     return (fields["role"][0], fields["scheme"], fields["code"])
 
 
-def _objects_of(directory: Path, files: dict[str, dict], load_order: list[str], label: str) -> Iterator[dict]:
-    """Yield the `label` objects of a release, whichever files hold them."""
+def _objects_of(
+    directory: Path, files: dict[str, dict], load_order: list[str], label: str, release_format: str = FORMAT
+) -> Iterator[dict]:
+    """Yield the `label` objects of a release, whichever files hold them, with today's field names."""
+    renames = FORMAT_RENAMES.get(release_format, {}).get(label, {})
     named = [name for name, info in files.items() if info.get("model") == label]
     for name in named or load_order:
         for obj in iter_fixture(directory / name):
             if obj.get("model") == label:
+                if renames:
+                    obj["fields"] = {renames.get(k, k): v for k, v in obj["fields"].items()}
                 yield obj
 
 
@@ -724,7 +743,7 @@ def changes_markdown(
 
     label = TitleAlias._meta.label_lower
     for key, old, new in _merge(
-        _objects_of(since_dir, since_files, since_order, label),
+        _objects_of(since_dir, since_files, since_order, label, since_manifest.get("format", FORMAT)),
         _objects_of(new_dir, new_files, new_order, label),
         _alias_key,
     ):
@@ -744,7 +763,7 @@ def changes_markdown(
     added: dict[str, list[dict]] = {}
     removed: dict[str, list[dict]] = {}
     for key, old, new in _merge(
-        _objects_of(since_dir, since_files, since_order, label),
+        _objects_of(since_dir, since_files, since_order, label, since_manifest.get("format", FORMAT)),
         _objects_of(new_dir, new_files, new_order, label),
         _mapping_key,
     ):

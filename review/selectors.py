@@ -19,11 +19,11 @@ from django.db.models import CharField, Count, Exists, OuterRef, Q, QuerySet, Va
 from django.db.models.functions import Cast, Concat, Lower, Replace, TruncDate
 from django.utils import timezone
 
-from roles.models import ClassificationMapping, Role, TitleAlias
+from roles.models import ClassificationMapping, Decision, Role, TitleAlias
+from roles.workflow import four_eyes_q, four_eyes_reason  # noqa: F401 - the queues read them from here
 from taxonomy.models import OccupationCode
 
 from .groups import REVIEW_ALIAS, REVIEW_MAPPING
-from .models import Decision
 
 GROUP_LEVELS = (OccupationCode.Level.MAJOR, OccupationCode.Level.MINOR, OccupationCode.Level.BROAD)
 
@@ -49,27 +49,9 @@ def can_review(user: Any, item: Any) -> bool:
     return user.has_perm(review_permission(item))
 
 
-def four_eyes_reason(user: Any, item: TitleAlias | ClassificationMapping) -> str:
-    """Return why four-eyes forbids `user` to approve `item`, or "" when it does not (no queries)."""
-    if settings.REVIEW_ALLOW_SELF_APPROVAL or user is None:
-        return ""
-    if item.created_by_id is not None and item.created_by_id == user.pk:
-        return "you created it"
-    if item.content_changed_by_id is not None and item.content_changed_by_id == user.pk:
-        return "you made the last change to its content"
-    return ""
-
-
 def can_approve(user: Any, item: TitleAlias | ClassificationMapping) -> bool:
     """Whether `user` may approve `item`: the review permission and four-eyes."""
     return can_review(user, item) and not four_eyes_reason(user, item)
-
-
-def four_eyes_q(user: Any) -> Q:
-    """The filter for items four-eyes forbids `user` to approve (matches nothing when switched off)."""
-    if settings.REVIEW_ALLOW_SELF_APPROVAL:
-        return Q(pk__in=[])
-    return Q(created_by=user) | Q(content_changed_by=user)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -328,31 +310,43 @@ def content_changes(items: list[TitleAlias] | list[ClassificationMapping]) -> di
     """Return what changed (old → new) in the content of items a curator edited, keyed by pk.
 
     "Old" is the content as it stood when the item was last decided. One query over the
-    history of the items that have a content change; none when no item has one.
+    history of the items that have a content change (none when no item has one), and one for
+    the codes of the roles an item was moved away from, when one was.
     """
     changed = [i for i in items if i.content_changed_at is not None]
     if not changed:
         return {}
     model = type(changed[0])
-    fields = list(model.CONTENT_FIELDS)
-    pending = TitleAlias.Status.PENDING if model is TitleAlias else ClassificationMapping.Status.NEEDS_REVIEW
+    # The occupation follows from the code: showing the code's change says it all.
+    fields = [f for f in model.CONTENT_FIELDS if f != "occupation"]
+    attnames = {f: model._meta.get_field(f).attname for f in fields}
     rows = (
         model.history.filter(id__in=[i.pk for i in changed])
-        .exclude(status=pending)
+        .exclude(status=model.OPEN)
         .order_by("id", "-history_date", "-history_id")
-        .values("id", *fields)
+        .values("id", *attnames.values())
     )
     decided: dict[int, dict[str, Any]] = {}
     for row in rows:
         decided.setdefault(row["id"], row)
     changes: dict[int, list[Change]] = {}
+    moved_from: set[int] = set()
     for item in changed:
         old = decided.get(item.pk)
         if old is None:
             continue
-        diff = [Change(f, old[f], getattr(item, f)) for f in fields if old[f] != getattr(item, f)]
+        diff = [Change(f, old[attnames[f]], getattr(item, attnames[f])) for f in fields
+                if old[attnames[f]] != getattr(item, attnames[f])]
         if diff:
             changes[item.pk] = diff
+            moved_from.update(c.old for c in diff if c.field == "role")
+    if moved_from:
+        codes = dict(Role.objects.filter(pk__in=moved_from).values_list("pk", "code"))
+        for item in changed:
+            changes[item.pk] = [
+                Change("role", codes.get(c.old, "(deleted role)"), item.role.code) if c.field == "role" else c
+                for c in changes.get(item.pk, [])
+            ]
     return changes
 
 
@@ -381,7 +375,7 @@ def decisions_per_day(days: int = 7) -> list[tuple[Any, int]]:
     today = timezone.localdate()
     start = today - timedelta(days=days - 1)
     counts = dict(
-        Decision.objects.filter(created_at__date__gte=start)
+        Decision.objects.reviews().filter(created_at__date__gte=start)
         .annotate(day=TruncDate("created_at"))
         .order_by()
         .values_list("day")

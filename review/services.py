@@ -1,9 +1,10 @@
-"""Review decisions: the only way an alias's or a mapping's review fields change.
+"""Review decisions: one function per transition, each a thin, permission-checked call of the state machine.
 
-Every service checks the reviewer's permission and four-eyes on the server, runs in a
-transaction that re-reads the item with `select_for_update()`, saves it as the reviewer with
-the comment or reason in the history row (through `framework.audit.acting_as`), and writes a
-`Decision` row. Failures raise a `ReviewError` subclass whose message says what to do next.
+Every service checks the reviewer's permission up front, then runs in a transaction that
+re-reads the item with `select_for_update()` and moves it through `roles.workflow`, which checks
+the transition table and four-eyes, stamps the decider, saves the item's history row with the
+comment or reason, and writes the Decision row. Failures raise a `ReviewError` subclass whose
+message says what to do next.
 """
 
 from __future__ import annotations
@@ -13,66 +14,42 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connections, models, router, transaction
+from django.db import models, transaction
 from django.utils import timezone
 
-from framework.audit import acting_as, update_with_history
-from roles.models import MAPPING_CODE_RE, ClassificationMapping, TitleAlias
+from framework.audit import has_visible_text
+from roles import workflow
+from roles.models import MAPPING_CODE_RE, ClassificationMapping, DecisionKind, Reviewable, TitleAlias
+from roles.workflow import (
+    AlreadyDecided,
+    FourEyesViolation,
+    GroupLevelNotConfirmed,
+    IllegalTransition,
+    InvalidCode,
+    ItemChanged,
+    ItemGone,
+    ReasonRequired,
+    ReviewError,
+    ReviewPermissionDenied,
+    Skipped,
+)
 from taxonomy.models import OccupationCode
 
 from .groups import REVIEW_ALIAS, REVIEW_MAPPING
-from .models import Decision
-from .selectors import four_eyes_reason, is_group_level, occupation_ancestors
+from .selectors import is_group_level, occupation_ancestors
+
+__all__ = [
+    "AlreadyDecided", "BulkResult", "FourEyesViolation", "GroupLevelNotConfirmed", "IllegalTransition",
+    "InvalidCode", "ItemChanged", "ItemGone", "ReasonRequired", "ReviewError", "ReviewPermissionDenied", "Skipped",
+    "approve_alias", "approve_aliases", "approve_mapping", "refine_mapping", "reject_alias", "reject_aliases",
+    "reject_mapping", "reopen_alias", "reopen_mapping",
+]
 
 # Items decided per batch by the bulk services: each batch costs a constant number of queries.
 BULK_BATCH_SIZE = 500
 
 ALIAS = TitleAlias.Status
 MAPPING = ClassificationMapping.Status
-
-
-class ReviewError(Exception):
-    """A review decision that cannot be made; the message tells the reviewer what to do."""
-
-
-class ReviewPermissionDenied(ReviewError):
-    """The actor does not hold the review permission for this kind of item."""
-
-
-class FourEyesViolation(ReviewError):
-    """The actor created the item or last changed its content, so someone else must approve it."""
-
-
-class ReasonRequired(ReviewError):
-    """Rejecting or reopening needs a non-empty reason."""
-
-
-class IllegalTransition(ReviewError):
-    """The item's status does not allow this move (e.g. reopening a pending alias)."""
-
-
-class AlreadyDecided(IllegalTransition):
-    """Someone already decided the item; the message names who, what and when."""
-
-
-class ItemGone(ReviewError):
-    """The item was deleted while the reviewer looked at it."""
-
-
-class InvalidCode(ReviewError):
-    """The mapping's code is not an official code, or not a refinement of the current one."""
-
-
-class GroupLevelNotConfirmed(ReviewError):
-    """A mapping to a major, minor or broad group needs an explicit "approve as group-level"."""
-
-
-@dataclass
-class Skipped:
-    """An item a bulk service left undecided, and why."""
-
-    item: Any
-    reason: str
 
 
 @dataclass
@@ -98,7 +75,7 @@ class BulkResult:
 
 
 # ---------------------------------------------------------------------------------------------
-# Checks shared by the services
+# Shared steps
 
 
 def _require_permission(actor: Any, perm: str, what: str) -> None:
@@ -110,60 +87,12 @@ def _require_permission(actor: Any, perm: str, what: str) -> None:
 
 
 def _require_reason(reason: str | None, what: str) -> str:
-    reason = (reason or "").strip()
-    if not reason:
+    if not has_visible_text(reason):
         raise ReasonRequired(f"Give a reason to {what}: it is recorded in the audit history.")
-    return reason
+    return reason.strip()
 
 
-def _require_four_eyes(actor: Any, item: TitleAlias | ClassificationMapping) -> None:
-    reason = four_eyes_reason(actor, item)
-    if reason:
-        raise FourEyesViolation(f"You cannot approve {_describe(item)}: {reason}. Ask another reviewer.")
-
-
-def _describe(item: TitleAlias | ClassificationMapping) -> str:
-    if isinstance(item, TitleAlias):
-        return f"the alias “{item.alias}”"
-    return f"the mapping to {item.code}"
-
-
-def _who_decided(item: TitleAlias | ClassificationMapping, decision: Decision | None) -> str:
-    """Return "approved by alice on 2026-11-26 01:50 UTC" for the item's last decision."""
-    if decision is not None:
-        verb = decision.get_decision_display().lower()
-        who = decision.actor.get_username()
-        when = decision.created_at
-    else:
-        # Decided outside the workflow (e.g. loaded from a fixture): use the item's own fields.
-        verb = item.get_status_display().lower()
-        user = getattr(item, "approved_by", None) or getattr(item, "reviewed_by", None)
-        who = user.get_username() if user is not None else "an unknown reviewer"
-        when = getattr(item, "approved_at", None) or getattr(item, "reviewed_at", None)
-    when_text = f" on {timezone.localtime(when):%Y-%m-%d %H:%M %Z}" if when else ""
-    return f"{verb} by {who}{when_text}"
-
-
-def _already_decided(item: TitleAlias | ClassificationMapping) -> AlreadyDecided:
-    decision = Decision.objects.for_item(item).select_related("actor").first()
-    return AlreadyDecided(
-        f"{_describe(item).capitalize()} was already {_who_decided(item, decision)}. "
-        "Reload the queue; reopen it first if it must be decided again."
-    )
-
-
-def _require_move(item: TitleAlias | ClassificationMapping, to_status: str, action: str) -> None:
-    if item.can_transition_to(to_status):
-        return
-    pending = ALIAS.PENDING if isinstance(item, TitleAlias) else MAPPING.NEEDS_REVIEW
-    if item.status != pending:
-        raise _already_decided(item)
-    raise IllegalTransition(
-        f"Cannot {action} {_describe(item)}: it is {item.get_status_display().lower()} and has no decision to undo."
-    )
-
-
-def _lock(model: type[models.Model], item: models.Model) -> Any:
+def _lock(model: type[Reviewable], item: Reviewable) -> Any:
     """Re-read `item` with a row lock; the lock holds until the surrounding transaction ends."""
     try:
         return model.objects.select_for_update().get(pk=item.pk)
@@ -171,113 +100,60 @@ def _lock(model: type[models.Model], item: models.Model) -> Any:
         raise ItemGone(f"This {model._meta.verbose_name} no longer exists: reload the queue.") from None
 
 
-def _history_reason(verb: str, text: str) -> str:
-    return f"review: {verb} — {text}" if text else f"review: {verb}"
-
-
-def _save(item: models.Model, *, actor: Any, reason: str, fields: list[str]) -> None:
-    with acting_as(actor, reason):
-        item.save(update_fields=fields)
-
-
-def _record(
-    locked: TitleAlias | ClassificationMapping,
-    *,
-    actor: Any,
-    kind: str,
-    verb: str,
-    text: str,
-    fields: list[str],
-    from_status: str,
-    now,
-    **codes: str,
-) -> None:
-    """Save a decided item with its history row ("VERB: TEXT") and write its Decision row.
-
-    Runs inside the caller's transaction, so the item, its history and the decision land together.
-    """
-    _save(locked, actor=actor, reason=_history_reason(verb, text), fields=fields)
-    target = {"alias": locked} if isinstance(locked, TitleAlias) else {"mapping": locked}
-    Decision.objects.create(
-        **target,
-        decision=kind,
-        actor=actor,
-        comment=text,
-        from_status=from_status,
-        to_status=locked.status,
-        created_at=now,
-        **codes,
-    )
-
-
 def _copy_back(target: models.Model, source: models.Model, fields: Iterable[str]) -> None:
-    """Update the caller's instance so it matches what was saved."""
+    """Update the caller's instance so it matches what was saved (and knows it was saved)."""
     if target is source:
         return
     for name in fields:
         setattr(target, name, getattr(source, name))
+    target._loaded_values = dict(source._loaded_values)
 
 
-ALIAS_REVIEW_FIELDS = ["status", "approved_by", "approved_at"]
-MAPPING_REVIEW_FIELDS = ["status", "reviewed_by", "reviewed_at"]
+def _decide(
+    model: type[Reviewable], item: Reviewable, to: str, *, actor: Any, kind: str, text: str = "",
+    expected_version: int | None = None,
+) -> Reviewable:
+    """Lock `item` and move it to `to` through the state machine; return the locked, moved copy.
+
+    With `expected_version` (the version the decider was shown), a changed item raises ItemChanged.
+    """
+    with transaction.atomic():
+        locked = _lock(model, item)
+        workflow.require_version(locked, expected_version)
+        workflow.move_to(locked, to, by=actor, kind=kind, reason=text)
+    _copy_back(item, locked, [*model.REVIEW_STATE_FIELDS, "decided_by_id", "version"])
+    return locked
 
 
 # ---------------------------------------------------------------------------------------------
 # Aliases
 
 
-def approve_alias(*, alias: TitleAlias, actor: Any, comment: str = "") -> TitleAlias:
+def approve_alias(
+    *, alias: TitleAlias, actor: Any, comment: str = "", expected_version: int | None = None
+) -> TitleAlias:
     """Approve a pending alias as `actor` and return it.
 
-    Raises ReviewPermissionDenied, ItemGone, AlreadyDecided (someone decided it first),
-    FourEyesViolation (the actor created or last changed it).
+    `expected_version` is the version the reviewer was shown: a changed alias is not approved.
+    Raises ReviewPermissionDenied, ItemGone, ItemChanged, AlreadyDecided (someone decided it
+    first), FourEyesViolation (the actor created it or changed its content since its last approval).
     """
     _require_permission(actor, REVIEW_ALIAS, "approve aliases")
-    comment = (comment or "").strip()
-    with transaction.atomic():
-        locked = _lock(TitleAlias, alias)
-        _require_move(locked, ALIAS.APPROVED, "approve")
-        _require_four_eyes(actor, locked)
-        from_status, now = locked.status, timezone.now()
-        locked.status, locked.approved_by, locked.approved_at = ALIAS.APPROVED, actor, now
-        _record(
-            locked,
-            actor=actor,
-            kind=Decision.Kind.APPROVE,
-            verb="approved",
-            text=comment,
-            fields=ALIAS_REVIEW_FIELDS,
-            from_status=from_status,
-            now=now,
-        )
-    _copy_back(alias, locked, ALIAS_REVIEW_FIELDS)
-    return locked
+    return _decide(TitleAlias, alias, ALIAS.APPROVED, actor=actor, kind=DecisionKind.APPROVE, text=comment,
+                   expected_version=expected_version)
 
 
-def reject_alias(*, alias: TitleAlias, actor: Any, reason: str) -> TitleAlias:
+def reject_alias(
+    *, alias: TitleAlias, actor: Any, reason: str, expected_version: int | None = None
+) -> TitleAlias:
     """Reject a pending alias as `actor` with a required reason, and return it.
 
-    Raises ReasonRequired, ReviewPermissionDenied, ItemGone, AlreadyDecided.
+    Raises ReasonRequired, ReviewPermissionDenied, ItemGone, ItemChanged, AlreadyDecided.
     """
     _require_permission(actor, REVIEW_ALIAS, "reject aliases")
     reason = _require_reason(reason, "reject an alias")
-    with transaction.atomic():
-        locked = _lock(TitleAlias, alias)
-        _require_move(locked, ALIAS.REJECTED, "reject")
-        from_status, now = locked.status, timezone.now()
-        locked.status = ALIAS.REJECTED
-        _record(
-            locked,
-            actor=actor,
-            kind=Decision.Kind.REJECT,
-            verb="rejected",
-            text=reason,
-            fields=["status"],
-            from_status=from_status,
-            now=now,
-        )
-    _copy_back(alias, locked, ALIAS_REVIEW_FIELDS)
-    return locked
+    return _decide(TitleAlias, alias, ALIAS.REJECTED, actor=actor, kind=DecisionKind.REJECT, text=reason,
+                   expected_version=expected_version)
 
 
 def reopen_alias(*, alias: TitleAlias, actor: Any, reason: str) -> TitleAlias:
@@ -287,72 +163,32 @@ def reopen_alias(*, alias: TitleAlias, actor: Any, reason: str) -> TitleAlias:
     """
     _require_permission(actor, REVIEW_ALIAS, "reopen aliases")
     reason = _require_reason(reason, "reopen an alias")
-    with transaction.atomic():
-        locked = _lock(TitleAlias, alias)
-        if not locked.can_transition_to(ALIAS.PENDING):
-            raise IllegalTransition(f"{_describe(locked).capitalize()} is already pending: nothing to reopen.")
-        from_status, now = locked.status, timezone.now()
-        locked.status, locked.approved_by, locked.approved_at = ALIAS.PENDING, None, None
-        _record(
-            locked,
-            actor=actor,
-            kind=Decision.Kind.REOPEN,
-            verb="reopened",
-            text=reason,
-            fields=ALIAS_REVIEW_FIELDS,
-            from_status=from_status,
-            now=now,
-        )
-    _copy_back(alias, locked, ALIAS_REVIEW_FIELDS)
-    return locked
+    return _decide(TitleAlias, alias, ALIAS.PENDING, actor=actor, kind=DecisionKind.REOPEN, text=reason)
 
 
-def _alias_pks(aliases: Iterable[TitleAlias] | models.QuerySet) -> list[int]:
+def _alias_pks(aliases: Iterable[TitleAlias | int] | models.QuerySet) -> list[int]:
     if isinstance(aliases, models.QuerySet):
         return sorted(set(aliases.values_list("pk", flat=True)))
-    return sorted({a.pk for a in aliases})
-
-
-def _insert_alias_decisions(
-    pks: list[int], *, kind: str, actor: Any, comment: str, from_status: str, to_status: str, now
-) -> None:
-    """Write one Decision per alias in `pks` with a single INSERT … SELECT (same values for all)."""
-    connection = connections[router.db_for_write(Decision)]
-    quote = connection.ops.quote_name
-    columns = [
-        "alias_id",
-        "decision",
-        "actor_id",
-        "comment",
-        "from_status",
-        "to_status",
-        "old_code",
-        "new_code",
-        "created_at",
-    ]
-    created_at = Decision._meta.get_field("created_at").get_db_prep_save(now, connection)
-    sql = (
-        f"INSERT INTO {quote(Decision._meta.db_table)} ({', '.join(quote(c) for c in columns)}) "
-        f"SELECT {quote('id')}, %s, %s, %s, %s, %s, %s, %s, %s FROM {quote(TitleAlias._meta.db_table)} "
-        f"WHERE {quote('id')} IN ({', '.join(['%s'] * len(pks))}) ORDER BY {quote('id')}"
-    )
-    params = [kind, actor.pk, comment, from_status, to_status, "", "", created_at, *pks]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    return sorted({a if isinstance(a, int) else a.pk for a in aliases})
 
 
 def _bulk_decide_aliases(
-    aliases: Iterable[TitleAlias] | models.QuerySet, *, actor: Any, to_status: str, kind: str, text: str
+    aliases: Iterable[TitleAlias | int] | models.QuerySet,
+    *,
+    actor: Any,
+    to_status: str,
+    kind: str,
+    text: str,
+    versions: dict[int, int] | None = None,
 ) -> BulkResult:
     """Decide every pending alias among `aliases`; skip the rest with a reason each.
 
-    Per batch of BULK_BATCH_SIZE: one locking SELECT, one SELECT of earlier decisions (only
-    when some item is already decided), one UPDATE, one history INSERT … SELECT, one Decision
-    INSERT (SQLite splits that one further under its limit on query parameters).
+    With `versions` ({pk: version} as shown to the reviewer), an alias whose version moved on
+    since is skipped as "changed since you saw it". Per batch of BULK_BATCH_SIZE: one locking
+    SELECT, then `workflow.move_many`'s UPDATE, history INSERT … SELECT and Decision
+    INSERT … SELECT (one more SELECT for the names when some item was already decided).
     """
     result = BulkResult()
-    verb = "approved" if to_status == ALIAS.APPROVED else "rejected"
-    history_reason = _history_reason(verb, text)
     with transaction.atomic():
         pks = _alias_pks(aliases)
         for start in range(0, len(pks), BULK_BATCH_SIZE):
@@ -361,80 +197,58 @@ def _bulk_decide_aliases(
                 .select_for_update()
                 .order_by("pk")
             )
-            now = timezone.now()
-            to_decide, decided_before = [], []
-            for item in batch:
-                if item.status != ALIAS.PENDING:
-                    decided_before.append(item)
-                elif to_status == ALIAS.APPROVED and (why := four_eyes_reason(actor, item)):
-                    result.skipped.append(Skipped(item, f"four-eyes: {why}"))
-                else:
-                    to_decide.append(item)
-            if decided_before:
-                last = {}
-                for d in (
-                    Decision.objects.filter(alias__in=decided_before)
-                    .select_related("actor")
-                    .order_by("alias_id", "-created_at", "-pk")
-                ):
-                    last.setdefault(d.alias_id, d)
-                for item in decided_before:
-                    result.skipped.append(Skipped(item, f"already {_who_decided(item, last.get(item.pk))}"))
-            if not to_decide:
-                continue
-            approver, approved_at = (actor.pk, now) if to_status == ALIAS.APPROVED else (None, None)
-            for item in to_decide:
-                item.status, item.approved_by_id, item.approved_at = to_status, approver, approved_at
-            decided_pks = [item.pk for item in to_decide]
-            # Every row gets the same values: one UPDATE and one INSERT … SELECT of history rows.
-            update_with_history(
-                TitleAlias,
-                decided_pks,
-                user=actor,
-                reason=history_reason,
-                date=now,
-                status=to_status,
-                approved_by_id=approver,
-                approved_at=approved_at,
-            )
-            _insert_alias_decisions(
-                decided_pks,
-                kind=kind,
-                actor=actor,
-                comment=text,
-                from_status=ALIAS.PENDING,
-                to_status=to_status,
-                now=now,
-            )
-            result.decided.extend(to_decide)
+            if versions is not None:
+                current = []
+                for item in batch:
+                    if versions.get(item.pk) != item.version:
+                        result.skipped.append(Skipped(item, "changed since you saw it: review it again"))
+                    else:
+                        current.append(item)
+                batch = current
+            moved, skipped = workflow.move_many(TitleAlias, batch, to_status, by=actor, kind=kind, reason=text)
+            result.decided.extend(moved)
+            result.skipped.extend(skipped)
     return result
 
 
-def approve_aliases(*, aliases: Iterable[TitleAlias] | models.QuerySet, actor: Any, comment: str = "") -> BulkResult:
-    """Approve every pending alias in `aliases` (a queryset or list) as `actor`.
+def approve_aliases(
+    *,
+    aliases: Iterable[TitleAlias | int] | models.QuerySet,
+    actor: Any,
+    comment: str = "",
+    versions: dict[int, int] | None = None,
+) -> BulkResult:
+    """Approve every pending alias in `aliases` (a queryset, or a list of aliases or pks) as `actor`.
 
-    Items already decided, or that four-eyes forbids the actor to approve, are skipped and
-    reported in the result. Writes one history row and one Decision per decided alias, in a
-    constant number of queries per batch. Raises ReviewPermissionDenied.
+    Items already decided, that four-eyes forbids the actor to approve, or (given `versions`)
+    that changed since the reviewer saw them are skipped and reported in the result. Writes one
+    history row and one Decision per decided alias, in a constant number of queries per batch.
+    Raises ReviewPermissionDenied.
     """
     _require_permission(actor, REVIEW_ALIAS, "approve aliases")
     return _bulk_decide_aliases(
-        aliases,
-        actor=actor,
-        to_status=ALIAS.APPROVED,
-        kind=Decision.Kind.APPROVE,
-        text=(comment or "").strip(),
+        aliases, actor=actor, to_status=ALIAS.APPROVED, kind=DecisionKind.APPROVE,
+        text=(comment or "").strip(), versions=versions,
     )
 
 
-def reject_aliases(*, aliases: Iterable[TitleAlias] | models.QuerySet, actor: Any, reason: str) -> BulkResult:
+def reject_aliases(
+    *,
+    aliases: Iterable[TitleAlias | int] | models.QuerySet,
+    actor: Any,
+    reason: str,
+    versions: dict[int, int] | None = None,
+) -> BulkResult:
     """Reject every pending alias in `aliases` as `actor` with one required reason.
 
-    Items already decided are skipped and reported. Raises ReasonRequired, ReviewPermissionDenied.
+    Items already decided (or changed since shown, given `versions`) are skipped and reported.
+    Raises ReasonRequired, ReviewPermissionDenied.
     """
     _require_permission(actor, REVIEW_ALIAS, "reject aliases")
     reason = _require_reason(reason, "reject aliases")
-    return _bulk_decide_aliases(aliases, actor=actor, to_status=ALIAS.REJECTED, kind=Decision.Kind.REJECT, text=reason)
+    return _bulk_decide_aliases(
+        aliases, actor=actor, to_status=ALIAS.REJECTED, kind=DecisionKind.REJECT, text=reason, versions=versions
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -456,21 +270,22 @@ def approve_mapping(
     comment: str = "",
     confirm_group_level: bool = False,
     use_official_title: bool = False,
+    expected_version: int | None = None,
 ) -> ClassificationMapping:
     """Approve a mapping that needs review, as `actor`, and return it.
 
     A code that stops at a major, minor or broad group is approved only with
     `confirm_group_level=True` (refining it is the recommended move). `use_official_title`
-    replaces the card's title with the reference title.
-    Raises ReviewPermissionDenied, ItemGone, AlreadyDecided, FourEyesViolation, InvalidCode
-    (the code is not in the reference), GroupLevelNotConfirmed.
+    replaces the card's title with the reference title as part of the approval.
+    Raises ReviewPermissionDenied, ItemGone, ItemChanged (not the version shown), AlreadyDecided,
+    FourEyesViolation, InvalidCode (the code is not in the reference), GroupLevelNotConfirmed.
     """
     _require_permission(actor, REVIEW_MAPPING, "approve mappings")
     comment = (comment or "").strip()
     with transaction.atomic():
         locked = _lock_mapping(mapping)
-        _require_move(locked, MAPPING.APPROVED, "approve")
-        _require_four_eyes(actor, locked)
+        workflow.require_version(locked, expected_version)
+        workflow.check_move(locked, MAPPING.APPROVED, by=actor, kind=DecisionKind.APPROVE)
         if locked.occupation is None:
             raise InvalidCode(
                 f"{locked.code} is not an official SOC 2018 or O*NET-SOC 2019 code: refine it to an "
@@ -482,51 +297,31 @@ def approve_mapping(
                 "occupation. Refine it to a detailed code, or tick “approve as group-level” to approve "
                 "it as it is."
             )
-        from_status, now = locked.status, timezone.now()
-        fields = list(MAPPING_REVIEW_FIELDS)
+        also = []
         if use_official_title and locked.title != locked.occupation.title:
             locked.title = locked.occupation.title
-            fields.append("title")
-        locked.status, locked.reviewed_by, locked.reviewed_at = MAPPING.APPROVED, actor, now
+            also.append("title")
         note = comment + (" (approved as group-level)" if is_group_level(locked.occupation) else "")
-        _record(
-            locked,
-            actor=actor,
-            kind=Decision.Kind.APPROVE,
-            verb="approved",
-            text=note.strip(),
-            fields=fields,
-            from_status=from_status,
-            now=now,
+        workflow.move_to(
+            locked, MAPPING.APPROVED, by=actor, kind=DecisionKind.APPROVE, reason=note.strip(), also=also
         )
-    _copy_back(mapping, locked, fields)
+    _copy_back(mapping, locked, [*ClassificationMapping.REVIEW_STATE_FIELDS, "decided_by_id", "version", *also])
     return locked
 
 
-def reject_mapping(*, mapping: ClassificationMapping, actor: Any, reason: str) -> ClassificationMapping:
+def reject_mapping(
+    *, mapping: ClassificationMapping, actor: Any, reason: str, expected_version: int | None = None
+) -> ClassificationMapping:
     """Reject a mapping that needs review, with a required reason, and return it.
 
-    Raises ReasonRequired, ReviewPermissionDenied, ItemGone, AlreadyDecided.
+    Raises ReasonRequired, ReviewPermissionDenied, ItemGone, ItemChanged, AlreadyDecided.
     """
     _require_permission(actor, REVIEW_MAPPING, "reject mappings")
     reason = _require_reason(reason, "reject a mapping")
-    with transaction.atomic():
-        locked = _lock(ClassificationMapping, mapping)
-        _require_move(locked, MAPPING.REJECTED, "reject")
-        from_status, now = locked.status, timezone.now()
-        locked.status, locked.reviewed_by, locked.reviewed_at = MAPPING.REJECTED, actor, now
-        _record(
-            locked,
-            actor=actor,
-            kind=Decision.Kind.REJECT,
-            verb="rejected",
-            text=reason,
-            fields=MAPPING_REVIEW_FIELDS,
-            from_status=from_status,
-            now=now,
-        )
-    _copy_back(mapping, locked, MAPPING_REVIEW_FIELDS)
-    return locked
+    return _decide(
+        ClassificationMapping, mapping, MAPPING.REJECTED, actor=actor, kind=DecisionKind.REJECT, text=reason,
+        expected_version=expected_version,
+    )
 
 
 def reopen_mapping(*, mapping: ClassificationMapping, actor: Any, reason: str) -> ClassificationMapping:
@@ -536,36 +331,26 @@ def reopen_mapping(*, mapping: ClassificationMapping, actor: Any, reason: str) -
     """
     _require_permission(actor, REVIEW_MAPPING, "reopen mappings")
     reason = _require_reason(reason, "reopen a mapping")
-    with transaction.atomic():
-        locked = _lock(ClassificationMapping, mapping)
-        if not locked.can_transition_to(MAPPING.NEEDS_REVIEW):
-            raise IllegalTransition(f"{_describe(locked).capitalize()} already needs review: nothing to reopen.")
-        from_status, now = locked.status, timezone.now()
-        locked.status, locked.reviewed_by, locked.reviewed_at = MAPPING.NEEDS_REVIEW, None, None
-        _record(
-            locked,
-            actor=actor,
-            kind=Decision.Kind.REOPEN,
-            verb="reopened",
-            text=reason,
-            fields=MAPPING_REVIEW_FIELDS,
-            from_status=from_status,
-            now=now,
-        )
-    _copy_back(mapping, locked, MAPPING_REVIEW_FIELDS)
-    return locked
+    return _decide(
+        ClassificationMapping, mapping, MAPPING.NEEDS_REVIEW, actor=actor, kind=DecisionKind.REOPEN, text=reason
+    )
+
+
+REFINE_FIELDS = ["previous_code", "code", "occupation", "title", "source", "content_changed_by", "content_changed_at"]
 
 
 def refine_mapping(
-    *, mapping: ClassificationMapping, actor: Any, code: str, comment: str = ""
+    *, mapping: ClassificationMapping, actor: Any, code: str, comment: str = "", expected_version: int | None = None
 ) -> ClassificationMapping:
-    """Replace the mapping's code with a more specific official code under it, and approve it.
+    """Replace the mapping's code with a detailed official code under it, and approve it.
 
+    The new code must be a detailed SOC 2018 occupation (or an O*NET-SOC occupation under a
+    detailed code): refining to a minor or broad group would skip the group-level confirmation.
     Records the old code in `previous_code`, takes the official title, sets the source to
-    manual, and counts the reviewer as the last to change the content (a later approval,
-    after a reopen, needs someone else). Raises ReviewPermissionDenied, ItemGone,
-    AlreadyDecided, FourEyesViolation, InvalidCode (not official, not under the current
-    code, or already mapped for this role).
+    manual, and counts the reviewer as the one who wrote the new code (after a reopen, someone
+    else must approve it). Raises ReviewPermissionDenied, ItemGone, ItemChanged, AlreadyDecided,
+    FourEyesViolation, InvalidCode (not official, not detailed, not under the current code, or
+    already mapped for this role).
     """
     _require_permission(actor, REVIEW_MAPPING, "refine mappings")
     code = (code or "").strip()
@@ -574,8 +359,8 @@ def refine_mapping(
         raise InvalidCode(f"{code!r} is not a SOC code: use NN-NNNN (SOC 2018) or NN-NNNN.NN (O*NET-SOC).")
     with transaction.atomic():
         locked = _lock_mapping(mapping)
-        _require_move(locked, MAPPING.APPROVED, "refine")
-        _require_four_eyes(actor, locked)
+        workflow.require_version(locked, expected_version)
+        workflow.check_move(locked, MAPPING.APPROVED, by=actor, kind=DecisionKind.REFINE)
         target = (
             OccupationCode.objects.filter(scheme=ClassificationMapping.reference_scheme(code), code=code)
             .values_list("pk", flat=True)
@@ -585,6 +370,11 @@ def refine_mapping(
             raise InvalidCode(f"{code} is not in the SOC 2018 / O*NET-SOC 2019 reference: pick a listed code.")
         chain = occupation_ancestors(target)
         occupation = chain[0]
+        if is_group_level(occupation):
+            raise InvalidCode(
+                f"{code} {occupation.title} is a {occupation.get_level_display().lower()}, not a detailed "
+                "occupation: refine to a detailed code, or approve the mapping as group-level."
+            )
         if locked.occupation is not None:
             if locked.occupation.pk not in {o.pk for o in chain[1:]}:
                 raise InvalidCode(
@@ -600,33 +390,16 @@ def refine_mapping(
         )
         if duplicate:
             raise InvalidCode(f"This role already has a mapping to {code}: review that one and reject this mapping.")
-        from_status, now, old_code = locked.status, timezone.now(), locked.code
+        old_code = locked.code
         locked.previous_code, locked.code, locked.occupation = old_code, code, occupation
         locked.title = occupation.title
         locked.source = ClassificationMapping.Source.MANUAL
+        now = timezone.now()
         locked.content_changed_by, locked.content_changed_at = actor, now
-        locked.status, locked.reviewed_by, locked.reviewed_at = MAPPING.APPROVED, actor, now
-        fields = [
-            "previous_code",
-            "code",
-            "occupation",
-            "title",
-            "source",
-            "content_changed_by",
-            "content_changed_at",
-            *MAPPING_REVIEW_FIELDS,
-        ]
-        _record(
-            locked,
-            actor=actor,
-            kind=Decision.Kind.REFINE,
-            verb=f"refined {old_code} → {code}",
-            text=comment,
-            fields=fields,
-            from_status=from_status,
-            now=now,
-            old_code=old_code,
-            new_code=code,
+        workflow.move_to(
+            locked, MAPPING.APPROVED, by=actor, kind=DecisionKind.REFINE, reason=comment, at=now,
+            also=REFINE_FIELDS, old_code=old_code, new_code=code,
         )
-    _copy_back(mapping, locked, fields)
+    _copy_back(mapping, locked, [*ClassificationMapping.REVIEW_STATE_FIELDS, "decided_by_id", "version",
+                                 *REFINE_FIELDS])
     return locked

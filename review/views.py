@@ -12,6 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
@@ -20,7 +21,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from roles.models import ClassificationMapping, TitleAlias
+from roles.models import ClassificationMapping, Decision, TitleAlias
 from roles.selectors import mapping_disagrees, neighbour_mappings
 from taxonomy.models import OccupationCode
 
@@ -33,8 +34,9 @@ from .forms import (
     ReasonForm,
     RefineForm,
     ThresholdForm,
+    read_shown,
+    sign_shown,
 )
-from .models import Decision
 from .selectors import (
     alias_flags,
     alias_queue,
@@ -117,7 +119,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "family_chart": _bar_chart(pending_by_family()),
         "days_chart": _bar_chart([(d.strftime("%a %d %b"), n) for d, n in per_day]),
         "decided_last_7": sum(n for _d, n in per_day),
-        "my_count": Decision.objects.by(request.user).last_days(7).count(),
+        "my_count": Decision.objects.reviews().by(request.user).last_days(7).count(),
     }
     return render(request, "review/dashboard.html", context)
 
@@ -166,6 +168,8 @@ def alias_queue_view(request: HttpRequest) -> HttpResponse:
         "can_decide": can_review(request.user, TitleAlias),
         "query": request.GET.urlencode(),
         "threshold_form": ThresholdForm(initial={"threshold": Decimal("0.80")}),
+        # What this page shows, signed: the bulk form decides these rows at these versions only.
+        "shown": sign_shown(request.user, [(row["item"].pk, row["item"].version) for row in rows]),
     })
 
 
@@ -181,11 +185,16 @@ def alias_decide(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         for errors in form.errors.values():
             messages.error(request, f"“{alias.alias}”: {' '.join(errors)}")
         return _back(request, reverse("review:aliases"))
+    version = form.cleaned_data["version"]
     try:
         if action == "approve":
-            services.approve_alias(alias=alias, actor=request.user, comment=form.cleaned_data["comment"])
+            services.approve_alias(
+                alias=alias, actor=request.user, comment=form.cleaned_data["comment"], expected_version=version
+            )
         elif action == "reject":
-            services.reject_alias(alias=alias, actor=request.user, reason=form.cleaned_data["reason"])
+            services.reject_alias(
+                alias=alias, actor=request.user, reason=form.cleaned_data["reason"], expected_version=version
+            )
         else:
             services.reopen_alias(alias=alias, actor=request.user, reason=form.cleaned_data["reason"])
     except services.ReviewError as exc:
@@ -210,18 +219,20 @@ def _report(request: HttpRequest, result: services.BulkResult, verb: str, limit:
 def alias_bulk(request: HttpRequest) -> HttpResponse:
     if not can_review(request.user, TitleAlias):
         raise PermissionDenied("Deciding aliases needs the review permission.")
-    form = BulkAliasForm(request.POST)
+    form = BulkAliasForm(request.POST, user=request.user)
     if not form.is_valid():
         for errors in form.errors.values():
             messages.error(request, " ".join(errors))
         return _back(request, reverse("review:aliases"))
-    chosen = TitleAlias.objects.filter(pk__in=[a.pk for a in form.cleaned_data["ids"]])
+    chosen = form.cleaned_data["ids"]
     try:
         if form.cleaned_data["action"] == "approve":
-            result = services.approve_aliases(aliases=chosen, actor=request.user)
+            result = services.approve_aliases(aliases=chosen, actor=request.user, versions=form.versions)
             verb = "approved"
         else:
-            result = services.reject_aliases(aliases=chosen, actor=request.user, reason=form.cleaned_data["reason"])
+            result = services.reject_aliases(
+                aliases=chosen, actor=request.user, reason=form.cleaned_data["reason"], versions=form.versions
+            )
             verb = "rejected"
     except services.ReviewError as exc:
         messages.error(request, str(exc))
@@ -232,39 +243,56 @@ def alias_bulk(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def alias_threshold(request: HttpRequest) -> HttpResponse:
-    """Approve all matching at or above a threshold: GET shows what it will do, POST does it."""
+    """Approve all matching at or above a threshold: GET previews and signs what it shows, POST decides that.
+
+    The confirm decides exactly the aliases the preview listed, at the versions it showed: one
+    that changed since is skipped and named, and one that started to match since is left alone.
+    """
     if not can_review(request.user, TitleAlias):
         raise PermissionDenied("Deciding aliases needs the review permission.")
     params = request.POST if request.method == "POST" else request.GET
+    # Only the alias queue's own filters carry over; other parameters (a mapping filter) are ignored.
     filter_params = QueryDict(mutable=True)
-    for key in QUEUE_PARAMS:
-        if key in params and key != "page":
+    for key in AliasFilter.base_filters:
+        if key in params:
             filter_params.setlist(key, params.getlist(key))
+    queue_url = f"{reverse('review:aliases')}?{filter_params.urlencode()}"
     filterset = AliasFilter(_queue_data(filter_params, TitleAlias.Status.PENDING), queryset=TitleAlias.objects.all())
     form = ThresholdForm(params)
     if not filterset.is_valid() or not form.is_valid():
         for errors in list(filterset.errors.values()) + list(form.errors.values()):
             messages.error(request, " ".join(errors))
-        return redirect(f"{reverse('review:aliases')}?{filter_params.urlencode()}")
+        return redirect(queue_url)
     threshold = form.cleaned_data["threshold"]
-    matching = filterset.qs.filter(status=TitleAlias.Status.PENDING, confidence__gte=threshold)
     if request.method == "POST" and form.cleaned_data["confirm"]:
         try:
+            shown = read_shown(request.user, form.cleaned_data["shown"])
+        except signing.BadSignature:
+            messages.error(request, "The preview expired or was altered: nothing was approved. Preview again.")
+            return redirect(f"{reverse('review:alias-threshold')}?{filter_params.urlencode()}&threshold={threshold}")
+        try:
             result = services.approve_aliases(
-                aliases=matching, actor=request.user, comment=form.cleaned_data["comment"]
-                or f"approved at confidence ≥ {threshold}",
+                aliases=list(shown), actor=request.user, versions=shown,
+                comment=form.cleaned_data["comment"] or f"approved at confidence ≥ {threshold}",
             )
         except services.ReviewError as exc:
             messages.error(request, str(exc))
         else:
             _report(request, result, f"approved at confidence ≥ {threshold}:")
-        return redirect(f"{reverse('review:aliases')}?{filter_params.urlencode()}")
-    total = matching.count()
+        return redirect(queue_url)
+    matching = filterset.qs.filter(status=TitleAlias.Status.PENDING, confidence__gte=threshold)
+    # Four-eyes would skip these anyway: they are left out of what the confirm decides.
+    pairs = list(matching.exclude(four_eyes_q(request.user)).values_list("pk", "version"))
     blocked = matching.filter(four_eyes_q(request.user)).count()
+    total = len(pairs) + blocked
     return render(request, "review/threshold_confirm.html", {
-        "threshold": threshold, "total": total, "blocked": blocked, "will_decide": total - blocked,
+        "threshold": threshold, "total": total, "blocked": blocked, "will_decide": len(pairs),
         "filter_params": filter_params, "comment": form.cleaned_data["comment"],
-        "filter_summary": [(filterset.form[k].label, v) for k, v in filter_params.items() if v and k != "sort"],
+        "shown": sign_shown(request.user, pairs),
+        "filter_summary": [
+            (filterset.form[k].label, v) for k, v in filter_params.items() if v and k in filterset.form.fields
+            and k != "sort"
+        ],
     })
 
 
@@ -342,20 +370,24 @@ def mapping_decide(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             messages.error(request, f"{mapping.code}: {' '.join(errors)}")
         return _back(request, detail)
     data = form.cleaned_data
+    version = data["version"]
     try:
         if action == "approve":
             done = services.approve_mapping(
                 mapping=mapping, actor=request.user, comment=data["comment"],
                 confirm_group_level=data["confirm_group_level"], use_official_title=data["use_official_title"],
+                expected_version=version,
             )
             text = f"Mapping to {done.code} approved."
         elif action == "refine":
             old = mapping.code
             done = services.refine_mapping(mapping=mapping, actor=request.user, code=data["code"],
-                                           comment=data["comment"])
+                                           comment=data["comment"], expected_version=version)
             text = f"Refined {old} → {done.code} {done.title} and approved."
         elif action == "reject":
-            done = services.reject_mapping(mapping=mapping, actor=request.user, reason=data["reason"])
+            done = services.reject_mapping(
+                mapping=mapping, actor=request.user, reason=data["reason"], expected_version=version
+            )
             text = f"Mapping to {done.code} rejected."
         else:
             done = services.reopen_mapping(mapping=mapping, actor=request.user, reason=data["reason"])

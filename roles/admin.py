@@ -10,7 +10,7 @@ from django import forms
 from django.contrib import admin
 from django.urls import path
 
-from framework.admin import AuditedAdmin, ReasonForm
+from framework.admin import AuditedAdmin, ReasonForm, VersionedInline
 from framework.audit import current_reason
 from taxonomy.models import TaxonomyNode
 
@@ -18,10 +18,10 @@ from . import services
 from .admin_cards import can_import_cards, import_cards_view
 from .models import ClassificationMapping, Component, Role, TitleAlias, band_range
 
-# Review fields change only through the review workflow (review.services).
-ALIAS_REVIEW_FIELDS = ["status", "approved_by", "approved_at", "created_by", "content_changed_by"]
+# Review fields change only through the review workflow (roles.workflow).
+ALIAS_REVIEW_FIELDS = ["status", "decided_by", "decided_at", "created_by", "content_changed_by"]
 MAPPING_REVIEW_FIELDS = [
-    "status", "reviewed_by", "reviewed_at", "previous_code", "occupation", "created_by", "content_changed_by",
+    "status", "decided_by", "decided_at", "previous_code", "occupation", "created_by", "content_changed_by",
 ]
 
 
@@ -71,27 +71,34 @@ class InReferenceFilter(admin.SimpleListFilter):
         return queryset
 
 
-def save_through_service(obj, actor):
-    """Save a role part through the service for its model, with the request's reason."""
-    save = {
-        Role: lambda: services.save_role(role=obj, actor=actor, reason=current_reason()),
-        Component: lambda: services.save_component(component=obj, actor=actor, reason=current_reason()),
-        TitleAlias: lambda: services.save_alias(alias=obj, actor=actor, reason=current_reason()),
-        ClassificationMapping: lambda: services.save_mapping(mapping=obj, actor=actor, reason=current_reason()),
-    }[type(obj)]
-    return save()
+SAVE_SERVICES = {
+    Role: ("role", services.save_role),
+    Component: ("component", services.save_component),
+    TitleAlias: ("alias", services.save_alias),
+    ClassificationMapping: ("mapping", services.save_mapping),
+}
+
+
+def save_through_service(obj, actor, expected_version: int | None = None):
+    """Save a role part through the service for its model, with the request's reason.
+
+    `expected_version` is the version the form was opened on: a stale form raises StaleEdit.
+    """
+    name, save = SAVE_SERVICES[type(obj)]
+    return save(**{name: obj}, actor=actor, reason=current_reason(), expected_version=expected_version)
 
 
 class ServiceSavingAdmin(AuditedAdmin):
     def save_with_service(self, request, obj, form, change):
-        save_through_service(obj, request.user)
+        save_through_service(obj, request.user, form.cleaned_data.get("version"))
 
     def save_formset(self, request, form, formset, change):
         instances = formset.save(commit=False)
+        opened_on = {id(f.instance): f.cleaned_data.get("version") for f in formset.forms if f.has_changed()}
         for obj in formset.deleted_objects:
             services.delete_item(item=obj, actor=request.user, reason=current_reason())
         for obj in instances:
-            save_through_service(obj, request.user)
+            save_through_service(obj, request.user, opened_on.get(id(obj)))
         formset.save_m2m()
 
 
@@ -112,35 +119,35 @@ class RoleForm(ReasonForm):
     core_outputs = LinesField(required=False, help_text="One output per line; may be empty.")
 
 
-class ComponentInline(admin.TabularInline):
+class ComponentInline(VersionedInline, admin.TabularInline):
     model = Component
     fields = ["kind", "position", "text", "prevalence", "scope"]
     ordering = ["kind", "position"]
     extra = 0
 
 
-class TitleAliasInline(admin.TabularInline):
+class TitleAliasInline(VersionedInline, admin.TabularInline):
     model = TitleAlias
-    fields = ["alias", "alias_type", "confidence", "band", "source", "status", "approved_at", "approved_by"]
-    readonly_fields = ["band", "status", "approved_at", "approved_by"]
+    fields = ["alias", "alias_type", "confidence", "band", "source", "status", "decided_at", "decided_by"]
+    readonly_fields = ["band", "status", "decided_at", "decided_by"]
     extra = 0
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("approved_by")
+        return super().get_queryset(request).select_related("decided_by")
 
     @admin.display(description="band")
     def band(self, obj):
         return obj.band
 
 
-class ClassificationMappingInline(admin.TabularInline):
+class ClassificationMappingInline(VersionedInline, admin.TabularInline):
     model = ClassificationMapping
-    fields = ["scheme", "code", "title", "occupation", "source", "status", "reviewed_by", "reviewed_at"]
-    readonly_fields = ["occupation", "status", "reviewed_by", "reviewed_at"]
+    fields = ["scheme", "code", "title", "occupation", "source", "status", "decided_by", "decided_at"]
+    readonly_fields = ["occupation", "status", "decided_by", "decided_at"]
     extra = 0
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("occupation", "reviewed_by")
+        return super().get_queryset(request).select_related("occupation", "decided_by")
 
 
 @admin.register(Role)
@@ -202,7 +209,7 @@ class ComponentAdmin(ServiceSavingAdmin):
 @admin.register(TitleAlias)
 class TitleAliasAdmin(ServiceSavingAdmin):
     list_display = [
-        "alias", "role", "alias_type", "confidence", "band", "status", "approved_at", "approved_by", "source",
+        "alias", "role", "alias_type", "confidence", "band", "status", "decided_at", "decided_by", "source",
     ]
     list_filter = ["status", ConfidenceBandFilter, "alias_type", "source", RoleFamilyFilter, "role__level"]
     search_fields = ["alias", "role__code"]
@@ -220,7 +227,7 @@ class TitleAliasAdmin(ServiceSavingAdmin):
 
 @admin.register(ClassificationMapping)
 class ClassificationMappingAdmin(ServiceSavingAdmin):
-    list_display = ["code", "title", "official_title", "in_reference", "role", "source", "status", "reviewed_by"]
+    list_display = ["code", "title", "official_title", "in_reference", "role", "source", "status", "decided_by"]
     list_filter = ["status", "source", InReferenceFilter, RoleFamilyFilter, "role__level"]
     search_fields = ["code", "title", "occupation__title", "role__code"]
     autocomplete_fields = ["role"]

@@ -7,7 +7,9 @@ one or two SOC mappings each (when the SOC 2018 reference rows are loaded). The 
 the same starting database gives the same data.
 
 Review states: `approve_fraction` of the aliases and mappings are approved by "demo-reviewer",
-REJECT_SHARE of the others are rejected, and the rest wait (pending / needs_review).
+REJECT_SHARE of the others are rejected, and the rest wait (pending / needs_review). The
+decisions are made through the state machine (roles.workflow), so each has its Decision row
+and four-eyes holds: the items are created by the acting user, decided by the demo reviewer.
 
 Every row is written with `bulk_create_with_history` (two queries per batch: the rows, then
 their history), attributed to the acting user with the reason "generate_demo seed=S", in one
@@ -27,13 +29,14 @@ from datetime import datetime, timedelta
 from typing import Any, TextIO
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from taxonomy.models import Level, OccupationCode, TaxonomyNode
 
+from . import workflow
 from .demo_vocabulary import (
     ABBREVIATION_RE,
     ABBREVIATIONS,
@@ -61,7 +64,7 @@ from .demo_vocabulary import (
     WHY,
 )
 from .groups import REVIEWERS
-from .models import ClassificationMapping, Component, Role, TitleAlias
+from .models import ClassificationMapping, Component, Decision, DecisionKind, Role, TitleAlias
 
 BATCH_SIZE = 2000
 REVIEWER_USERNAME = "demo-reviewer"
@@ -172,12 +175,16 @@ class _Writer:
         self.actor, self.reason, self.now = actor, reason, now
         self.stdout, self.totals = stdout, totals
         self.buffers: dict[type, list] = {}
+        self.decisions: dict[type, list[Decision]] = {}
         self.done: dict[str, int] = {}
         self.reported: dict[str, int] = {}
 
-    def add(self, obj) -> None:
+    def add(self, obj, decision: Decision | None = None) -> None:
+        """Buffer `obj` (and the Decision that decided it, written right after it)."""
         buffer = self.buffers.setdefault(type(obj), [])
         buffer.append(obj)
+        if decision is not None:
+            self.decisions.setdefault(type(obj), []).append(decision)
         if len(buffer) >= BATCH_SIZE:
             self.flush(type(obj))
 
@@ -194,6 +201,9 @@ class _Writer:
                 default_change_reason=self.reason,
                 default_date=self.now,
             )
+        if decisions := self.decisions.pop(model, None):
+            # Their items have ids now: bulk_create filled them in.
+            Decision.objects.bulk_create(decisions, batch_size=BATCH_SIZE)
         name = str(model._meta.verbose_name_plural)
         done = self.done.get(name, 0) + len(created)
         self.done[name] = done
@@ -255,6 +265,9 @@ def generate_demo(
         levels = _ensure_levels(writer, summary)
         socs = {o.code: o for o in OccupationCode.objects.soc().only("id", "code", "title", "level")}
         reviewer = _demo_reviewer() if roles else None
+        if reviewer is not None and reviewer.pk == actor.pk:
+            raise DemoError(f"{REVIEWER_USERNAME} decides the demo items, so it cannot also create them: act as "
+                            "another user.")
         specs = _create_nodes(writer, summary, plan, socs)
         role_rows = _create_roles(writer, rng, plan, specs, levels, roles)
         summary.roles = len(role_rows)
@@ -394,7 +407,11 @@ def _demo_reviewer():
         group = Group.objects.filter(name=REVIEWERS).first()
         if group is not None:
             user.groups.add(group)
-    return user
+    # The review permissions themselves, in case the group is missing (a flushed database).
+    user.user_permissions.add(*Permission.objects.filter(
+        content_type__app_label="review", codename__in=["review_alias", "review_mapping"]
+    ))
+    return user_model._default_manager.get(pk=user.pk)
 
 
 def _create_nodes(writer: _Writer, summary: DemoSummary, plan: list[dict], socs: dict) -> dict:
@@ -616,38 +633,44 @@ def _create_children(
                 alias_type=alias_type,
                 confidence=CONFIDENCE[rng.randint(low, high)],
                 source=rng.choice(ALIAS_SOURCES),
-                created_by_id=writer.actor.pk,
-                created_at=created_at,
             )
-            if state == 1:
-                alias.status = TitleAlias.Status.APPROVED
-                alias.approved_by_id = reviewer.pk
-                alias.approved_at = created_at + timedelta(minutes=rng.randint(5, 50 * 60))
-                summary.aliases_approved += 1
-            elif state == 2:
-                alias.status = TitleAlias.Status.REJECTED
-                summary.aliases_rejected += 1
-            writer.add(alias)
+            workflow.start(alias, by=writer.actor, at=created_at)
+            decision = None
+            if state:
+                decided_at = created_at + timedelta(minutes=rng.randint(5, 50 * 60))
+                decision = _decide(alias, state, reviewer, decided_at)
+                if state == 1:
+                    summary.aliases_approved += 1
+                else:
+                    summary.aliases_rejected += 1
+            writer.add(alias, decision)
         summary.aliases += aliases_per_role
 
         for mapping in _mappings(rng, role, family, socs, by_major):
-            mapping.created_by_id = writer.actor.pk
-            mapping.created_at = now - timedelta(minutes=rng.randint(60, 90 * 24 * 60))
+            workflow.start(mapping, by=writer.actor, at=now - timedelta(minutes=rng.randint(60, 90 * 24 * 60)))
             state = _state(rng, approve_fraction)
+            decision = None
             if state:
-                mapping.status = (
-                    ClassificationMapping.Status.APPROVED if state == 1 else ClassificationMapping.Status.REJECTED
-                )
-                mapping.reviewed_by_id = reviewer.pk
-                mapping.reviewed_at = mapping.created_at + timedelta(minutes=rng.randint(5, 50 * 60))
+                decided_at = mapping.created_at + timedelta(minutes=rng.randint(5, 50 * 60))
+                decision = _decide(mapping, state, reviewer, decided_at)
                 if state == 1:
                     summary.mappings_approved += 1
                 else:
                     summary.mappings_rejected += 1
-            writer.add(mapping)
+            writer.add(mapping, decision)
             summary.mappings += 1
     for model in (Component, TitleAlias, ClassificationMapping):
         writer.flush(model, final=True)
+
+
+def _decide(item, state: int, reviewer, at: datetime) -> Decision:
+    """The demo reviewer's decision on a new item, made through the state machine (in memory)."""
+    if state == 1:
+        # The demo approves group-level codes as they are, as a reviewer may after confirming.
+        return workflow.prepare_move(item, "approved", by=reviewer, kind=DecisionKind.APPROVE, at=at,
+                                     reason="demo data")
+    return workflow.prepare_move(item, "rejected", by=reviewer, kind=DecisionKind.REJECT, at=at,
+                                 reason="demo data: not a fit")
 
 
 def _mappings(rng, role: Role, family: dict, socs: dict, by_major: dict) -> list[ClassificationMapping]:

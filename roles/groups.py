@@ -24,15 +24,22 @@ def _codenames(models: dict[str, list[str]], actions: list[str]) -> list[tuple[s
     ]
 
 
+# The decision log is readable by both groups; only roles.workflow writes it.
+DECISION_LOG = [("roles", "view_decision")]
+
 GROUP_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
-    CURATORS: _codenames(CURATED_MODELS, ["add", "change", "view"]) + _codenames(REFERENCE_MODELS, ["view"]),
-    REVIEWERS: _codenames(CURATED_MODELS, ["view"]) + _codenames(REFERENCE_MODELS, ["view"]),
+    CURATORS: _codenames(CURATED_MODELS, ["add", "change", "view"]) + _codenames(REFERENCE_MODELS, ["view"])
+    + DECISION_LOG,
+    REVIEWERS: _codenames(CURATED_MODELS, ["view"]) + _codenames(REFERENCE_MODELS, ["view"]) + DECISION_LOG,
 }
 
 
-def sync_groups(group_model, permission_model) -> None:
-    """Create the groups if missing and add their permissions; raises LookupError for a missing one."""
-    for group_name, codenames in GROUP_PERMISSIONS.items():
+def sync_groups(group_model, permission_model, permissions: dict[str, list[tuple[str, str]]] | None = None) -> None:
+    """Create the groups if missing and add their permissions; raises LookupError for a missing one.
+
+    Migrations pass the `permissions` they were written with; everything else gets today's.
+    """
+    for group_name, codenames in (permissions or GROUP_PERMISSIONS).items():
         group, _ = group_model.objects.get_or_create(name=group_name)
         permissions = []
         for app_label, codename in codenames:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -192,10 +193,34 @@ class Component(ChangeTracked):
     natural_key.dependencies = ["roles.role"]
 
 
-class Reviewable(ChangeTracked):
-    """Fields every reviewable item shares: who created it and who last changed its content.
+class DecisionKind(models.TextChoices):
+    """What moved a reviewable item from one status to another (the Decision log's vocabulary)."""
 
-    Four-eyes review reads these: neither person may approve the item.
+    APPROVE = "approve", "Approved"
+    REJECT = "reject", "Rejected"
+    REOPEN = "reopen", "Reopened"
+    REFINE = "refine", "Refined and approved"
+    IMPORTED = "imported", "Imported from a card"
+    RETURNED = "returned", "Returned to review (content changed)"
+
+
+# Kinds that approve content on a person's judgement: four-eyes applies to them.
+APPROVING_KINDS = frozenset({DecisionKind.APPROVE, DecisionKind.REFINE})
+# Kinds whose comment is a required reason (an import's names the file).
+KINDS_NEEDING_REASON = frozenset(
+    {DecisionKind.REJECT, DecisionKind.REOPEN, DecisionKind.IMPORTED, DecisionKind.RETURNED}
+)
+IMPORT_DECISIONS = "review.import_decisions"
+
+
+class Reviewable(ChangeTracked):
+    """What every reviewable item shares: its creator, its content editors, and who decided it.
+
+    The status itself and its moves are the subclass's (`Status`, `OPEN`, `TRANSITIONS`); every
+    write of `status`, `decided_by`, `decided_at` and `content_editors` goes through
+    `roles.workflow`, which checks `TRANSITIONS`, four-eyes and the actor's permission, and
+    writes the Decision row. `TRANSITIONS` maps (from, to) to the decision kinds that may make
+    that move; the system check review.E001… validates it at start-up.
     """
 
     created_by = models.ForeignKey(
@@ -206,9 +231,43 @@ class Reviewable(ChangeTracked):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     content_changed_at = models.DateTimeField(null=True, blank=True)
+    # Everyone who changed the content since it was last approved, as ",3,7," (a LIKE finds one).
+    # Not serialized: a release holds no user ids.
+    content_editors = models.TextField(blank=True, default="", editable=False, serialize=False)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    # Set by each reviewable model.
+    OPEN: str
+    TRANSITIONS: dict[tuple[str, str], frozenset[str]]
+    CONTENT_FIELDS: tuple[str, ...]
+    REVIEW_PERMISSION: str
+    # The fields only roles.workflow writes.
+    REVIEW_STATE_FIELDS = ("status", "decided_by", "decided_at", "content_editors")
 
     class Meta:
         abstract = True
+
+    def can_transition_to(self, status: str, kind: str | None = None) -> bool:
+        """Whether the table allows moving from the current status to `status` (by `kind`, if given)."""
+        kinds = self.TRANSITIONS.get((self.status, status))
+        return bool(kinds) and (kind is None or kind in kinds)
+
+    @property
+    def is_open(self) -> bool:
+        """Waiting for a decision (pending or needs_review)."""
+        return self.status == self.OPEN
+
+    def content_editor_ids(self) -> set[int]:
+        """The ids of everyone who changed the content since it was last approved."""
+        return {int(pk) for pk in self.content_editors.split(",") if pk}
+
+    def changed_content(self) -> list[str]:
+        """The content fields that differ from what was loaded (all of them for a new item)."""
+        changed = set(self.changed_fields())
+        return [name for name in self.CONTENT_FIELDS if name in changed]
 
 
 class TitleAliasQuerySet(models.QuerySet):
@@ -217,7 +276,7 @@ class TitleAliasQuerySet(models.QuerySet):
 
     def with_related(self) -> TitleAliasQuerySet:
         """Join the role, its node and level, and the approver: what alias lists show."""
-        return self.select_related("role", "role__node", "role__level", "approved_by")
+        return self.select_related("role", "role__node", "role__level", "decided_by")
 
     def pending(self) -> TitleAliasQuerySet:
         """Return aliases waiting for a decision."""
@@ -245,13 +304,17 @@ class TitleAlias(Reviewable):
         ABBREVIATION = "abbreviation", "Abbreviation"
         HIDDEN = "hidden", "Hidden"
 
+    OPEN = Status.PENDING
     TRANSITIONS = {
-        Status.PENDING: {Status.APPROVED, Status.REJECTED},
-        Status.APPROVED: {Status.PENDING},
-        Status.REJECTED: {Status.PENDING},
+        (Status.PENDING, Status.APPROVED): frozenset({DecisionKind.APPROVE, DecisionKind.IMPORTED}),
+        (Status.PENDING, Status.REJECTED): frozenset({DecisionKind.REJECT, DecisionKind.IMPORTED}),
+        (Status.APPROVED, Status.PENDING): frozenset({DecisionKind.REOPEN, DecisionKind.RETURNED}),
+        (Status.REJECTED, Status.PENDING): frozenset({DecisionKind.REOPEN, DecisionKind.RETURNED}),
     }
-    # A change to any of these is a change of content: it needs a fresh review.
-    CONTENT_FIELDS = ("alias", "alias_type", "confidence")
+    # Everything a reviewer judged: a change to any of these sends a decided alias back to review.
+    # (review.E005 checks that every other field is review bookkeeping.)
+    CONTENT_FIELDS = ("role", "alias", "alias_type", "confidence", "source")
+    REVIEW_PERMISSION = "review.review_alias"
 
     role = models.ForeignKey(Role, on_delete=models.CASCADE, related_name="aliases")
     alias = NormalizedCharField(max_length=200)
@@ -265,10 +328,6 @@ class TitleAlias(Reviewable):
     status = models.CharField(
         max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True
     )
-    approved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
-    approved_at = models.DateTimeField(null=True, blank=True)
     source = models.CharField(max_length=100, default="manual", help_text="e.g. card import, manual.")
 
     objects = TitleAliasQuerySet.as_manager()
@@ -295,10 +354,10 @@ class TitleAlias(Reviewable):
             ),
             models.CheckConstraint(
                 condition=(
-                    Q(status="approved", approved_at__isnull=False)
-                    | (~Q(status="approved") & Q(approved_at__isnull=True, approved_by__isnull=True))
+                    Q(status="pending", decided_at__isnull=True, decided_by__isnull=True)
+                    | (~Q(status="pending") & Q(decided_at__isnull=False))
                 ),
-                name="alias_approval_consistent",
+                name="alias_decision_consistent",
             ),
         ]
         indexes = [models.Index(fields=["status", "confidence"], name="alias_queue_idx")]
@@ -315,9 +374,6 @@ class TitleAlias(Reviewable):
     def band(self) -> str:
         return confidence_band(self.confidence)
 
-    def can_transition_to(self, status: str) -> bool:
-        return status in self.TRANSITIONS.get(self.status, set())
-
 
 class ClassificationMappingQuerySet(models.QuerySet):
     def get_by_natural_key(self, role_code: str, scheme: str, code: str) -> ClassificationMapping:
@@ -325,9 +381,7 @@ class ClassificationMappingQuerySet(models.QuerySet):
 
     def with_related(self) -> ClassificationMappingQuerySet:
         """Join the role, its node and level, the reference occupation and the reviewer."""
-        return self.select_related(
-            "role", "role__node", "role__level", "occupation", "reviewed_by"
-        )
+        return self.select_related("role", "role__node", "role__level", "occupation", "decided_by")
 
     def needs_review(self) -> ClassificationMappingQuerySet:
         """Return mappings waiting for a decision."""
@@ -355,12 +409,18 @@ class ClassificationMapping(Reviewable):
         APPROVED = "approved", "Approved"
         REJECTED = "rejected", "Rejected"
 
+    OPEN = Status.NEEDS_REVIEW
     TRANSITIONS = {
-        Status.NEEDS_REVIEW: {Status.APPROVED, Status.REJECTED},
-        Status.APPROVED: {Status.NEEDS_REVIEW},
-        Status.REJECTED: {Status.NEEDS_REVIEW},
+        (Status.NEEDS_REVIEW, Status.APPROVED): frozenset(
+            {DecisionKind.APPROVE, DecisionKind.REFINE, DecisionKind.IMPORTED}
+        ),
+        (Status.NEEDS_REVIEW, Status.REJECTED): frozenset({DecisionKind.REJECT, DecisionKind.IMPORTED}),
+        (Status.APPROVED, Status.NEEDS_REVIEW): frozenset({DecisionKind.REOPEN, DecisionKind.RETURNED}),
+        (Status.REJECTED, Status.NEEDS_REVIEW): frozenset({DecisionKind.REOPEN, DecisionKind.RETURNED}),
     }
-    CONTENT_FIELDS = ("code",)
+    # Everything a reviewer judged; `occupation` follows from the code, `previous_code` is history.
+    CONTENT_FIELDS = ("role", "scheme", "code", "occupation", "title", "source")
+    REVIEW_PERMISSION = "review.review_mapping"
     CODE_RE = MAPPING_CODE_RE
 
     role = models.ForeignKey(Role, on_delete=models.CASCADE, related_name="mappings")
@@ -381,10 +441,6 @@ class ClassificationMapping(Reviewable):
     status = models.CharField(
         max_length=20, choices=Status.choices, default=Status.NEEDS_REVIEW, db_index=True
     )
-    reviewed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
-    reviewed_at = models.DateTimeField(null=True, blank=True)
     previous_code = models.CharField(
         max_length=10, blank=True, help_text="The code before a reviewer refined it."
     )
@@ -408,8 +464,8 @@ class ClassificationMapping(Reviewable):
             ),
             models.CheckConstraint(
                 condition=(
-                    Q(status="needs_review", reviewed_at__isnull=True, reviewed_by__isnull=True)
-                    | (~Q(status="needs_review") & Q(reviewed_at__isnull=False))
+                    Q(status="needs_review", decided_at__isnull=True, decided_by__isnull=True)
+                    | (~Q(status="needs_review") & Q(decided_at__isnull=False))
                 ),
                 name="mapping_review_consistent",
             ),
@@ -439,5 +495,105 @@ class ClassificationMapping(Reviewable):
         """False when the code is not an official code: such a mapping is flagged for curators."""
         return self.occupation_id is not None
 
-    def can_transition_to(self, status: str) -> bool:
-        return status in self.TRANSITIONS.get(self.status, set())
+
+class DecisionQuerySet(models.QuerySet):
+    def with_related(self) -> DecisionQuerySet:
+        """Join the actor and the decided item with its role: what the decision log shows."""
+        return self.select_related("actor", "alias", "alias__role", "mapping", "mapping__role")
+
+    def by(self, user) -> DecisionQuerySet:
+        """Return the decisions `user` made ("my decisions")."""
+        return self.filter(actor=user)
+
+    def reviews(self) -> DecisionQuerySet:
+        """Return reviewers' decisions: not the returns that content edits cause, nor imports."""
+        return self.exclude(decision__in=[DecisionKind.RETURNED, DecisionKind.IMPORTED])
+
+    def since(self, when) -> DecisionQuerySet:
+        """Return decisions made at or after `when`."""
+        return self.filter(created_at__gte=when)
+
+    def last_days(self, days: int = 7) -> DecisionQuerySet:
+        """Return decisions made in the last `days` days (counted back from now)."""
+        return self.since(timezone.now() - timedelta(days=days))
+
+    def for_item(self, item: Reviewable) -> DecisionQuerySet:
+        """Return the decisions on one alias or mapping, newest first."""
+        return self.filter(**{Decision.item_field(type(item)): item}).order_by("-created_at", "-pk")
+
+
+class Decision(models.Model):
+    """One move of exactly one alias or mapping between review states, by whom and why.
+
+    Written only by roles.workflow, in the same transaction as the item's own history row.
+    The item's history records the same change; this table is the queryable log ("my
+    decisions", "decided in the last 7 days", "who decided this and when"). The table keeps
+    the name it had when the log lived in the review app.
+    """
+
+    Kind = DecisionKind
+    NEEDS_REASON = tuple(KINDS_NEEDING_REASON)
+
+    # Deleting an item deletes its decisions; the item's history keeps the deletion row.
+    alias = models.ForeignKey(
+        TitleAlias, null=True, blank=True, on_delete=models.CASCADE, related_name="decisions"
+    )
+    mapping = models.ForeignKey(
+        ClassificationMapping, null=True, blank=True, on_delete=models.CASCADE, related_name="decisions"
+    )
+    decision = models.CharField(max_length=10, choices=DecisionKind.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    comment = models.TextField(
+        blank=True, help_text="The reviewer's comment, or the reason to reject, reopen or change."
+    )
+    from_status = models.CharField(max_length=20)
+    to_status = models.CharField(max_length=20)
+    old_code = models.CharField(max_length=10, blank=True, help_text="Refine: the code before.")
+    new_code = models.CharField(max_length=10, blank=True, help_text="Refine: the code after.")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    objects = DecisionQuerySet.as_manager()
+
+    class Meta:
+        db_table = "review_decision"
+        ordering = ["-created_at", "-pk"]
+        get_latest_by = "created_at"
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(alias__isnull=False, mapping__isnull=True) | Q(alias__isnull=True, mapping__isnull=False)
+                ),
+                name="decision_exactly_one_item",
+                violation_error_message="A decision is about exactly one alias or one mapping.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(decision__in=sorted(KINDS_NEEDING_REASON)) | ~Q(comment=""),
+                name="decision_reason_required",
+                violation_error_message="Rejecting, reopening, importing or changing needs a reason.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(decision="refine") | (~Q(old_code="") & ~Q(new_code="")),
+                name="decision_refine_codes",
+                violation_error_message="A refinement records the old and the new code.",
+            ),
+        ]
+        indexes = [
+            # "My decisions", newest first.
+            models.Index(fields=["actor", "-created_at"], name="decision_actor_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_decision_display()} {self.item} by {self.actor_id} at {self.created_at:%Y-%m-%d %H:%M}"
+
+    @staticmethod
+    def item_field(model: type[Reviewable]) -> str:
+        """The foreign key a decision on a `model` item fills: "alias" or "mapping"."""
+        return {TitleAlias: "alias", ClassificationMapping: "mapping"}[model]
+
+    @property
+    def item(self) -> TitleAlias | ClassificationMapping:
+        return self.alias if self.alias_id is not None else self.mapping
+
+    @property
+    def item_kind(self) -> str:
+        return "alias" if self.alias_id is not None else "mapping"

@@ -74,11 +74,11 @@ def role_for_card(code: str) -> Role:
         )
         .prefetch_related(
             Prefetch("components", queryset=Component.objects.order_by("kind", "position", "pk")),
-            Prefetch("aliases", queryset=TitleAlias.objects.select_related("approved_by").order_by("pk")),
+            Prefetch("aliases", queryset=TitleAlias.objects.select_related("decided_by").order_by("pk")),
             Prefetch(
                 "mappings",
                 # Creation order, as the card prints them.
-                queryset=ClassificationMapping.objects.select_related("occupation", "reviewed_by").order_by("pk"),
+                queryset=ClassificationMapping.objects.select_related("occupation", "decided_by").order_by("pk"),
             ),
         )
         .get(code=code)

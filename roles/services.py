@@ -12,63 +12,77 @@ from django.db import transaction
 from django.db.models import Model
 from django.utils import timezone
 
-from framework.audit import MissingReason, acting_as, save_with_reason
+from framework.audit import MissingReason, StaleEdit, acting_as, require_reason, save_with_reason
 from taxonomy.models import OccupationCode
 
-from .models import ClassificationMapping, Component, Role, TitleAlias
+from . import workflow
+from .models import ClassificationMapping, Component, Reviewable, Role, TitleAlias
+
+__all__ = ["MissingReason", "StaleEdit", "delete_item", "link_occupation", "save_alias", "save_component",
+           "save_mapping", "save_role", "save_tracked"]
 
 # Saving unless unchanged, as the actor, with the reason: shared with the taxonomy services.
 save_tracked = save_with_reason
 
 
 @transaction.atomic
-def save_role(*, role: Role, actor: Any, reason: str) -> Role:
+def save_role(*, role: Role, actor: Any, reason: str, expected_version: int | None = None) -> Role:
     """Create or update a role (already validated) as `actor`; a no-op save writes nothing.
 
-    Raises MissingReason without a reason.
+    Raises MissingReason without a reason, StaleEdit when the role changed since it was loaded
+    (or since `expected_version`, the version an edit form was opened on).
     """
-    save_tracked(role, actor=actor, reason=reason)
+    save_tracked(role, actor=actor, reason=reason, expected_version=expected_version)
     return role
 
 
 @transaction.atomic
-def save_component(*, component: Component, actor: Any, reason: str) -> Component:
-    """Create or update a component as `actor`; raises MissingReason without a reason."""
-    save_tracked(component, actor=actor, reason=reason)
+def save_component(
+    *, component: Component, actor: Any, reason: str, expected_version: int | None = None
+) -> Component:
+    """Create or update a component as `actor`; raises MissingReason, StaleEdit."""
+    save_tracked(component, actor=actor, reason=reason, expected_version=expected_version)
     return component
 
 
-def mark_content_change(item: TitleAlias | ClassificationMapping, *, actor: Any, pending: str) -> None:
-    """Record who changed the item's content and send a decided item back to review."""
-    now = timezone.now()
+def _save_reviewable(item: Reviewable, *, actor: Any, reason: str, expected_version: int | None) -> None:
+    """Save a new or changed alias or mapping; a content change sends a decided item back to review.
+
+    The row is locked and its version checked first, so a decision made since the editor
+    loaded the item is never overwritten: the editor gets StaleEdit and reloads.
+    """
+    reason = require_reason(reason)
     if item.pk is None:
-        item.created_by = actor
+        workflow.start(item, by=actor)
+        with acting_as(actor, reason):
+            item.save()
         return
-    changed = set(item.changed_fields())
-    if not changed.intersection(item.CONTENT_FIELDS):
+    if not item.changed_fields():
         return
-    item.content_changed_by = actor
-    item.content_changed_at = now
-    if item.status != pending:
-        item.status = pending
-        if isinstance(item, TitleAlias):
-            item.approved_by = None
-            item.approved_at = None
-        else:
-            item.reviewed_by = None
-            item.reviewed_at = None
+    workflow_fields = set(item.REVIEW_STATE_FIELDS) & set(item.changed_fields())
+    if workflow_fields:
+        raise workflow.IllegalTransition(
+            f"{', '.join(sorted(workflow_fields))} change only through review (approve, reject, reopen)."
+        )
+    returned = None
+    if item.changed_content():
+        returned = workflow.note_content_change(item, by=actor, reason=reason, at=timezone.now())
+    # Locks the row and checks its version before writing: a concurrent decision wins cleanly.
+    save_with_reason(item, actor=actor, reason=reason, expected_version=expected_version)
+    if returned is not None:
+        returned.save()
 
 
 @transaction.atomic
-def save_alias(*, alias: TitleAlias, actor: Any, reason: str) -> TitleAlias:
+def save_alias(*, alias: TitleAlias, actor: Any, reason: str, expected_version: int | None = None) -> TitleAlias:
     """Create or update an alias as `actor`.
 
-    New aliases start pending and remember their creator. Changing the text, type or
-    confidence of a decided alias returns it to pending, so a reviewer sees it again.
-    Raises MissingReason without a reason.
+    New aliases start pending, created by the actor. Changing any content field (role, text,
+    type, confidence, source) of a decided alias returns it to pending with a "returned"
+    Decision, and the actor may not approve it until someone else has. Raises MissingReason,
+    StaleEdit, IllegalTransition (a review field was set by hand).
     """
-    mark_content_change(alias, actor=actor, pending=TitleAlias.Status.PENDING)
-    save_tracked(alias, actor=actor, reason=reason)
+    _save_reviewable(alias, actor=actor, reason=reason, expected_version=expected_version)
     return alias
 
 
@@ -80,17 +94,19 @@ def link_occupation(mapping: ClassificationMapping) -> None:
 
 
 @transaction.atomic
-def save_mapping(*, mapping: ClassificationMapping, actor: Any, reason: str) -> ClassificationMapping:
+def save_mapping(
+    *, mapping: ClassificationMapping, actor: Any, reason: str, expected_version: int | None = None
+) -> ClassificationMapping:
     """Create or update a classification mapping as `actor`.
 
     The code is linked to the official reference when it exists there (an unknown code stays
-    unlinked and is flagged in the admin). Changing the code of a decided mapping sends it
-    back to needs_review. Raises MissingReason without a reason.
+    unlinked and is flagged in the admin). Changing any content field (role, code, title,
+    source) of a decided mapping sends it back to needs_review. Raises MissingReason, StaleEdit,
+    IllegalTransition (a review field was set by hand).
     """
     if mapping.pk is None or "code" in mapping.changed_fields():
         link_occupation(mapping)
-    mark_content_change(mapping, actor=actor, pending=ClassificationMapping.Status.NEEDS_REVIEW)
-    save_tracked(mapping, actor=actor, reason=reason)
+    _save_reviewable(mapping, actor=actor, reason=reason, expected_version=expected_version)
     return mapping
 
 
@@ -100,7 +116,6 @@ def delete_item(*, item: Model, actor: Any, reason: str) -> None:
 
     Raises MissingReason without a reason.
     """
-    if not reason or not reason.strip():
-        raise MissingReason("Give a reason for the deletion: it goes into the audit history.")
-    with acting_as(actor, reason.strip()):
+    reason = require_reason(reason, "the deletion")
+    with acting_as(actor, reason):
         item.delete()

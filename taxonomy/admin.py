@@ -15,7 +15,9 @@ class LevelAdmin(AuditedAdmin):
     ordering = ["track", "rank"]
 
     def save_with_service(self, request, obj, form, change):
-        services.save_level(level=obj, actor=request.user, reason=current_reason())
+        services.save_level(
+            level=obj, actor=request.user, reason=current_reason(), expected_version=form.cleaned_data.get("version")
+        )
 
 
 @admin.register(TaxonomyNode)
@@ -27,7 +29,9 @@ class TaxonomyNodeAdmin(AuditedAdmin):
     list_select_related = ["parent", "default_soc"]
 
     def save_with_service(self, request, obj, form, change):
-        services.save_node(node=obj, actor=request.user, reason=current_reason())
+        services.save_node(
+            node=obj, actor=request.user, reason=current_reason(), expected_version=form.cleaned_data.get("version")
+        )
 
 
 @admin.register(OccupationCode)

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "framework.middleware.RejectNulBytesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -86,6 +87,11 @@ DATABASES = {
 }
 # Every request is one transaction: a tracked save whose history insert fails rolls back whole.
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # SQLite has no row locks: a transaction that reads and then writes (every decision) must
+    # take the write lock up front, so concurrent reviewers queue and the loser sees who
+    # decided first instead of "database is locked". Writers wait up to `timeout` seconds.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"transaction_mode": "IMMEDIATE", "timeout": 20})
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -130,6 +136,9 @@ ROLEBOOK_CONFIDENCE_BANDS = {
 }
 # The account that management commands and scripts act as when no --as user is given.
 ROLEBOOK_SYSTEM_USERNAME = "rolebook-system"
+# What that account may do beyond saving: shell access is an operator's, so commands may import
+# the review states a published card claims as decisions (Curators and Reviewers may not).
+ROLEBOOK_SYSTEM_PERMISSIONS = ["review.import_decisions"]
 # Four-eyes: nobody approves an item they created or last changed, superusers included.
 REVIEW_ALLOW_SELF_APPROVAL = env_bool("REVIEW_ALLOW_SELF_APPROVAL", False)
 
@@ -167,6 +176,10 @@ REVIEW_LEVEL_WORDS = {
 }
 # Rows per page of the review queues.
 REVIEW_PAGE_SIZE = int(os.environ.get("REVIEW_PAGE_SIZE", "50"))
+
+# SOC coder (taxonomy/coder.py): where `manage.py build_coder` stores its index, rebuilt when the
+# reference files change (the index is keyed on their hash).
+ROLEBOOK_CODER_PATH = Path(os.environ.get("ROLEBOOK_CODER_PATH", BASE_DIR / "var" / "coder"))
 
 # Card upload: curators upload cards by the hundred (Django refuses more than 100 files by default).
 DATA_UPLOAD_MAX_NUMBER_FILES = 1000

@@ -1,7 +1,11 @@
 from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
-from review.groups import GROUP_PERMISSIONS, sync_review_permissions
+from review.groups import sync_review_permissions
+from roles.groups import CURATORS, REVIEWERS
+
+# The permissions as this migration granted them (the decision log's moved to roles later).
+GROUP_PERMISSIONS = {REVIEWERS: ["review_alias", "review_mapping", "view_decision"], CURATORS: ["view_decision"]}
 
 
 def grant(apps, schema_editor):
@@ -10,7 +14,7 @@ def grant(apps, schema_editor):
     app_config.models_module = True
     create_permissions(app_config, apps=apps, verbosity=0)
     app_config.models_module = None
-    sync_review_permissions(apps.get_model("auth", "Group"), apps.get_model("auth", "Permission"))
+    sync_review_permissions(apps.get_model("auth", "Group"), apps.get_model("auth", "Permission"), GROUP_PERMISSIONS)
 
 
 def revoke(apps, schema_editor):

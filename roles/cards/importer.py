@@ -1,12 +1,21 @@
 """Import published role cards: plan the difference against the database, then apply it.
 
 Planning reads a fixed handful of rows per card and writes nothing, so the admin preview and
-`--dry-run` use it as is. Applying writes each model's new and changed rows with
+`--dry-run` use it as is. A real import plans under row locks (`select_for_update`) and applies
+in the same transaction, so a decision made meanwhile either lands before the plan reads the
+row, or waits for the import. Applying writes each model's new and changed rows with
 simple-history's bulk helpers: the number of queries per card stays bounded whatever its size.
 
-Review decisions survive a re-import: an approved alias or mapping stays approved while its
-content is unchanged, a rejected one is never brought back (it is reported as suppressed),
-and items missing from the card are reported, never deleted.
+Review states on a card are claims by the system that published it, never decisions by the
+person who uploads it. They become decisions ("imported" Decision rows naming the importer and
+the file) only when the import is asked to and the importer holds review.import_decisions;
+otherwise the items come in pending and the preview lists each claim that is ignored.
+Decisions made in Rolebook survive a re-import: an approved item stays approved while its
+content is unchanged, a changed one goes back to review, a rejected one is never brought back
+(reported as suppressed), and items missing from the card are reported, never deleted.
+
+A field a person changed in Rolebook since the card's last import is left alone, shown in the
+preview old → new with who changed it and when, unless `overwrite_edits` is given.
 """
 
 from __future__ import annotations
@@ -16,17 +25,26 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from typing import Any
 
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
-from framework.audit import acting_as
-from roles.models import ClassificationMapping, Component, Role, TitleAlias, normalize_space
-from roles.services import mark_content_change, save_tracked
+from framework.audit import acting_as, save_with_reason
+from roles import workflow
+from roles.models import (
+    ClassificationMapping,
+    Component,
+    Decision,
+    DecisionKind,
+    Reviewable,
+    Role,
+    TitleAlias,
+    normalize_space,
+)
 from taxonomy.models import Level, OccupationCode, TaxonomyNode
 
-from .parser import CardData, CardSyntaxError, Problem, parse_card
+from .parser import AliasData, CardData, CardSyntaxError, MappingData, Problem, parse_card
 
 ROLE_FIELDS = (
     "title",
@@ -41,15 +59,21 @@ ROLE_FIELDS = (
     "summary",
     "core_outputs",
 )
+LEVEL_FIELDS = ("name", "summary", *(attr for attr, _ in Level.ATTRIBUTES))
+COMPONENT_FIELDS = ("prevalence", "scope", "position")
+ALIAS_FIELDS = ("alias", "alias_type", "confidence")
+MAPPING_FIELDS = ("title", "source")
 ALIAS_SOURCE = "card import"
+IMPORT_REASON_PREFIX = "card import: "
 REMOVE_HINT = (
     "Missing items were kept: a curator deletes them in the admin "
     "(Roles › Components, Title aliases or Classification mappings) if they should go."
 )
+DETAILED_LEVELS = (OccupationCode.Level.DETAILED, OccupationCode.Level.ONET)
 
 
 def import_reason(filename: str) -> str:
-    return f"card import: {filename}"
+    return f"{IMPORT_REASON_PREFIX}{filename}"
 
 
 @dataclass
@@ -73,12 +97,19 @@ class CardPlan:
     suppressed: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    # Review states the card claims: imported as decisions, or listed as ignored.
+    claims_imported: list[str] = field(default_factory=list)
+    claims_ignored: list[str] = field(default_factory=list)
+    # Fields changed in Rolebook since the card's last import: kept, or overwritten on request.
+    edits_kept: list[str] = field(default_factory=list)
+    edits_overwritten: list[str] = field(default_factory=list)
     # Rows to write, in dependency order.
     nodes: list[TaxonomyNode] = field(default_factory=list)
     level: Level | None = None
     role_dirty: bool = False
     creates: dict[type, list] = field(default_factory=dict)
     updates: dict[type, tuple[list, set[str]]] = field(default_factory=dict)
+    decisions: list[Decision] = field(default_factory=list)
 
     @property
     def code(self) -> str:
@@ -94,12 +125,21 @@ class CardPlan:
             return "created"
         return "updated" if self.writes else "unchanged"
 
+    @property
+    def conflicts(self) -> int:
+        """Rolebook edits the card disagrees with (kept or overwritten)."""
+        return len(self.edits_kept) + len(self.edits_overwritten)
+
     def counts(self) -> str:
         parts = [f"{len(self.added)} added", f"{len(self.changed)} changed"]
         if self.suppressed:
             parts.append(f"{len(self.suppressed)} suppressed")
         if self.missing:
             parts.append(f"{len(self.missing)} missing")
+        if self.conflicts:
+            parts.append(f"{self.conflicts} Rolebook edit{'s' if self.conflicts != 1 else ''} in conflict")
+        if self.claims_ignored:
+            parts.append(f"{len(self.claims_ignored)} claim{'s' if len(self.claims_ignored) != 1 else ''} ignored")
         return ", ".join(parts)
 
 
@@ -115,6 +155,15 @@ class ImportResult:
     def ok(self) -> bool:
         return not self.problems
 
+    @property
+    def writes(self) -> bool:
+        return any(plan.writes for plan in self.plans)
+
+    @property
+    def may_write(self) -> bool:
+        """Whether confirming can change anything: writes planned, or Rolebook edits to overwrite."""
+        return self.writes or any(plan.edits_kept for plan in self.plans)
+
     def error_lines(self) -> list[str]:
         return [problem.format(filename) for filename, problem in self.problems]
 
@@ -128,16 +177,32 @@ class ImportResult:
             f"{actions.count('created')} created, {actions.count('updated')} updated, "
             f"{actions.count('unchanged')} unchanged; {suppressed} suppressed, {missing} missing."
         )
+        kept = sum(len(p.edits_kept) for p in self.plans)
+        overwritten = sum(len(p.edits_overwritten) for p in self.plans)
+        if kept or overwritten:
+            line += f" Conflicts with Rolebook edits: {kept} kept, {overwritten} overwritten."
+        imported = sum(len(p.claims_imported) for p in self.plans)
+        ignored = sum(len(p.claims_ignored) for p in self.plans)
+        if imported or ignored:
+            line += f" Review claims: {imported} imported as decisions, {ignored} ignored (stay pending)."
         return f"{line} {REMOVE_HINT}" if missing else line
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """How a run treats the card's review claims and Rolebook's own edits."""
+
+    import_decisions: bool = False
+    overwrite_edits: bool = False
 
 
 class _Context:
     """Levels, nodes and occupations met earlier in the run, so each is read once per run."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, lock: bool = False) -> None:
         self.levels: dict[str, Level | None] = {}
         self.nodes: dict[str, TaxonomyNode | None] = {}
-        self.role_codes: set[str] = set()
+        self.lock = lock
 
     def level(self, code: str) -> Level | None:
         if code not in self.levels:
@@ -150,6 +215,10 @@ class _Context:
             found = {n.code: n for n in TaxonomyNode.objects.filter(code__in=wanted)}
             for code in wanted:
                 self.nodes[code] = found.get(code)
+
+    def rows(self, queryset: models.QuerySet) -> models.QuerySet:
+        """The rows a real import may change, locked until its transaction ends."""
+        return queryset.select_for_update(of=("self",)) if self.lock else queryset
 
 
 def parse_sources(sources: Iterable[CardSource]) -> tuple[list[tuple[str, CardData]], list[tuple[str, Problem]]]:
@@ -176,22 +245,31 @@ def import_cards(
     *,
     actor: Any,
     dry_run: bool = False,
+    import_decisions: bool = False,
+    overwrite_edits: bool = False,
     progress: Callable[[int, int, CardPlan], None] | None = None,
 ) -> ImportResult:
     """Import every card in one transaction, or nothing at all if any card has a problem.
 
-    With dry_run, only plan: nothing is written. Returns the plans, or the problems as
-    (filename, Problem); never raises for bad input.
+    With dry_run, only plan: nothing is written. With import_decisions, the card's review
+    claims become "imported" decisions when `actor` holds review.import_decisions (otherwise
+    they are listed as ignored). With overwrite_edits, the card's values replace fields changed
+    in Rolebook since its last import. Returns the plans, or the problems as (filename,
+    Problem); never raises for bad input.
     """
     sources = list(sources)
     cards, problems = parse_sources(sources)
     result = ImportResult(problems=problems, dry_run=dry_run)
     if problems:
         return result
+    options = ImportOptions(
+        import_decisions=import_decisions and workflow.may_move(actor, TitleAlias, DecisionKind.IMPORTED),
+        overwrite_edits=overwrite_edits,
+    )
     with transaction.atomic():
-        context = _Context()
+        context = _Context(lock=not dry_run)
         for index, (filename, card) in enumerate(cards, 1):
-            plan = plan_card(card, filename=filename, actor=actor, context=context)
+            plan = plan_card(card, filename=filename, actor=actor, context=context, options=options)
             result.plans.append(plan)
             if plan.problems:
                 result.problems.extend((filename, p) for p in plan.problems)
@@ -209,13 +287,21 @@ def import_cards(
     return result
 
 
-def plan_card(card: CardData, *, filename: str, actor: Any, context: _Context | None = None) -> CardPlan:
+def plan_card(
+    card: CardData,
+    *,
+    filename: str,
+    actor: Any,
+    context: _Context | None = None,
+    options: ImportOptions | None = None,
+) -> CardPlan:
     """Compare `card` with the database and return what importing it would change; writes nothing."""
     context = context or _Context()
-    role = Role.objects.select_related("node", "level").filter(code=card.code).first()
+    options = options or ImportOptions()
+    role = context.rows(Role.objects.select_related("node", "level")).filter(code=card.code).first()
     plan = CardPlan(filename=filename, card=card, role=role or Role(code=card.code), role_is_new=role is None)
     specialization = _plan_taxonomy(plan, context)
-    level = _plan_level(plan, context)
+    level = _plan_level(plan, context, options)
     if plan.problems:
         return plan
     role = plan.role
@@ -225,12 +311,15 @@ def plan_card(card: CardData, *, filename: str, actor: Any, context: _Context | 
         setattr(role, name, getattr(card, name))
     if plan.role_is_new:
         plan.role_dirty = True
-    elif changed := role.changed_fields():
-        plan.role_dirty = True
-        plan.changed.append(f"role {role.code}: {', '.join(changed)}")
-    _plan_components(plan)
-    _plan_aliases(plan, actor)
-    _plan_mappings(plan, actor)
+    else:
+        edits = _EditLog(Role, [role.pk], ROLE_FIELDS) if role.changed_fields() else None
+        changed = _settle_edits(plan, role, ROLE_FIELDS, edits, options, f"role {role.code}")
+        if changed:
+            plan.role_dirty = True
+            plan.changed.append(f"role {role.code}: {', '.join(changed)}")
+    _plan_components(plan, context, options)
+    _plan_aliases(plan, actor, context, options)
+    _plan_mappings(plan, actor, context, options)
     return plan
 
 
@@ -262,7 +351,7 @@ def _plan_taxonomy(plan: CardPlan, context: _Context) -> TaxonomyNode | None:
     return spec
 
 
-def _plan_level(plan: CardPlan, context: _Context) -> Level:
+def _plan_level(plan: CardPlan, context: _Context, options: ImportOptions) -> Level:
     data = plan.card.level
     level = plan.role.level if not plan.role_is_new else context.level(data.code)
     if level is None:
@@ -276,10 +365,94 @@ def _plan_level(plan: CardPlan, context: _Context) -> Level:
         # A level planned earlier in this run but not yet written (preview) is written once.
         if f"level {data.code}" in plan.added:
             plan.level = level
-    elif changed := level.changed_fields():
+        return level
+    edits = _EditLog(Level, [level.pk], LEVEL_FIELDS) if level.changed_fields() else None
+    if changed := _settle_edits(plan, level, LEVEL_FIELDS, edits, options, f"level {level.code}"):
         plan.level = level
         plan.changed.append(f"level {level.code}: {', '.join(changed)} (the card's level block differs)")
     return level
+
+
+# ---------------------------------------------------------------------------------------------
+# Rolebook edits since the card's last import
+
+
+@dataclass(frozen=True)
+class _Edit:
+    who: str
+    when: datetime
+
+
+class _EditLog:
+    """For rows of one model: which fields people changed in Rolebook since the last card import.
+
+    Read from the rows' history in one query: after the newest "card import: …" row (or the
+    row's creation, when no card ever wrote it), every other change of a watched field counts.
+    """
+
+    def __init__(self, model: type[models.Model], pks: list[int], fields: Iterable[str]):
+        self.edits: dict[int, dict[str, _Edit]] = {}
+        fields = list(fields)
+        attnames = [model._meta.get_field(name).attname for name in fields]
+        rows = (
+            model.history.filter(id__in=pks)
+            .order_by("id", "history_date", "history_id")
+            .values_list("id", "history_change_reason", "history_user__username", "history_date", *attnames)
+        )
+        previous: dict[int, tuple] = {}
+        for pk, reason, username, date, *values in rows:
+            if (reason or "").startswith(IMPORT_REASON_PREFIX):
+                self.edits[pk] = {}
+            elif pk in previous:
+                edits = self.edits.setdefault(pk, {})
+                for name, old, new in zip(fields, previous[pk], values, strict=True):
+                    if old != new:
+                        edits[name] = _Edit(username or "someone", date)
+            previous[pk] = tuple(values)
+
+    def for_row(self, pk: int | None) -> dict[str, _Edit]:
+        return self.edits.get(pk, {}) if pk is not None else {}
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, list):
+        value = "; ".join(str(v) for v in value)
+    text = str(value)
+    return repr(text[:57] + "…") if len(text) > 60 else repr(text) if isinstance(value, str) else text
+
+
+def _settle_edits(
+    plan: CardPlan, obj: models.Model, fields: Iterable[str], edits: _EditLog | None, options: ImportOptions,
+    label: str,
+) -> list[str]:
+    """Resolve the card's changes to `obj` against Rolebook edits; return "field old → new" per change kept.
+
+    A field changed in Rolebook since the last import keeps its Rolebook value unless
+    options.overwrite_edits; either way the preview lists it with who changed it and when.
+    """
+    changed = [name for name in obj.changed_fields() if name in fields]
+    loaded = obj._loaded_values
+    made = []
+    for name in changed:
+        attname = obj._meta.get_field(name).attname
+        old, new = loaded[attname], getattr(obj, attname)
+        edit = edits.for_row(obj.pk).get(name) if edits is not None else None
+        if edit is not None:
+            line = (
+                f"{label} {name}: {_show(old)} → {_show(new)} — changed in Rolebook by {edit.who} on "
+                f"{timezone.localtime(edit.when):%Y-%m-%d %H:%M %Z}"
+            )
+            if not options.overwrite_edits:
+                setattr(obj, attname, old)
+                plan.edits_kept.append(line + ": kept (tick “overwrite Rolebook edits” to take the card’s)")
+                continue
+            plan.edits_overwritten.append(line + ": overwritten with the card’s value")
+        made.append(f"{name} {_show(old)} → {_show(new)}")
+    return made
+
+
+# ---------------------------------------------------------------------------------------------
+# Components, aliases and mappings
 
 
 def _queue(plan: CardPlan, obj, *, new: bool) -> None:
@@ -288,13 +461,19 @@ def _queue(plan: CardPlan, obj, *, new: bool) -> None:
         plan.creates.setdefault(model, []).append(obj)
         return
     objs, fields = plan.updates.setdefault(model, ([], set()))
-    objs.append(obj)
     fields.update(obj.changed_fields())
+    # The bulk update bypasses save(): count the change as save() would.
+    obj.version = obj._loaded_values["version"] + 1
+    fields.add("version")
+    objs.append(obj)
 
 
-def _plan_components(plan: CardPlan) -> None:
-    existing = {} if plan.role_is_new else {(c.kind, c.text): c for c in plan.role.components.all()}
+def _plan_components(plan: CardPlan, context: _Context, options: ImportOptions) -> None:
+    existing = {} if plan.role_is_new else {
+        (c.kind, c.text): c for c in context.rows(Component.objects.filter(role=plan.role))
+    }
     positions: dict[str, int] = {}
+    to_settle = []
     for data in plan.card.components:
         position = positions.get(data.kind, 0)
         positions[data.kind] = position + 1
@@ -316,7 +495,11 @@ def _plan_components(plan: CardPlan) -> None:
             plan.added.append(label)
             continue
         component.prevalence, component.scope, component.position = data.prevalence, data.scope, position
-        if changed := component.changed_fields():
+        if component.changed_fields():
+            to_settle.append((component, label))
+    edits = _EditLog(Component, [c.pk for c, _ in to_settle], COMPONENT_FIELDS) if to_settle else None
+    for component, label in to_settle:
+        if changed := _settle_edits(plan, component, COMPONENT_FIELDS, edits, options, label):
             _queue(plan, component, new=False)
             plan.changed.append(f"{label}: {', '.join(changed)}")
     for kind, text in existing:
@@ -327,12 +510,38 @@ def _alias_key(text: str) -> str:
     return normalize_space(text).lower()
 
 
-def _plan_aliases(plan: CardPlan, actor: Any) -> None:
-    existing = {} if plan.role_is_new else {_alias_key(a.alias): a for a in plan.role.aliases.all()}
+def _claim_date(data: AliasData) -> datetime | None:
+    return datetime.combine(data.approved_on, time(0), tzinfo=UTC) if data.approved_on else None
+
+
+def _ignore_claim(plan: CardPlan, label: str, claim: str, line: int, stays: str) -> None:
+    plan.claims_ignored.append(
+        f"{label} (line {line}): the card says {claim} — will stay {stays}: the import does not "
+        "decide for a reviewer (importing review decisions needs review.import_decisions)"
+    )
+
+
+def _import_claim(
+    plan: CardPlan, item: Reviewable, to: str, *, actor: Any, label: str, claim: str, decided_at: datetime | None,
+) -> None:
+    """Turn the card's claim into an "imported" decision on `item` (in memory; applied with the plan)."""
+    reason = f"{import_reason(plan.filename)}: the card says {claim}"
+    plan.decisions.append(
+        workflow.prepare_move(item, to, by=actor, kind=DecisionKind.IMPORTED, reason=reason, decided_at=decided_at)
+    )
+    plan.claims_imported.append(f"{label}: {claim} (imported as a decision)")
+
+
+def _plan_aliases(plan: CardPlan, actor: Any, context: _Context, options: ImportOptions) -> None:
+    existing = {} if plan.role_is_new else {
+        _alias_key(a.alias): a for a in context.rows(TitleAlias.objects.filter(role=plan.role))
+    }
+    to_settle = []
     for data in plan.card.aliases:
         alias = existing.pop(_alias_key(data.alias), None)
         label = f"alias {data.alias!r}"
-        approved_at = datetime.combine(data.approved_on, time(0), tzinfo=UTC) if data.approved_on else None
+        approved_at = _claim_date(data)
+        claim = f"approved on {data.approved_on}" if approved_at else ""
         if alias is None:
             alias = TitleAlias(
                 role=plan.role,
@@ -341,65 +550,147 @@ def _plan_aliases(plan: CardPlan, actor: Any) -> None:
                 confidence=data.confidence,
                 source=ALIAS_SOURCE,
             )
-            if approved_at:
-                alias.status, alias.approved_at = TitleAlias.Status.APPROVED, approved_at
-            mark_content_change(alias, actor=actor, pending=TitleAlias.Status.PENDING)
+            workflow.start(alias, by=actor)
+            if approved_at and options.import_decisions:
+                _import_claim(plan, alias, TitleAlias.Status.APPROVED, actor=actor, label=label, claim=claim,
+                              decided_at=approved_at)
+            elif approved_at:
+                _ignore_claim(plan, label, claim, data.line, "pending")
             _queue(plan, alias, new=True)
-            plan.added.append(label + (" (approved)" if approved_at else ""))
+            plan.added.append(label + (" (approved)" if alias.status == TitleAlias.Status.APPROVED else ""))
             continue
         if alias.status == TitleAlias.Status.REJECTED:
             # A reviewer's rejection stands: the card cannot bring the alias back.
             plan.suppressed.append(f"{label} was rejected by a reviewer")
             continue
-        was = alias.status
         alias.alias, alias.alias_type, alias.confidence = data.alias, data.alias_type, data.confidence
-        mark_content_change(alias, actor=actor, pending=TitleAlias.Status.PENDING)
-        if approved_at and was == TitleAlias.Status.PENDING:
-            alias.status, alias.approved_at, alias.approved_by = TitleAlias.Status.APPROVED, approved_at, None
-        if changed := alias.changed_fields():
+        to_settle.append((alias, data, label, claim, approved_at))
+    changing = [a for a, *_ in to_settle if a.changed_fields()]
+    edits = _EditLog(TitleAlias, [a.pk for a in changing], ALIAS_FIELDS) if changing else None
+    for alias, data, label, claim, approved_at in to_settle:
+        was = alias.status
+        changed = _settle_edits(plan, alias, ALIAS_FIELDS, edits, options, label)
+        if changed:
+            decision = workflow.note_content_change(alias, by=actor, reason=import_reason(plan.filename))
+            if decision is not None:
+                plan.decisions.append(decision)
+        if approved_at and alias.is_open:
+            if options.import_decisions:
+                _import_claim(plan, alias, TitleAlias.Status.APPROVED, actor=actor, label=label, claim=claim,
+                              decided_at=approved_at)
+            else:
+                _ignore_claim(plan, label, claim, data.line, "pending")
+        if alias.changed_fields():
             _queue(plan, alias, new=False)
-            note = " (back to review)" if was == TitleAlias.Status.APPROVED and alias.status != was else ""
-            content = [f for f in changed if f in TitleAlias.CONTENT_FIELDS or f == "status"]
-            plan.changed.append(f"{label}: {', '.join(content or changed)}{note}")
+            note = " (back to review)" if was == TitleAlias.Status.APPROVED and alias.is_open else ""
+            if alias.status == TitleAlias.Status.APPROVED and was != alias.status:
+                note = " (approved)"
+            plan.changed.append(f"{label}: {', '.join(changed) or 'status'}{note}")
     for alias in existing.values():
         if alias.status != TitleAlias.Status.REJECTED:
             plan.missing.append(f"alias {alias.alias!r} is not on the card")
 
 
-def _plan_mappings(plan: CardPlan, actor: Any) -> None:
-    existing = {} if plan.role_is_new else {(m.scheme, m.code): m for m in plan.role.mappings.all()}
-    new: list[ClassificationMapping] = []
-    now = timezone.now()
+def _mapping_claim_problem(mapping: ClassificationMapping, data: MappingData) -> Problem | None:
+    """Why an imported approval of `mapping` is refused, or None: it needs a detailed official code."""
+    if data.status != ClassificationMapping.Status.APPROVED:
+        return None
+    occupation = mapping.occupation
+    if occupation is None:
+        return Problem(
+            data.line,
+            f"the card approves {data.code}, which is not in the SOC 2018 / O*NET-SOC 2019 reference: "
+            "an imported approval needs an official code (give reviewStatus=needs_review to import it for review)",
+        )
+    if occupation.level not in DETAILED_LEVELS:
+        return Problem(
+            data.line,
+            f"the card approves {data.code}, a {occupation.get_level_display().lower()} group: an imported "
+            "approval needs a detailed code (give reviewStatus=needs_review and refine it in Rolebook)",
+        )
+    return None
+
+
+def _plan_mappings(plan: CardPlan, actor: Any, context: _Context, options: ImportOptions) -> None:
+    current = [] if plan.role_is_new else list(
+        context.rows(ClassificationMapping.objects.filter(role=plan.role)).select_related("occupation")
+    )
+    existing = {(m.scheme, m.code): m for m in current}
+    # A mapping a reviewer refined keeps answering to the code the card still prints.
+    refined = {(m.scheme, m.previous_code): m for m in current if m.previous_code}
+    statuses = ClassificationMapping.Status
+    new: list[tuple[ClassificationMapping, MappingData]] = []
+    to_settle = []
+    seen: set[int] = set()
     for data in plan.card.mappings:
         mapping = existing.pop((data.scheme, data.code), None)
         label = f"mapping {data.code}"
-        approve = data.status == ClassificationMapping.Status.APPROVED
+        if mapping is None and (data.scheme, data.code) in refined:
+            mapping = refined[(data.scheme, data.code)]
+            if mapping.pk not in seen:
+                plan.edits_kept.append(
+                    f"{label}: refined to {mapping.code} in Rolebook: kept (the card still prints {data.code})"
+                )
+                seen.add(mapping.pk)
+            continue
         if mapping is None:
             mapping = ClassificationMapping(
                 role=plan.role, scheme=data.scheme, code=data.code, title=data.title, source=data.source
             )
-            if approve:
-                mapping.status, mapping.reviewed_at = ClassificationMapping.Status.APPROVED, now
-            mark_content_change(mapping, actor=actor, pending=ClassificationMapping.Status.NEEDS_REVIEW)
-            new.append(mapping)
+            workflow.start(mapping, by=actor)
+            new.append((mapping, data))
             plan.added.append(label)
             continue
-        if mapping.status == ClassificationMapping.Status.REJECTED:
-            plan.suppressed.append(f"{label} was rejected by a reviewer")
+        seen.add(mapping.pk)
+        if mapping.status == statuses.REJECTED:
+            if data.status != statuses.REJECTED:
+                plan.suppressed.append(f"{label} was rejected by a reviewer")
             continue
         mapping.title, mapping.source = data.title, data.source
-        if approve and mapping.status == ClassificationMapping.Status.NEEDS_REVIEW:
-            mapping.status, mapping.reviewed_at = ClassificationMapping.Status.APPROVED, now
-        # An approved mapping stays approved when the card still says needs_review.
-        if changed := mapping.changed_fields():
-            _queue(plan, mapping, new=False)
-            plan.changed.append(f"{label}: {', '.join(changed)}")
-    _link_occupations(new)
-    for mapping in new:
+        to_settle.append((mapping, data, label))
+    _link_occupations([m for m, _ in new])
+    for mapping, data in new:
+        _mapping_claim(plan, mapping, data, actor, f"mapping {data.code}", options)
         _queue(plan, mapping, new=True)
+    changing = [m for m, *_ in to_settle if m.changed_fields()]
+    edits = _EditLog(ClassificationMapping, [m.pk for m in changing], MAPPING_FIELDS) if changing else None
+    for mapping, data, label in to_settle:
+        was = mapping.status
+        changed = _settle_edits(plan, mapping, MAPPING_FIELDS, edits, options, label)
+        if changed:
+            decision = workflow.note_content_change(mapping, by=actor, reason=import_reason(plan.filename))
+            if decision is not None:
+                plan.decisions.append(decision)
+        if mapping.is_open:
+            _mapping_claim(plan, mapping, data, actor, label, options)
+        elif data.status not in (mapping.OPEN, mapping.status):
+            plan.edits_kept.append(
+                f"{label}: the card says {data.status.replace('_', ' ')}; it is {mapping.get_status_display().lower()} "
+                "in Rolebook: kept (reopen it in the review to decide again)"
+            )
+        if mapping.changed_fields():
+            _queue(plan, mapping, new=False)
+            note = " (back to review)" if was == statuses.APPROVED and mapping.is_open else ""
+            plan.changed.append(f"{label}: {', '.join(changed) or 'status'}{note}")
     for mapping in existing.values():
-        if mapping.status != ClassificationMapping.Status.REJECTED:
+        if mapping.status != statuses.REJECTED and mapping.pk not in seen:
             plan.missing.append(f"mapping {mapping.code} is not on the card")
+
+
+def _mapping_claim(
+    plan: CardPlan, mapping: ClassificationMapping, data: MappingData, actor: Any, label: str, options: ImportOptions
+) -> None:
+    """Apply or list the card's reviewStatus for an open mapping."""
+    if data.status == mapping.OPEN:
+        return
+    claim = data.status.replace("_", " ")
+    if not options.import_decisions:
+        _ignore_claim(plan, label, claim, data.line, "needs review")
+        return
+    if problem := _mapping_claim_problem(mapping, data):
+        plan.problems.append(problem)
+        return
+    _import_claim(plan, mapping, data.status, actor=actor, label=label, claim=claim, decided_at=None)
 
 
 def _link_occupations(mappings: list[ClassificationMapping]) -> None:
@@ -417,16 +708,17 @@ def _link_occupations(mappings: list[ClassificationMapping]) -> None:
 def apply_plan(plan: CardPlan, *, actor: Any) -> None:
     """Write `plan` as `actor` with the reason "card import: FILE": a bounded number of queries.
 
-    Call inside a transaction. Raises DatabaseError if the database refuses a row.
+    Call inside the transaction that planned it (its row locks keep the plan true). Raises
+    DatabaseError if the database refuses a row, StaleEdit if a row changed since it was read.
     """
     reason = import_reason(plan.filename)
     # Unsaved parents (family, role) are saved first; Django then fills in their new pks.
     for node in plan.nodes:
-        save_tracked(node, actor=actor, reason=reason)
+        save_with_reason(node, actor=actor, reason=reason)
     if plan.level is not None:
-        save_tracked(plan.level, actor=actor, reason=reason)
+        save_with_reason(plan.level, actor=actor, reason=reason)
     if plan.role_dirty:
-        save_tracked(plan.role, actor=actor, reason=reason)
+        save_with_reason(plan.role, actor=actor, reason=reason)
     with acting_as(actor, reason):
         for model in (Component, TitleAlias, ClassificationMapping):
             if objs := plan.creates.get(model):
@@ -434,3 +726,6 @@ def apply_plan(plan: CardPlan, *, actor: Any) -> None:
             if model in plan.updates:
                 objs, fields = plan.updates[model]
                 bulk_update_with_history(objs, model, sorted(fields), default_user=actor, default_change_reason=reason)
+    if plan.decisions:
+        # The decided items exist now, so each Decision's foreign key is filled in.
+        Decision.objects.bulk_create(plan.decisions)

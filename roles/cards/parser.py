@@ -65,8 +65,9 @@ DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 SCHEME_LABELS = {label: value for value, label in ClassificationMapping.Scheme.choices}
 MAPPING_KEYS = ("code=", "title=", "source=", "reviewStatus=")
-# A card shows live mappings only; "rejected" is a reviewer's decision, never published.
-MAPPING_STATUSES = (ClassificationMapping.Status.NEEDS_REVIEW.value, ClassificationMapping.Status.APPROVED.value)
+# Every state a mapping can be in: a card round-trips a rejected mapping too. (A rejected alias
+# is left off the card instead: its table has room for an approval date only.)
+MAPPING_STATUSES = tuple(ClassificationMapping.Status.values)
 
 # Column sizes of the models, checked here so an over-long value is a card error, not a crash.
 MAX = {

@@ -41,7 +41,11 @@ def render_card(role: Role) -> str:
 
 
 def card_from_role(role: Role) -> CardData:
-    """Read what the card shows of `role`: live items only (rejected ones are not published)."""
+    """Read what the card shows of `role`: every mapping with its status, and the aliases not rejected.
+
+    A rejected alias has no place in the alias table (its Approved column holds a date or "—"),
+    so it is left off; a mapping prints its reviewStatus, rejected included, and round-trips.
+    """
     level = role.level
     components = [
         ComponentData(kind=c.kind, text=c.text, prevalence=c.prevalence, scope=c.scope)
@@ -55,14 +59,14 @@ def card_from_role(role: Role) -> CardData:
             alias=a.alias,
             alias_type=a.alias_type,
             confidence=a.confidence,
-            approved_on=a.approved_at.astimezone(UTC).date() if a.approved_at else None,
+            approved_on=a.decided_at.astimezone(UTC).date() if a.status == TitleAlias.Status.APPROVED else None,
         )
         for a in role.aliases.exclude(status=TitleAlias.Status.REJECTED).order_by("pk")
     ]
     mappings = [
         MappingData(code=m.code, title=m.title, source=m.source, status=m.status, scheme=m.scheme)
         # Card order is creation order, so an imported card renders its mappings as printed.
-        for m in role.mappings.exclude(status=ClassificationMapping.Status.REJECTED).order_by("pk")
+        for m in role.mappings.order_by("pk")
     ]
     return CardData(
         title=role.title,

@@ -8,9 +8,8 @@ from django.contrib.auth.models import Group, Permission
 from playwright.sync_api import expect
 
 from review.groups import sync_review_permissions
-from review.models import Decision
 from roles.groups import CURATORS, REVIEWERS, sync_groups
-from roles.models import ClassificationMapping, TitleAlias
+from roles.models import ClassificationMapping, Decision, TitleAlias
 from roles.services import save_alias
 from tests.browser.conftest import login
 from tests.factories import TitleAliasFactory, UserFactory
@@ -48,7 +47,7 @@ def test_reviewer_filters_approves_and_rejects(page, live_server, seed_role, use
     expect(page.locator(".messages")).to_contain_text("“Machine Learning 1” rejected.")
 
     approved = TitleAlias.objects.get(role=seed_role, alias="Machine Learning I")
-    assert approved.status == "approved" and approved.approved_by == users["reviewer"]
+    assert approved.status == "approved" and approved.decided_by == users["reviewer"]
     assert TitleAlias.objects.get(role=seed_role, alias="Machine Learning 1").status == "rejected"
 
     # The role's admin page shows the Approved date; the alias's history shows the decision.
@@ -56,7 +55,7 @@ def test_reviewer_filters_approves_and_rejects(page, live_server, seed_role, use
     # A reviewer may only view roles: the inline shows text, not inputs.
     alias_cell = page.locator("td.field-alias", has_text=re.compile(r"^\s*Machine Learning I\s*$"))
     inline_row = page.locator("tr", has=alias_cell)
-    expect(inline_row.locator("td.field-approved_at")).to_contain_text(str(approved.approved_at.year))
+    expect(inline_row.locator("td.field-decided_at")).to_contain_text(str(approved.decided_at.year))
     page.goto(f"{live_server.url}/admin/roles/titlealias/{approved.pk}/history/")
     expect(page.locator("body")).to_contain_text("review: approved")
     expect(page.locator("body")).to_contain_text("rita")
@@ -90,11 +89,12 @@ def test_bulk_approve_by_threshold(page, live_server, seed_role, users):
     page.click("#threshold button[type=submit]")
     # Six seed aliases are at 0.70; the reviewer's own alias is skipped under four-eyes.
     expect(page.locator("#will-decide")).to_have_text("6")
-    expect(page.locator("#threshold-summary")).to_contain_text("1 you created or last changed will be skipped")
+    expect(page.locator("#threshold-summary")).to_contain_text("1 you created or changed will be skipped")
     page.check("input[name=confirm]")
     page.click("button:has-text('Approve 6')")
-    expect(page.locator(".messages")).to_contain_text("Approved at confidence ≥ 0.70: 6 items; skipped 1.")
-    expect(page.locator(".messages")).to_contain_text("Skipped “Rita's Own Alias”: four-eyes: you created it")
+    # The preview left the reviewer's own alias out of what it signed: the confirm decides the six.
+    expect(page.locator(".messages")).to_contain_text("Approved at confidence ≥ 0.70: 6 items.")
+    assert TitleAlias.objects.get(alias="Rita's Own Alias").status == "pending"
     assert TitleAlias.objects.filter(role=seed_role, status="approved").count() == 6
     assert Decision.objects.filter(actor=users["reviewer"]).count() == 6
 
@@ -133,10 +133,10 @@ def test_four_eyes_refusal_is_shown_to_the_editor(page, live_server, seed_role, 
     login(page, live_server, "rita")
     page.goto(f"{live_server.url}/review/aliases/?role=AIMLAM.GEN.P1")
     row = alias_row(page, "Deep Learning I")
-    expect(row.locator(".four-eyes")).to_contain_text("you made the last change to its content")
+    expect(row.locator(".four-eyes")).to_contain_text("you changed its content since it was last approved")
     row.locator("button.approve").click()
     expect(page.locator(".messages .error")).to_contain_text(
-        "You cannot approve the alias “Deep Learning I”: you made the last change to its content"
+        "You cannot approve the alias “Deep Learning I”: you changed its content since it was last approved"
     )
     alias.refresh_from_db()
     assert alias.status == "pending"

@@ -101,15 +101,15 @@ def test_update_with_history_writes_one_snapshot_row_per_updated_row(django_asse
             reason="approved: bulk",
             date=now,
             status="approved",
-            approved_by_id=user.pk,
-            approved_at=now,
+            decided_by_id=user.pk,
+            decided_at=now,
         )
     assert updated == 3
     for alias in TitleAlias.objects.filter(pk__in=pks):
         record = alias.history.latest()
         assert (record.history_type, record.history_user, record.history_change_reason) == ("~", user, "approved: bulk")
         assert record.history_date == now
-        assert (record.status, record.approved_by, record.approved_at) == ("approved", user, now)
+        assert (record.status, record.decided_by, record.decided_at) == ("approved", user, now)
         assert (record.alias, record.confidence, record.role_id) == (alias.alias, alias.confidence, alias.role_id)
     assert untouched.history.count() == 1
     assert TitleAlias.objects.get(pk=untouched.pk).status == "pending"

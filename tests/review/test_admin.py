@@ -6,8 +6,7 @@ from django.test import Client
 from django.urls import reverse
 
 from review.admin import ClassificationMappingReviewAdmin, TitleAliasReviewAdmin
-from review.models import Decision
-from roles.models import ClassificationMapping, TitleAlias
+from roles.models import ClassificationMapping, Decision, TitleAlias
 from tests.factories import TitleAliasFactory
 
 pytestmark = pytest.mark.django_db
@@ -50,7 +49,7 @@ def test_approve_action_reports_skips(make_user, role):
     html = response.content.decode()
     assert "Approved 1 item; skipped 1." in html
     assert "Skipped Mine: four-eyes: you created it" in html
-    assert TitleAlias.objects.get(pk=other.pk).approved_by == reviewer
+    assert TitleAlias.objects.get(pk=other.pk).decided_by == reviewer
 
 
 def test_reject_action_asks_for_a_reason(make_user, alias):
@@ -91,4 +90,4 @@ def test_mapping_reject_action(make_user, detailed_mapping):
 def test_review_fields_stay_read_only(make_user, alias):
     model_admin = admin.site.get_model_admin(TitleAlias)
     request = type("R", (), {"user": make_user("superuser")})()
-    assert {"status", "approved_by", "approved_at"} <= set(model_admin.get_readonly_fields(request, alias))
+    assert {"status", "decided_by", "decided_at"} <= set(model_admin.get_readonly_fields(request, alias))

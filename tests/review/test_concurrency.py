@@ -12,8 +12,7 @@ import pytest
 from django.db import connection
 
 from review import services
-from review.models import Decision
-from roles.models import TitleAlias
+from roles.models import Decision, TitleAlias
 from tests.factories import RoleFactory, TitleAliasFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres_only]

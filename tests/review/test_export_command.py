@@ -125,7 +125,7 @@ def test_with_reviewers_writes_usernames_in_a_sidecar_only(roles, tmp_path):
     export("--output", str(tmp_path / "plain"))
     export("--output", str(tmp_path / "signed"), "--with-reviewers")
     assert fixture_bytes(tmp_path / "plain") == fixture_bytes(tmp_path / "signed")
-    assert '"approved_by": "rev"' in (tmp_path / "signed" / REVIEWERS).read_text()
+    assert '"decided_by": "rev"' in (tmp_path / "signed" / REVIEWERS).read_text()
 
 
 @pytest.mark.parametrize("version", ["1.0", "v1.0.0", "01.2.3"])

@@ -4,8 +4,8 @@ import pytest
 from django.contrib.auth.models import Group
 from django.db import IntegrityError, transaction
 
-from review.models import Decision
 from roles.groups import CURATORS, REVIEWERS
+from roles.models import Decision
 
 pytestmark = pytest.mark.django_db
 

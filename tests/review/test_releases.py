@@ -120,10 +120,10 @@ def test_release_holds_only_approved_items_with_natural_keys_and_no_users(refere
     mappings = fixture_objects(tmp_path, MAPPING_FILE)
     assert [a["fields"]["alias"] for a in aliases] == [alias_ok.alias]
     assert [m["fields"]["code"] for m in mappings] == [mapping_ok.code]
-    assert aliases[0]["fields"]["approved_by"] is None
-    assert aliases[0]["fields"]["approved_at"].endswith("Z")
-    assert mappings[0]["fields"]["reviewed_by"] is None
-    assert mappings[0]["fields"]["reviewed_at"] is not None
+    assert aliases[0]["fields"]["decided_by"] is None
+    assert aliases[0]["fields"]["decided_at"].endswith("Z")
+    assert mappings[0]["fields"]["decided_by"] is None
+    assert mappings[0]["fields"]["decided_at"] is not None
     text = "".join((tmp_path / name).read_text() for name in manifest["load_order"])
     assert '"pk"' not in text
     assert actor.username not in text and "@" not in text
@@ -190,7 +190,7 @@ def test_with_reviewers_writes_a_sidecar_and_leaves_the_fixtures_unchanged(refer
     assert REVIEWERS not in plain["sha256"]
     rows = list(iter_fixture(tmp_path / "signed" / REVIEWERS))
     assert len(rows) == 3
-    assert {r.get("approved_by") or r.get("reviewed_by") for r in rows} == {"rita"}
+    assert {r.get("decided_by") or r.get("decided_by") for r in rows} == {"rita"}
     assert all(r["model"] in ("roles.titlealias", "roles.classificationmapping") for r in rows)
     assert "@" not in (tmp_path / "signed" / REVIEWERS).read_text()
 

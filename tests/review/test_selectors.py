@@ -156,3 +156,14 @@ def test_dashboard_selectors(alias, reviewer, detailed_mapping):
     per_day = selectors.decisions_per_day(7)
     assert len(per_day) == 7 and per_day[-1][1] == 1
     assert dict(selectors.pending_by_family())[detailed_mapping.role.node.parent.code] == 1
+
+
+def test_content_changes_name_the_role_an_alias_was_moved_from(alias, reviewer, curator):
+    services.approve_alias(alias=alias, actor=reviewer)
+    alias.refresh_from_db()
+    old_code = alias.role.code
+    alias.role = RoleFactory()
+    save_alias(alias=alias, actor=curator, reason="belongs elsewhere")
+    page = list(selectors.alias_queue().filter(pk=alias.pk))
+    changes = {c.field: (c.old, c.new) for c in selectors.content_changes(page)[alias.pk]}
+    assert changes == {"role": (old_code, alias.role.code)}

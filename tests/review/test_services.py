@@ -7,8 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from review import services
-from review.models import Decision
-from roles.models import ClassificationMapping, TitleAlias
+from roles.models import ClassificationMapping, Decision, TitleAlias
 from roles.services import save_alias, save_mapping
 from tests.factories import TitleAliasFactory
 from tests.review.conftest import soc
@@ -81,10 +80,10 @@ def test_alias_transition_table(alias, reviewer, other_reviewer, state, action, 
     assert latest.history_change_reason.startswith("review: ")
     decision = Decision.objects.filter(alias=alias).latest()
     assert (decision.actor, decision.from_status, decision.to_status) == (reviewer, state, expected)
-    if expected == A.APPROVED:
-        assert alias.approved_by == reviewer and alias.approved_at is not None
+    if expected != A.PENDING:
+        assert alias.decided_by == reviewer and alias.decided_at is not None
     else:
-        assert alias.approved_by is None and alias.approved_at is None
+        assert alias.decided_by is None and alias.decided_at is None
 
 
 MAPPING_ACTIONS = {
@@ -128,9 +127,9 @@ def test_mapping_transition_table(detailed_mapping, reviewer, other_reviewer, st
     decision = Decision.objects.filter(mapping=mapping).latest()
     assert (decision.actor, decision.from_status, decision.to_status) == (reviewer, state, expected)
     if expected == M.NEEDS_REVIEW:
-        assert mapping.reviewed_by is None and mapping.reviewed_at is None
+        assert mapping.decided_by is None and mapping.decided_at is None
     else:
-        assert mapping.reviewed_by == reviewer and mapping.reviewed_at is not None
+        assert mapping.decided_by == reviewer and mapping.decided_at is not None
 
 
 def test_already_decided_names_who_what_and_when(alias, reviewer, other_reviewer):
@@ -168,7 +167,7 @@ def test_creator_cannot_approve_own_alias(role, reviewer):
 def test_last_content_editor_cannot_approve(alias, reviewer, other_reviewer):
     alias.confidence = Decimal("0.90")
     save_alias(alias=alias, actor=reviewer, reason="raise confidence")
-    with pytest.raises(services.FourEyesViolation, match="last change to its content"):
+    with pytest.raises(services.FourEyesViolation, match="changed its content since it was last approved"):
         services.approve_alias(alias=alias, actor=reviewer)
     assert services.approve_alias(alias=alias, actor=other_reviewer).status == A.APPROVED
 
@@ -263,7 +262,7 @@ def test_changing_content_of_approved_alias_sends_it_back(alias, reviewer, curat
     save_alias(alias=alias, actor=curator, reason="curator edit")
     alias.refresh_from_db()
     assert alias.status == A.PENDING
-    assert alias.approved_at is None and alias.content_changed_by == curator
+    assert alias.decided_at is None and alias.content_changed_by == curator
 
 
 def test_changing_code_of_approved_mapping_sends_it_back(detailed_mapping, reviewer, curator):
@@ -273,7 +272,7 @@ def test_changing_code_of_approved_mapping_sends_it_back(detailed_mapping, revie
     save_mapping(mapping=detailed_mapping, actor=curator, reason="statisticians")
     detailed_mapping.refresh_from_db()
     assert detailed_mapping.status == M.NEEDS_REVIEW
-    assert detailed_mapping.reviewed_at is None
+    assert detailed_mapping.decided_at is None
 
 
 # -- mappings: reference, group level, refine ----------------------------------------------------
@@ -302,7 +301,7 @@ def test_refine_to_detailed_code(group_mapping, reviewer):
     done = services.refine_mapping(mapping=group_mapping, actor=reviewer, code="15-2051", comment="data science")
     group_mapping.refresh_from_db()
     assert (group_mapping.code, group_mapping.previous_code) == ("15-2051", "15-0000")
-    assert group_mapping.status == M.APPROVED and group_mapping.reviewed_by == reviewer
+    assert group_mapping.status == M.APPROVED and group_mapping.decided_by == reviewer
     assert group_mapping.source == ClassificationMapping.Source.MANUAL
     assert group_mapping.occupation == soc("15-2051") and group_mapping.title == "Data Scientists"
     assert done.code == "15-2051"
@@ -318,7 +317,7 @@ def test_refine_to_detailed_code(group_mapping, reviewer):
         ("15-2051x", "not a SOC code"),
         ("15-9998", "not in the SOC 2018"),
         ("11-1011", "not under 15-0000"),
-        ("15-0000", "not under 15-0000"),
+        ("15-0000", "major group, not a detailed occupation"),
     ],
 )
 def test_refine_rejects_codes_that_are_not_refinements(group_mapping, reviewer, code, message):

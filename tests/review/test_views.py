@@ -1,5 +1,6 @@
 """The review pages: who may see and do what, CSRF, filters, threshold approval, query counts."""
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -7,8 +8,7 @@ from django.test import Client
 from django.urls import reverse
 
 from review import services
-from review.models import Decision
-from roles.models import ClassificationMapping, TitleAlias
+from roles.models import ClassificationMapping, Decision, TitleAlias
 from roles.services import save_alias
 from tests.factories import (
     ClassificationMappingFactory,
@@ -134,7 +134,7 @@ def test_approve_and_reject_from_the_queue(make_user, role, curator):
     client.post(reverse("review:alias-reject", args=[bad.pk]), {"reason": "numbered duplicate"})
     good.refresh_from_db()
     bad.refresh_from_db()
-    assert (good.status, good.approved_by) == ("approved", reviewer)
+    assert (good.status, good.decided_by) == ("approved", reviewer)
     assert bad.status == "rejected"
     assert Decision.objects.get(alias=bad).comment == "numbered duplicate"
 
@@ -150,7 +150,7 @@ def test_four_eyes_refusal_is_shown(make_user, alias):
     alias.alias = "Data Wrangler Senior"
     save_alias(alias=alias, actor=editor, reason="clarify")
     html = client.get(reverse("review:aliases")).content.decode()
-    assert "Four-eyes: you made the last change to its content" in html
+    assert "Four-eyes: you changed its content since it was last approved" in html
     response = client.post(reverse("review:alias-approve", args=[alias.pk]), follow=True)
     assert "You cannot approve the alias “Data Wrangler Senior”" in response.content.decode()
     alias.refresh_from_db()
@@ -199,20 +199,48 @@ def test_default_sort_is_lowest_confidence_first(make_user, role):
     assert html.index("Zed High") < html.index("Alpha Low")
 
 
+def _shown(client, url: str) -> str:
+    """The signed list of rows a queue or preview page showed."""
+    html = client.get(url).content.decode()
+    return re.search(r'name="shown" value="([^"]*)"', html).group(1)
+
+
 def test_bulk_approve_reports_skips(make_user, role):
     client, reviewer = client_for(make_user, "reviewer")
     mine = TitleAliasFactory(role=role, alias="Mine", created_by=reviewer)
     theirs = TitleAliasFactory(role=role, alias="Theirs")
-    data = {"ids": [mine.pk, theirs.pk], "action": "approve"}
+    data = {"ids": [mine.pk, theirs.pk], "action": "approve", "shown": _shown(client, reverse("review:aliases"))}
     response = client.post(reverse("review:alias-bulk"), data, follow=True)
     html = response.content.decode()
     assert "Approved 1 item; skipped 1." in html
     assert "Skipped “Mine”: four-eyes: you created it" in html
 
 
+def test_bulk_decides_only_rows_of_the_page_shown_at_their_versions(make_user, role, curator):
+    client, _ = client_for(make_user, "reviewer")
+    shown_alias = TitleAliasFactory(role=role, alias="Shown", created_by=curator)
+    changed = TitleAliasFactory(role=role, alias="Changed", created_by=curator)
+    shown = _shown(client, reverse("review:aliases"))
+    unseen = TitleAliasFactory(role=role, alias="Unseen", created_by=curator)
+    changed.confidence = Decimal("0.95")
+    save_alias(alias=changed, actor=curator, reason="more sure")
+    url = reverse("review:alias-bulk")
+    refused = client.post(url, {"ids": [shown_alias.pk, unseen.pk], "action": "approve", "shown": shown}, follow=True)
+    assert "1 selected alias(es) were not on the page you saw." in refused.content.decode()
+    forged = client.post(url, {"ids": [shown_alias.pk], "action": "approve", "shown": shown + "x"}, follow=True)
+    assert "expired or was altered" in forged.content.decode()
+    assert not Decision.objects.exists()
+    response = client.post(url, {"ids": [shown_alias.pk, changed.pk], "action": "approve", "shown": shown},
+                           follow=True)
+    assert "Skipped “Changed”: changed since you saw it" in response.content.decode()
+    assert TitleAlias.objects.get(pk=shown_alias.pk).status == "approved"
+    assert TitleAlias.objects.get(pk=changed.pk).status == "pending"
+
+
 def test_bulk_reject_needs_a_reason(make_user, alias):
     client, _ = client_for(make_user, "reviewer")
-    response = client.post(reverse("review:alias-bulk"), {"ids": [alias.pk], "action": "reject"}, follow=True)
+    data = {"ids": [alias.pk], "action": "reject", "shown": _shown(client, reverse("review:aliases"))}
+    response = client.post(reverse("review:alias-bulk"), data, follow=True)
     assert "Give a reason to reject the selected aliases." in response.content.decode()
     assert TitleAlias.objects.get(pk=alias.pk).status == "pending"
 
@@ -227,10 +255,13 @@ def test_threshold_preview_counts_then_confirm_decides(make_user, role):
     params = {"role": role.code, "threshold": "0.80"}
     html = client.get(reverse("review:alias-threshold"), params).content.decode()
     assert 'id="will-decide">2<' in html and "<strong>3</strong> matching" in html
-    assert "1</strong> you created or last changed will be skipped" in html
+    assert "1</strong> you created or changed will be skipped" in html
     assert not Decision.objects.exists()  # the preview decides nothing
-    response = client.post(reverse("review:alias-threshold"), {**params, "confirm": "1"}, follow=True)
-    assert "Approved at confidence ≥ 0.80: 2 items; skipped 1." in response.content.decode()
+    shown = re.search(r'name="shown" value="([^"]*)"', html).group(1)
+    unsigned = client.post(reverse("review:alias-threshold"), {**params, "confirm": "1"}, follow=True)
+    assert "The preview expired or was altered: nothing was approved." in unsigned.content.decode()
+    response = client.post(reverse("review:alias-threshold"), {**params, "confirm": "1", "shown": shown}, follow=True)
+    assert "Approved at confidence ≥ 0.80: 2 items." in response.content.decode()
     approved = set(TitleAlias.objects.approved().values_list("alias", flat=True))
     assert approved == {"High", "Edge"}
 
@@ -275,7 +306,7 @@ def test_refine_from_the_review_page(make_user, group_mapping):
     response = client.post(reverse("review:mapping-refine", args=[group_mapping.pk]), {"code": "15-2051"}, follow=True)
     assert "Refined 15-0000 → 15-2051 Data Scientists and approved." in response.content.decode()
     group_mapping.refresh_from_db()
-    assert (group_mapping.code, group_mapping.status, group_mapping.reviewed_by) == ("15-2051", "approved", reviewer)
+    assert (group_mapping.code, group_mapping.status, group_mapping.decided_by) == ("15-2051", "approved", reviewer)
 
 
 # -- constant query counts -----------------------------------------------------------------------

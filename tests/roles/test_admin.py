@@ -129,14 +129,14 @@ def test_review_fields_cannot_be_set_through_the_admin_even_with_a_crafted_post(
     alias = seed_role.aliases.order_by("pk").first()
     url = reverse("admin:roles_titlealias_change", args=[alias.pk])
     data = change_form_data(curator_client.get(url), change_reason="sneaky")
-    data.update(status="approved", approved_by=str(curator_client.user.pk), approved_at="2026-01-01 00:00:00")
+    data.update(status="approved", decided_by=str(curator_client.user.pk), decided_at="2026-01-01 00:00:00")
     curator_client.post(url, data)
     alias.refresh_from_db()
-    assert (alias.status, alias.approved_by, alias.approved_at) == ("pending", None, None)
+    assert (alias.status, alias.decided_by, alias.decided_at) == ("pending", None, None)
 
     role_url = reverse("admin:roles_role_change", args=[seed_role.pk])
     data = change_form_data(curator_client.get(role_url), change_reason="sneaky")
-    data.update({"aliases-0-status": "approved", "mappings-0-status": "approved", "mappings-0-reviewed_by": "1"})
+    data.update({"aliases-0-status": "approved", "mappings-0-status": "approved", "mappings-0-decided_by": "1"})
     curator_client.post(role_url, data)
     assert seed_role.aliases.filter(status="approved").count() == 0
     assert seed_role.mappings.get().status == "needs_review"

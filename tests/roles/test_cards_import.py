@@ -152,7 +152,7 @@ def test_an_approved_alias_whose_confidence_changes_goes_back_to_review(referenc
     )
     out = _run(_write(tmp_path, changed), "-v", "2")
     alias.refresh_from_db()
-    assert (alias.status, alias.approved_at, alias.confidence) == ("pending", None, Decimal("0.85"))
+    assert (alias.status, alias.decided_at, alias.confidence) == ("pending", None, Decimal("0.85"))
     assert alias.content_changed_by == get_system_user()
     assert "(back to review)" in out
 
@@ -211,13 +211,17 @@ def test_an_approval_date_on_the_card_imports_as_approved_at_midnight_utc(refere
     card = REFERENCE_TEXT.replace(
         "| Deep Learning 1 | common | medium0.66 | — |", "| Deep Learning 1 | common | medium0.66 | 2026-02-03 |"
     )
-    _run(_write(tmp_path, card))
+    path = _write(tmp_path, card)
+    _run(path)
     alias = TitleAlias.objects.get(alias="Deep Learning 1")
-    assert (alias.status, alias.approved_at, alias.approved_by) == (
+    assert (alias.status, alias.decided_at, alias.decided_by) == (
         "approved",
         datetime(2026, 2, 3, tzinfo=UTC),
-        None,
+        get_system_user(),
     )
+    decision = alias.decisions.get()
+    assert (decision.decision, decision.actor) == ("imported", get_system_user())
+    assert decision.comment == f"card import: {path}: the card says approved on 2026-02-03"
 
 
 def test_a_differing_level_block_updates_the_level_with_history(reference_soc, tmp_path):
@@ -226,7 +230,7 @@ def test_a_differing_level_block_updates_the_level_with_history(reference_soc, t
     level.refresh_from_db()
     assert (level.name, level.scope) == ("Entry-Level Professional", "Own tasks within a defined component")
     assert level.history.latest().history_change_reason.startswith("card import:")
-    assert "changed: level P1: name, summary, scope" in out
+    assert "changed: level P1: name 'Junior' → 'Entry-Level Professional', summary" in out
 
 
 def test_a_folder_of_cards_is_imported_in_one_run(reference_soc, tmp_path):
@@ -325,8 +329,10 @@ def test_queries_per_card_do_not_grow_with_its_size(size, reference_soc, django_
     # its components, aliases and mappings. Nothing is written.
     with django_assert_num_queries(6):
         import_cards([CardSource("card.txt", text.encode())], actor=actor)
-    # Every item changed (14): the 6 above, the card's SAVEPOINT and RELEASE, then one bulk
-    # update and one bulk history insert each for components, aliases and mappings.
-    with django_assert_num_queries(14):
+    # Every item changed (17): the 6 above; the history of the changed components, aliases and
+    # mappings, to find fields edited in Rolebook since the last import (3); the card's
+    # SAVEPOINT and RELEASE, then one bulk update and one bulk history insert each for
+    # components, aliases and mappings.
+    with django_assert_num_queries(17):
         result = import_cards([CardSource("card.txt", _changed(text).encode())], actor=actor)
     assert result.plans[0].action == "updated"

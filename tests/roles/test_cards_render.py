@@ -27,7 +27,7 @@ REFERENCE = (Path(__file__).parent.parent / "data" / "AIMLAM.GEN.P1.txt").read_b
 
 def _import(text: str | bytes, name: str = "card.txt") -> None:
     data = text.encode("utf-8") if isinstance(text, str) else text
-    result = import_cards([CardSource(name, data)], actor=get_system_user())
+    result = import_cards([CardSource(name, data)], actor=get_system_user(), import_decisions=True)
     assert result.ok, result.error_lines()
 
 

@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 from django.db import transaction
 
 from roles.demo import REVIEWER_USERNAME, DemoDataExists, DemoError, generate_demo
-from roles.models import ROLE_CODE_RE, ClassificationMapping, Component, Role, TitleAlias, confidence_band
+from roles.models import ROLE_CODE_RE, ClassificationMapping, Component, Decision, Role, TitleAlias, confidence_band
 from taxonomy.models import Level, OccupationCode, TaxonomyNode
 from tests.factories import UserFactory
 
@@ -140,15 +140,19 @@ def test_review_states_follow_the_approve_fraction(reference_soc, actor):
     assert 0.45 <= approved.count() / aliases.count() <= 0.55
     assert aliases.filter(status=TitleAlias.Status.REJECTED).exists()
     assert aliases.filter(status=TitleAlias.Status.PENDING).exists()
-    assert not approved.filter(approved_by__isnull=True).exists()
-    assert set(approved.values_list("approved_by__username", flat=True)) == {REVIEWER_USERNAME}
-    assert not approved.filter(approved_at__isnull=True).exists()
+    assert not approved.filter(decided_by__isnull=True).exists()
+    assert set(approved.values_list("decided_by__username", flat=True)) == {REVIEWER_USERNAME}
+    assert not approved.filter(decided_at__isnull=True).exists()
+    # Every decision went through the state machine: one Decision row per decided item.
+    decided = aliases.exclude(status=TitleAlias.Status.PENDING)
+    assert Decision.objects.filter(alias__in=decided).count() == decided.count()
+    assert not Decision.objects.filter(alias__status=TitleAlias.Status.PENDING).exists()
     mappings = ClassificationMapping.objects.all()
     assert mappings.filter(status=ClassificationMapping.Status.APPROVED).exists()
     assert mappings.filter(status=ClassificationMapping.Status.NEEDS_REVIEW).exists()
     decided = mappings.exclude(status=ClassificationMapping.Status.NEEDS_REVIEW)
-    assert set(decided.values_list("reviewed_by__username", flat=True)) == {REVIEWER_USERNAME}
-    assert not decided.filter(reviewed_at__isnull=True).exists()
+    assert set(decided.values_list("decided_by__username", flat=True)) == {REVIEWER_USERNAME}
+    assert not decided.filter(decided_at__isnull=True).exists()
 
 
 def test_without_approve_fraction_nothing_is_approved(reference_soc, actor):
@@ -319,15 +323,18 @@ def test_the_command_rejects_bad_arguments_naming_them(db, args, flag):
 def test_queries_are_constant_per_batch(reference_soc, groups, actor, django_assert_num_queries):
     """10 and 20 roles both fit in one batch of each model: the same queries, whatever the size.
 
-    Queries (31): savepoint; existing node codes; existing role codes; existing levels; the
+    Queries (38): savepoint; existing node codes; existing role codes; existing levels; the
     missing levels and their history (2); the SOC reference; the demo reviewer (select;
-    savepoint, insert, release; unusable password; the Reviewers group; join it); then each
-    a batch and its history (2 each): superfunctions, functions, families, specializations,
-    roles, components, aliases, mappings; release savepoint.
+    savepoint, insert, release; unusable password; the Reviewers group; join it; its review
+    permissions, granted (2) and read back (1)); then each a batch and its history (2 each):
+    superfunctions, functions, families, specializations, roles, components; the reviewer's
+    permissions, read once by the state machine (2); aliases and mappings (2 each), each
+    batch followed by its decisions' Decision rows (1 each); release savepoint.
     """
-    small = {"aliases_per_role": 2, "components_per_role": 2, "seed": 1, "actor": actor}
+    # Half approved: both sizes decide some aliases and some mappings, so each has its Decision batch.
+    small = {"aliases_per_role": 2, "components_per_role": 2, "seed": 1, "actor": actor, "approve_fraction": 0.5}
     with transaction.atomic():
-        with django_assert_num_queries(31) as ten:
+        with django_assert_num_queries(38) as ten:
             generate_demo(roles=10, **small)
         transaction.set_rollback(True)
     with django_assert_num_queries(len(ten.captured_queries)):

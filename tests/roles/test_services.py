@@ -37,17 +37,19 @@ def test_changing_content_of_an_approved_alias_sends_it_back_to_pending(field, v
     setattr(alias, field, value)
     save_alias(alias=alias, actor=editor, reason="content edit")
     alias.refresh_from_db()
-    assert (alias.status, alias.approved_at, alias.approved_by) == (TitleAlias.Status.PENDING, None, None)
+    assert (alias.status, alias.decided_at, alias.decided_by) == (TitleAlias.Status.PENDING, None, None)
     assert alias.content_changed_by == editor
 
 
-def test_changing_only_the_source_keeps_the_approval():
+def test_changing_the_source_sends_an_approved_alias_back_too():
+    """The source goes into the release like the text: changing it needs a fresh review."""
     alias = _approved_alias()
+    editor = UserFactory()
     alias.source = "curated list"
-    save_alias(alias=alias, actor=UserFactory(), reason="bookkeeping")
+    save_alias(alias=alias, actor=editor, reason="bookkeeping")
     alias.refresh_from_db()
-    assert alias.status == TitleAlias.Status.APPROVED
-    assert alias.content_changed_by is None
+    assert alias.status == TitleAlias.Status.PENDING
+    assert alias.content_changed_by == editor
 
 
 def test_mapping_code_is_linked_to_the_official_reference(seed_role):
@@ -68,7 +70,7 @@ def test_changing_a_reviewed_mapping_code_sends_it_back_to_review(seed_role):
     save_mapping(mapping=mapping, actor=editor, reason="closer group")
     mapping.refresh_from_db()
     assert mapping.status == ClassificationMapping.Status.NEEDS_REVIEW
-    assert mapping.reviewed_at is None
+    assert mapping.decided_at is None
     assert mapping.occupation.code == "15-1200"
     assert mapping.content_changed_by == editor
 

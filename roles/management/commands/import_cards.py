@@ -43,13 +43,34 @@ class Command(BaseCommand):
         parser.add_argument("paths", nargs="+", metavar="PATH", help="A card file or a folder of *.txt cards.")
         parser.add_argument("--dry-run", action="store_true", help="Show what would change; write nothing.")
         parser.add_argument(
+            "--overwrite-edits",
+            action="store_true",
+            help="Take the cards' values even for fields changed in Rolebook since the last import.",
+        )
+        parser.add_argument(
+            "--no-decisions",
+            dest="import_decisions",
+            action="store_false",
+            help="Import the items only, open for review, ignoring the review states the cards claim "
+            "(by default they become decisions when the acting user holds review.import_decisions).",
+        )
+        parser.add_argument(
             "--as",
             dest="username",
             metavar="USERNAME",
             help="The user the history records as acting (default: the system user).",
         )
 
-    def handle(self, *args: Any, paths: list[str], dry_run: bool, username: str | None, **options: Any) -> None:
+    def handle(
+        self,
+        *args: Any,
+        paths: list[str],
+        dry_run: bool,
+        username: str | None,
+        overwrite_edits: bool,
+        import_decisions: bool,
+        **options: Any,
+    ) -> None:
         try:
             actor = resolve_user(username)
         except get_user_model().DoesNotExist as exc:
@@ -66,11 +87,19 @@ class Command(BaseCommand):
                     ("changed", plan.changed),
                     ("suppressed", plan.suppressed),
                     ("missing", plan.missing),
+                    ("claim", plan.claims_imported),
                 ):
                     for item in items:
                         self.stdout.write(f"    {title}: {item}")
 
-        result = import_cards(sources, actor=actor, dry_run=dry_run, progress=progress)
+        result = import_cards(
+            sources,
+            actor=actor,
+            dry_run=dry_run,
+            import_decisions=import_decisions,
+            overwrite_edits=overwrite_edits,
+            progress=progress,
+        )
         if not result.ok:
             for line in result.error_lines():
                 self.stderr.write(line)
@@ -79,9 +108,13 @@ class Command(BaseCommand):
                 f"{len(result.problems)} problem(s) in {files} of {len(sources)} file(s): nothing was imported."
             )
         for plan in result.plans:
-            if verbosity >= 1 and (plan.suppressed or plan.missing):
-                for item in plan.suppressed:
-                    self.stdout.write(f"{plan.code}: suppressed: {item}")
-                for item in plan.missing:
-                    self.stdout.write(f"{plan.code}: missing: {item}")
+            if verbosity >= 1:
+                for title, items in (
+                    ("suppressed", plan.suppressed),
+                    ("missing", plan.missing),
+                    ("Rolebook edit", plan.edits_kept + plan.edits_overwritten),
+                    ("review claim ignored", plan.claims_ignored),
+                ):
+                    for item in items:
+                        self.stdout.write(f"{plan.code}: {title}: {item}")
         self.stdout.write(result.summary() + (" (dry run: nothing written)" if dry_run else ""))
