@@ -37,6 +37,12 @@ class VersionedForm(forms.ModelForm):
         if self.instance.pk is not None:
             self.fields["version"].initial = self.instance.version
 
+    @property
+    def changed_data(self) -> list[str]:
+        # The version is where the form came from, not a change: an untouched inline row whose
+        # item moved on meanwhile is simply not saved.
+        return [name for name in super().changed_data if name != "version"]
+
     def clean(self):
         data = super().clean()
         if self.instance.pk is not None and self.has_changed():

@@ -19,7 +19,7 @@ def _initial(form) -> dict:
 def change_form_data(response, **overrides) -> dict:
     """Return the data of an unchanged submit of the admin change page in `response`."""
     data = _initial(response.context["adminform"].form)
-    for inline in response.context["inline_admin_formsets"]:
+    for inline in response.context.get("inline_admin_formsets", []):
         formset = inline.formset
         data.update(_initial(formset.management_form))
         for form in formset.forms:

@@ -5,7 +5,7 @@ from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command
 
 from review.groups import sync_review_permissions
-from roles.groups import sync_groups
+from roles.groups import CURATORS, REVIEWERS, sync_groups
 
 REFERENCE_FIXTURES = ("fixtures/soc2018.json", "fixtures/onet_soc_2019.json")
 
@@ -43,3 +43,29 @@ def seed_role(reference_soc):
 
     call_command("load_fixtures", "fixtures/seed.json", stdout=StringIO())
     return Role.objects.get(code="AIMLAM.GEN.P1")
+
+
+@pytest.fixture
+def review_groups(db):
+    """Curators and Reviewers with their roles and review permissions (a flush removes them)."""
+    sync_groups(Group, Permission)
+    sync_review_permissions(Group, Permission)
+
+
+@pytest.fixture
+def make_user(review_groups):
+    def make(kind: str, **kwargs):
+        """A user of `kind`: anonymous (None), curator, reviewer or superuser."""
+        if kind == "superuser":
+            return _user_factory()(is_superuser=True, **kwargs)
+        if kind == "anonymous":
+            return None
+        return _user_factory()(groups=[{"curator": CURATORS, "reviewer": REVIEWERS}[kind]], **kwargs)
+
+    return make
+
+
+def _user_factory():
+    from tests.factories import UserFactory
+
+    return UserFactory

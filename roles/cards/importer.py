@@ -514,11 +514,15 @@ def _claim_date(data: AliasData) -> datetime | None:
     return datetime.combine(data.approved_on, time(0), tzinfo=UTC) if data.approved_on else None
 
 
-def _ignore_claim(plan: CardPlan, label: str, claim: str, line: int, stays: str) -> None:
-    plan.claims_ignored.append(
-        f"{label} (line {line}): the card says {claim} — will stay {stays}: the import does not "
-        "decide for a reviewer (importing review decisions needs review.import_decisions)"
-    )
+NO_PERMISSION_CLAIM = "the import does not decide for a reviewer (importing review decisions needs " \
+    "review.import_decisions, and the choice to import them)"
+RETURNED_CLAIM = "the card changes content a reviewer decided in Rolebook, so it goes back to review first"
+
+
+def _ignore_claim(
+    plan: CardPlan, label: str, claim: str, line: int, stays: str, why: str = NO_PERMISSION_CLAIM
+) -> None:
+    plan.claims_ignored.append(f"{label} (line {line}): the card says {claim} — will stay {stays}: {why}")
 
 
 def _import_claim(
@@ -570,11 +574,15 @@ def _plan_aliases(plan: CardPlan, actor: Any, context: _Context, options: Import
     for alias, data, label, claim, approved_at in to_settle:
         was = alias.status
         changed = _settle_edits(plan, alias, ALIAS_FIELDS, edits, options, label)
+        returned = None
         if changed:
-            decision = workflow.note_content_change(alias, by=actor, reason=import_reason(plan.filename))
-            if decision is not None:
-                plan.decisions.append(decision)
-        if approved_at and alias.is_open:
+            returned = workflow.note_content_change(alias, by=actor, reason=import_reason(plan.filename))
+            if returned is not None:
+                plan.decisions.append(returned)
+        if approved_at and returned is not None:
+            # The card changes what a reviewer decided: the new content goes to review first.
+            _ignore_claim(plan, label, claim, data.line, "pending", why=RETURNED_CLAIM)
+        elif approved_at and alias.is_open:
             if options.import_decisions:
                 _import_claim(plan, alias, TitleAlias.Status.APPROVED, actor=actor, label=label, claim=claim,
                               decided_at=approved_at)
@@ -657,11 +665,14 @@ def _plan_mappings(plan: CardPlan, actor: Any, context: _Context, options: Impor
     for mapping, data, label in to_settle:
         was = mapping.status
         changed = _settle_edits(plan, mapping, MAPPING_FIELDS, edits, options, label)
+        returned = None
         if changed:
-            decision = workflow.note_content_change(mapping, by=actor, reason=import_reason(plan.filename))
-            if decision is not None:
-                plan.decisions.append(decision)
-        if mapping.is_open:
+            returned = workflow.note_content_change(mapping, by=actor, reason=import_reason(plan.filename))
+            if returned is not None:
+                plan.decisions.append(returned)
+        if returned is not None and data.status != mapping.OPEN:
+            _ignore_claim(plan, label, data.status.replace("_", " "), data.line, "needs review", why=RETURNED_CLAIM)
+        elif mapping.is_open:
             _mapping_claim(plan, mapping, data, actor, label, options)
         elif data.status not in (mapping.OPEN, mapping.status):
             plan.edits_kept.append(

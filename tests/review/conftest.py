@@ -3,32 +3,10 @@
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth.models import Group, Permission
 
-from review.groups import sync_review_permissions
-from roles.groups import CURATORS, REVIEWERS, sync_groups
 from roles.models import ClassificationMapping
 from taxonomy.models import OccupationCode
-from tests.factories import ClassificationMappingFactory, RoleFactory, TitleAliasFactory, UserFactory
-
-
-@pytest.fixture
-def review_groups(db):
-    """Curators and Reviewers with their roles and review permissions (a flush removes them)."""
-    sync_groups(Group, Permission)
-    sync_review_permissions(Group, Permission)
-
-
-@pytest.fixture
-def make_user(review_groups):
-    def make(kind: str, **kwargs):
-        if kind == "superuser":
-            return UserFactory(is_superuser=True, **kwargs)
-        if kind == "anonymous":
-            return None
-        return UserFactory(groups=[{"curator": CURATORS, "reviewer": REVIEWERS}[kind]], **kwargs)
-
-    return make
+from tests.factories import ClassificationMappingFactory, RoleFactory, TitleAliasFactory
 
 
 @pytest.fixture

@@ -225,3 +225,40 @@ def test_plan_is_edited_one_step_per_line(curator_client, seed_role):
     assert curator_client.post(url, data).status_code == 302
     seed_role.refresh_from_db()
     assert seed_role.plan == ["First step", "Second step"]
+
+
+def test_a_stale_inline_row_is_refused_and_nothing_is_saved(client, groups, seed_role):
+    """The role form was opened before a reviewer approved one of its aliases: its row is stale."""
+    from review.services import approve_alias
+
+    user = curator(username="cleo")
+    client.force_login(user)
+    url = reverse("admin:roles_role_change", args=[seed_role.pk])
+    page = client.get(url)
+    alias = seed_role.aliases.get(alias="Deep Learning I")
+    approve_alias(alias=alias, actor=reviewer())
+    data = change_form_data(page, change_reason="nudge", title="Renamed role")
+    index = next(k.split("-")[1] for k, v in data.items() if k.startswith("aliases-") and k.endswith("-id")
+                 and v == str(alias.pk))
+    data[f"aliases-{index}-confidence"] = "0.72"
+    response = client.post(url, data)
+    assert response.status_code == 200
+    assert "changed by" in response.content.decode() and "since you opened it" in response.content.decode()
+    seed_role.refresh_from_db()
+    alias.refresh_from_db()
+    assert seed_role.title == "Entry-Level AI/ML Engineer"  # nothing of the save landed
+    assert (alias.status, str(alias.confidence)) == ("approved", "0.70")
+
+
+def test_an_untouched_inline_row_does_not_make_the_form_stale(client, groups, seed_role):
+    from review.services import approve_alias
+
+    client.force_login(curator(username="cleo"))
+    url = reverse("admin:roles_role_change", args=[seed_role.pk])
+    page = client.get(url)
+    approve_alias(alias=seed_role.aliases.get(alias="Deep Learning I"), actor=reviewer())
+    response = client.post(url, change_form_data(page, change_reason="retitle", title="Renamed role"))
+    assert response.status_code == 302
+    seed_role.refresh_from_db()
+    assert seed_role.title == "Renamed role"
+    assert seed_role.aliases.get(alias="Deep Learning I").status == "approved"

@@ -134,3 +134,25 @@ def test_a_superuser_may_import(client, reference_soc):
 def test_anonymous_users_are_sent_to_the_login_page(client):
     response = client.get(URL)
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_importing_decisions_is_offered_to_holders_only_and_a_crafted_post_is_ignored(curator_client, reference_soc):
+    text = REFERENCE.decode("utf-8").replace(
+        "| Deep Learning 1 | common | medium0.66 | — |", "| Deep Learning 1 | common | medium0.66 | 2026-02-03 |"
+    )
+    preview = curator_client.post(URL, {"cards": [_card(data=text.encode())], "preview": "Preview"})
+    html = preview.content.decode()
+    assert 'name="import_decisions"' not in html and 'name="overwrite_edits"' in html
+    assert "Review claim ignored: alias &#x27;Deep Learning 1&#x27;" in html
+    response = curator_client.post(
+        URL, {"payload": _payload(html), "confirm": "Confirm", "import_decisions": "on"}
+    )
+    assert response.status_code == 302
+    assert TitleAlias.objects.get(alias="Deep Learning 1").status == "pending"
+
+
+def test_nothing_to_confirm_when_nothing_would_change(curator_client, reference_soc):
+    first = curator_client.post(URL, {"cards": [_card()], "preview": "Preview"})
+    curator_client.post(URL, {"payload": _payload(first.content.decode()), "confirm": "Confirm"})
+    again = curator_client.post(URL, {"cards": [_card()], "preview": "Preview"}).content.decode()
+    assert 'name="confirm"' not in again and "Nothing would change" in again

@@ -16,7 +16,7 @@ from roles.cards.fixture import dump_roles
 from roles.cards.importer import CardSource, import_cards
 from roles.cards.parser import MappingData, parse_card
 from roles.cards.renderer import format_card
-from roles.models import ClassificationMapping, Component, Role, TitleAlias
+from roles.models import ClassificationMapping, Component, Decision, Role, TitleAlias
 from taxonomy.models import Level, TaxonomyNode
 from tests.factories import LevelFactory, UserFactory, reviewer
 
@@ -336,3 +336,117 @@ def test_queries_per_card_do_not_grow_with_its_size(size, reference_soc, django_
     with django_assert_num_queries(17):
         result = import_cards([CardSource("card.txt", _changed(text).encode())], actor=actor)
     assert result.plans[0].action == "updated"
+
+
+# -- review claims, Rolebook edits and locks ---------------------------------------------------
+
+MAPPING_LINE = (
+    "- code=15-0000title=Computer & Mathematical Occupationssource=inferred_from_superfunction"
+    "reviewStatus=needs_review"
+)
+
+
+def test_a_card_with_a_rejected_mapping_is_valid_and_round_trips(reference_soc, tmp_path):
+    text = REFERENCE_TEXT.replace(MAPPING_LINE, MAPPING_LINE.replace("needs_review", "rejected"))
+    path = _write(tmp_path, text)
+    _run(path)
+    mapping = ClassificationMapping.objects.get(code="15-0000")
+    assert mapping.status == "rejected"
+    decision = mapping.decisions.get()
+    assert (decision.decision, decision.to_status) == ("imported", "rejected")
+    out = StringIO()
+    call_command("export_card", "AIMLAM.GEN.P1", stdout=out)
+    assert out.getvalue().rstrip("\n") == text
+
+
+def test_claims_from_an_importer_without_the_permission_stay_pending_and_are_listed(reference_soc, tmp_path):
+    user = UserFactory(username="cora")
+    text = REFERENCE_TEXT.replace(
+        "| Deep Learning 1 | common | medium0.66 | — |", "| Deep Learning 1 | common | medium0.66 | 2026-02-03 |"
+    ).replace(MAPPING_LINE, MAPPING_LINE.replace("needs_review", "approved"))
+    out = _run(_write(tmp_path, text), "--as", "cora")
+    assert TitleAlias.objects.get(alias="Deep Learning 1").status == "pending"
+    assert ClassificationMapping.objects.get(code="15-0000").status == "needs_review"
+    assert not Decision.objects.exists()
+    assert "review claim ignored: alias 'Deep Learning 1' (line" in out
+    assert "the card says approved on 2026-02-03 — will stay pending" in out
+    assert "Review claims: 0 imported as decisions, 2 ignored (stay pending)." in out
+    assert user.pk == TitleAlias.objects.get(alias="Deep Learning 1").created_by_id
+
+
+def test_no_decisions_imports_the_items_open(reference_soc, tmp_path):
+    text = REFERENCE_TEXT.replace(
+        "| Deep Learning 1 | common | medium0.66 | — |", "| Deep Learning 1 | common | medium0.66 | 2026-02-03 |"
+    )
+    _run(_write(tmp_path, text), "--no-decisions")
+    assert TitleAlias.objects.get(alias="Deep Learning 1").status == "pending"
+
+
+def test_a_reimport_keeps_rolebook_edits_unless_told_to_overwrite(reference_soc, tmp_path):
+    from roles.services import save_alias
+
+    path = _write(tmp_path, REFERENCE)
+    _run(path)
+    editor = UserFactory(username="edith")
+    alias = TitleAlias.objects.get(alias="Junior Machine Learning")
+    alias.confidence = Decimal("0.75")
+    save_alias(alias=alias, actor=editor, reason="seen in job ads")
+    out = _run(path)
+    assert TitleAlias.objects.get(pk=alias.pk).confidence == Decimal("0.75")
+    assert "Rolebook edit: alias 'Junior Machine Learning' confidence: 0.75 → 0.68 — changed in Rolebook by edith" \
+        in out
+    assert "Conflicts with Rolebook edits: 1 kept, 0 overwritten." in out
+    out = _run(path, "--overwrite-edits")
+    assert TitleAlias.objects.get(pk=alias.pk).confidence == Decimal("0.68")
+    assert "1 overwritten" in out
+    # Once the card's value is back, a later import has nothing to say.
+    assert "Conflicts" not in _run(path)
+
+
+def test_a_refined_mapping_is_not_brought_back_by_the_card(reference_soc, tmp_path):
+    path = _write(tmp_path, REFERENCE)
+    _run(path)
+    mapping = ClassificationMapping.objects.get(code="15-0000")
+    review_services.refine_mapping(mapping=mapping, actor=reviewer(), code="15-2051")
+    out = _run(path)
+    assert list(ClassificationMapping.objects.values_list("code", flat=True)) == ["15-2051"]
+    assert "mapping 15-0000: refined to 15-2051 in Rolebook: kept" in out
+    assert "0 suppressed, 0 missing." in out
+
+
+def test_an_import_locks_the_rows_it_plans(reference_soc, tmp_path, django_assert_max_num_queries):
+    """A real import reads the rows it may change with SELECT … FOR UPDATE (PostgreSQL)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    path = _write(tmp_path, REFERENCE)
+    _run(path)
+    with CaptureQueriesContext(connection) as ctx:
+        _run(path)
+    reads = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith("SELECT") and "roles_" in q["sql"]]
+    if connection.features.has_select_for_update:
+        assert sum("FOR UPDATE" in sql for sql in reads) >= 4  # role, components, aliases, mappings
+    with CaptureQueriesContext(connection) as ctx:
+        _run(path, "--dry-run")
+    assert not any("FOR UPDATE" in q["sql"] for q in ctx.captured_queries)
+
+
+def test_fixture_claims_become_imported_decisions_for_the_system_account_only(reference_soc, tmp_path):
+    import json
+
+    data = json.loads(Path("fixtures/seed.json").read_text("utf-8"))
+    for entry in data:
+        if entry["model"] == "roles.titlealias" and entry["fields"]["alias"] == "Deep Learning I":
+            entry["fields"].update(status="approved", decided_at="2026-03-01T00:00:00Z")
+    path = tmp_path / "claims.json"
+    path.write_text(json.dumps(data), "utf-8")
+    UserFactory(username="cora")
+    out = StringIO()
+    call_command("load_fixtures", str(path), "--as", "cora", stdout=out)
+    assert TitleAlias.objects.get(alias="Deep Learning I").status == "pending"
+    assert "1 ignored (left open)" in out.getvalue()
+    Role.objects.all().delete()
+    call_command("load_fixtures", str(path), stdout=out)
+    alias = TitleAlias.objects.get(alias="Deep Learning I")
+    assert (alias.status, alias.decided_by) == ("approved", get_system_user())
+    assert alias.decisions.get().decision == "imported"
