@@ -38,6 +38,7 @@ from .models import (
 )
 
 APPROVED = "approved"
+KIND_VALUES = frozenset(DecisionKind.values)
 REVIEWABLE_MODELS: tuple[type[Reviewable], ...] = (TitleAlias, ClassificationMapping)
 
 
@@ -153,7 +154,7 @@ def four_eyes_reason(user: Any, item: Reviewable) -> str:
         return ""
     if item.created_by_id is not None and item.created_by_id == user.pk:
         return "you created it"
-    if user.pk in item.content_editor_ids():
+    if item.content_editors and f",{user.pk}," in item.content_editors:
         return "you changed its content since it was last approved"
     return ""
 
@@ -206,7 +207,7 @@ def check_move(item: Reviewable, to: str, *, by: Any, kind: str, decision: Decis
     Raises IllegalTransition (AlreadyDecided when someone decided first), ReviewPermissionDenied,
     FourEyesViolation.
     """
-    if kind not in DecisionKind.values:
+    if kind not in KIND_VALUES:
         raise IllegalTransition(f"{kind!r} is not a kind of decision.")
     if not item.can_transition_to(to, kind):
         if not item.is_open and to != item.OPEN:
@@ -387,14 +388,15 @@ def move_many(
                 check_move(item, to, by=by, kind=kind, decision=latest.get(item.pk))
             except ReviewError as exc:
                 skipped.append(Skipped(item, _skip_text(exc, item)))
-    moved = []
-    for item in movable:
-        try:
-            check_move(item, to, by=by, kind=kind)
-        except ReviewError as exc:
-            skipped.append(Skipped(item, _skip_text(exc, item)))
-        else:
-            moved.append(item)
+    moved = movable
+    if kind in APPROVING_KINDS:
+        # The table and the permission hold for all of them (checked above): four-eyes is per item.
+        moved = []
+        for item in movable:
+            if why := four_eyes_reason(by, item):
+                skipped.append(Skipped(item, f"four-eyes: {why}"))
+            else:
+                moved.append(item)
     if not moved:
         return moved, skipped
     from_statuses = {item.status for item in moved}
