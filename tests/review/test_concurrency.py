@@ -144,6 +144,7 @@ def test_a_curator_save_racing_an_approval_ends_in_exactly_one_of_them(make_user
             tally["edit won"] += 1
         assert alias.history.count() == 2  # created, then the one change that won
     assert sum(tally.values()) == ROUNDS
+    print(f"\nrace curator save × approval, {ROUNDS} rounds: {dict(tally)}")
     assert integrity_problems() == []
 
 
@@ -186,6 +187,7 @@ def test_a_card_import_racing_an_approval_never_leaves_unreviewed_content_approv
             assert alias.status == "pending"
             outcomes["import first, approval refused"] += 1
     assert sum(outcomes.values()) == ROUNDS
+    print(f"\nrace card import × approval, {ROUNDS} rounds: {dict(outcomes)}")
     assert integrity_problems() == []
 
 
@@ -226,4 +228,6 @@ def test_a_threshold_confirm_racing_a_content_edit(make_user):
         assert item.status == "pending" and item.confidence == Decimal("0.95")
     per_item = Counter(Decision.objects.filter(alias__in=aliases, decision="approve").values_list("alias", flat=True))
     assert set(per_item.values()) <= {1}
+    print(f"\nrace threshold confirm × edits: {result.decided_count} approved, {result.skipped_count} skipped as "
+          f"changed, {stale} stale saves refused and retried")
     assert integrity_problems() == []
