@@ -25,6 +25,7 @@ setup-demo: venv
 	$(MANAGE) migrate --noinput
 	$(MANAGE) load_fixtures fixtures/soc2018.json fixtures/onet_soc_2019.json fixtures/seed.json
 	$(MANAGE) create_demo_accounts
+	$(MANAGE) build_coder
 
 run: setup-demo
 	@echo "Rolebook at http://$(HOST):$(PORT)/admin/ (Ctrl-C stops it)"
@@ -46,4 +47,4 @@ bench: venv
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) db.sqlite3 .pytest_cache
+	rm -rf $(VENV) db.sqlite3 .pytest_cache .pytest-db.sqlite3* var/coder

@@ -13,7 +13,11 @@ from roles.workflow import APPROVED, REVIEWABLE_MODELS
 
 # Fields that are neither content nor review state: identity, authorship and bookkeeping.
 BOOKKEEPING_FIELDS = frozenset(
-    {"id", "version", "created_by", "created_at", "content_changed_by", "content_changed_at", "previous_code"}
+    {
+        "id", "version", "created_by", "created_at", "content_changed_by", "content_changed_at", "previous_code",
+        # What suggested a mapping (the coder's score and version): shown, never judged.
+        "suggested_score", "coder_version",
+    }
 )
 
 

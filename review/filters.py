@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from roles.models import ClassificationMapping, TitleAlias, band_range
 from taxonomy.models import OccupationCode
 
-from .selectors import FLAG_CHOICES, GROUP_LEVELS, filter_alias_flag
+from .selectors import CODER_FLAG, FLAG_CHOICES, GROUP_LEVELS, filter_alias_flag, filter_coder_disagrees
 
 BAND_CHOICES = [("low", "Low"), ("medium", "Medium"), ("high", "High")]
 
@@ -109,6 +109,7 @@ class MappingFilter(QueueFilter):
         method="filter_depth", label="Code depth", empty_label="any depth",
     )
     source = django_filters.ChoiceFilter(choices=ClassificationMapping.Source.choices, empty_label="any source")
+    flag = django_filters.ChoiceFilter(choices=[CODER_FLAG], method="filter_flag", label="Flag", empty_label="any flag")
     sort = django_filters.ChoiceFilter(
         choices=[("role", "Role"), ("code", "Code")], method="filter_sort", empty_label=None, label="Sort"
     )
@@ -116,6 +117,9 @@ class MappingFilter(QueueFilter):
     class Meta:
         model = ClassificationMapping
         fields: list[str] = []
+
+    def filter_flag(self, qs: QuerySet, name: str, value: str) -> QuerySet:
+        return filter_coder_disagrees(qs)
 
     def filter_depth(self, qs: QuerySet, name: str, value: str) -> QuerySet:
         if value == "group":

@@ -85,6 +85,22 @@ class RefineForm(VersionedDecision):
     comment = forms.CharField(required=False, max_length=1000)
 
 
+class ReplaceForm(VersionedDecision):
+    """Replace a code with one outside it: the reviewer says the inferred group was wrong, and why."""
+
+    code = forms.CharField(max_length=10, label="Detailed code")
+    reason = ReasonField(error_messages={"required": "Give a reason to replace the code: it is recorded."})
+    confirm_wrong_group = forms.BooleanField(required=False, label="The current code is wrong")
+
+
+class CodeSearchForm(forms.Form):
+    """The code picker's query: what was typed, under which code, and where to look."""
+
+    q = forms.CharField(required=False, max_length=200)
+    under = forms.RegexField(required=False, regex=r"^[0-9]{2}-[0-9]{4}(\.[0-9]{2})?$", max_length=10)
+    scope = forms.ChoiceField(required=False, choices=[("under", "under the current code"), ("all", "all codes")])
+
+
 class BulkAliasForm(forms.Form):
     """Checkbox selection on the alias queue: approve or reject ticked rows of the page shown."""
 

@@ -16,12 +16,14 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import CharField, Count, Exists, OuterRef, Q, QuerySet, Value
-from django.db.models.functions import Cast, Concat, Lower, Replace, TruncDate
+from django.db.models.functions import Cast, Concat, Lower, Replace, Substr, TruncDate
 from django.utils import timezone
 
 from roles.models import ClassificationMapping, Decision, Role, TitleAlias
+from roles.soc import RankedCode, RoleSuggestionSet, cached_suggestions
 from roles.workflow import four_eyes_q, four_eyes_reason  # noqa: F401 - the queues read them from here
-from taxonomy.models import OccupationCode
+from taxonomy.coder import CoderQuery, coder_version, suggest
+from taxonomy.models import OccupationCode, ReferenceTitle
 
 from .groups import REVIEW_ALIAS, REVIEW_MAPPING
 
@@ -128,7 +130,9 @@ FLAG_CHOICES = [
     ("role_title", "Another role's title"),
     ("near_duplicate", "Near-duplicate in this role"),
     ("level", "At odds with the level"),
+    ("reference_elsewhere", "Official title of another SOC code"),
 ]
+DETAILED_LEVELS = (OccupationCode.Level.DETAILED, OccupationCode.Level.ONET)
 
 # Punctuation that separates words in an alias; roman numerals compare equal to digits.
 # Kept short: each is one nested REPLACE in SQL, and SQLite's parser stack is shallow.
@@ -188,11 +192,37 @@ def level_flag(alias_text: str, level_code: str, rank: int) -> Flag | None:
     return None
 
 
-def alias_flags(aliases: list[TitleAlias]) -> dict[int, list[Flag]]:
-    """Return the flags of each alias in `aliases` (a page), keyed by pk, in three queries.
+def reference_evidence(aliases: list[TitleAlias]) -> dict[int, list[ReferenceTitle]]:
+    """The official titles (O*NET alternate, BLS direct match) equal to each alias, keyed by pk; one query."""
+    if not aliases:
+        return {}
+    found: dict[str, list[ReferenceTitle]] = defaultdict(list)
+    for title in ReferenceTitle.objects.matching(a.alias for a in aliases).order_by("soc_code", "source"):
+        found[title.title_lower].append(title)
+    return {a.pk: found.get(a.alias.lower(), []) for a in aliases}
+
+
+def approved_detailed_codes(role_ids: set[int]) -> dict[int, set[str]]:
+    """The detailed SOC codes each role is approved under (O*NET-SOC codes read as their SOC code); one query."""
+    codes: dict[int, set[str]] = defaultdict(set)
+    for role_id, code in (
+        ClassificationMapping.objects.approved()
+        .filter(role_id__in=role_ids, occupation__level__in=DETAILED_LEVELS)
+        .values_list("role_id", "code")
+    ):
+        codes[role_id].add(code[:7])
+    return codes
+
+
+def alias_flags(
+    aliases: list[TitleAlias], references: dict[int, list[ReferenceTitle]] | None = None
+) -> dict[int, list[Flag]]:
+    """Return the flags of each alias in `aliases` (a page), keyed by pk, in five queries.
 
     Queries: aliases of other roles with the same text; roles whose title equals an alias;
-    the sibling aliases of the page's roles. Aliases need `role__level` loaded (with_related()).
+    the sibling aliases of the page's roles; the official titles equal to an alias; the page
+    roles' approved detailed codes (`references`, when the caller has them, saves one).
+    Aliases need `role__level` loaded (with_related()).
     """
     if not aliases:
         return {}
@@ -215,6 +245,8 @@ def alias_flags(aliases: list[TitleAlias]) -> dict[int, list[Flag]]:
     keys: dict[tuple[int, str], list[tuple[int, str]]] = defaultdict(list)
     for pk, role_id, text in TitleAlias.objects.filter(role_id__in=role_ids).values_list("pk", "role_id", "alias"):
         keys[(role_id, duplicate_key(text))].append((pk, text))
+    references = reference_evidence(aliases) if references is None else references
+    approved = approved_detailed_codes(role_ids)
 
     flags: dict[int, list[Flag]] = {}
     for a in aliases:
@@ -233,8 +265,21 @@ def alias_flags(aliases: list[TitleAlias]) -> dict[int, list[Flag]]:
         flag = level_flag(a.alias, level.code, level.rank)
         if flag:
             found.append(flag)
+        if flag := reference_flag(references.get(a.pk, []), approved.get(a.role_id, set())):
+            found.append(flag)
         flags[a.pk] = found
     return flags
+
+
+def reference_flag(titles: list[ReferenceTitle], approved: set[str]) -> Flag | None:
+    """Flag an alias that an official source files under a code the role is not approved under."""
+    if not titles or not approved or any(t.soc_code in approved for t in titles):
+        return None
+    where = ", ".join(sorted({t.soc_code for t in titles})[:3])
+    return Flag(
+        "reference_elsewhere", "Official title of another SOC code",
+        f"{titles[0].get_source_display()} under {where}; the role is approved under {', '.join(sorted(approved))}",
+    )
 
 
 def filter_alias_flag(qs: QuerySet[TitleAlias], flag: str) -> QuerySet[TitleAlias]:
@@ -270,6 +315,18 @@ def filter_alias_flag(qs: QuerySet[TitleAlias], flag: str) -> QuerySet[TitleAlia
             .values("pair")
         )
         return qs.annotate(pair=_role_key_expression()).filter(pair__in=twins)
+    if flag == "reference_elsewhere":
+        approved = ClassificationMapping.objects.approved().filter(
+            role=OuterRef("role"), occupation__level__in=DETAILED_LEVELS
+        )
+        official = ReferenceTitle.objects.filter(title_lower=OuterRef("text_lower"))
+        same_code = official.filter(
+            soc_code__in=ClassificationMapping.objects.approved()
+            .filter(role=OuterRef(OuterRef("role")), occupation__level__in=DETAILED_LEVELS)
+            .annotate(soc=Substr("code", 1, 7))
+            .values("soc")
+        )
+        return qs.annotate(text_lower=Lower("alias")).filter(Exists(official), Exists(approved), ~Exists(same_code))
     if flag == "level":
         condition = Q(pk__in=[])
         for _name, pattern, max_rank, min_rank in _level_rules():
@@ -382,3 +439,125 @@ def decisions_per_day(days: int = 7) -> list[tuple[Any, int]]:
         .annotate(n=Count("pk"))
     )
     return [(start + timedelta(days=i), counts.get(start + timedelta(days=i), 0)) for i in range(days)]
+
+
+
+# ---------------------------------------------------------------------------------------------
+# The SOC coder in the mapping review
+
+CODER_FLAG = ("coder_disagrees", "Disagrees with the SOC coder")
+
+
+@dataclass(frozen=True)
+class SuggestionRow:
+    """A suggestion for a mapping's role, and what a reviewer may do with it here."""
+
+    suggestion: RankedCode
+    relation: str  # "same" (already this code), "refine" (under the current code) or "replace"
+
+
+@dataclass(frozen=True)
+class CoderView:
+    suggestions: list[SuggestionRow]
+    disagrees: str  # why the mapping disagrees with the coder, or ""
+
+
+def coder_disagreement(mapping: ClassificationMapping, suggestions: RoleSuggestionSet) -> str:
+    """Why `mapping` disagrees with the coder's suggestions for its role, or "" (no queries).
+
+    A detailed code disagrees when it is not among the top 5; a group code when none of the
+    top 3 lies under it. A code outside the reference is flagged as such elsewhere.
+    """
+    if mapping.occupation is None or not suggestions.codes:
+        return ""
+    if mapping.occupation.level in DETAILED_LEVELS:
+        if mapping.code[:7] not in suggestions.top_codes:
+            return f"{mapping.code[:7]} is not among the coder's top {len(suggestions.codes)}"
+        return ""
+    if mapping.code not in suggestions.top3_lineage:
+        return f"none of the coder's top 3 lies under {mapping.code}"
+    return ""
+
+
+def _relation(mapping: ClassificationMapping, suggestion: RankedCode) -> str:
+    if suggestion.code == mapping.code[:7]:
+        return "same"
+    if mapping.occupation is not None and is_group_level(mapping.occupation) and mapping.code in suggestion.lineage:
+        return "refine"
+    if mapping.occupation is None and suggestion.code[:2] == mapping.code[:2]:
+        return "refine"
+    return "replace"
+
+
+def coder_views(mappings: list[ClassificationMapping]) -> dict[int, CoderView]:
+    """For a page of mappings: their roles' suggestions, how each relates to the mapping, the flag.
+
+    Suggestions come from the per-role cache (roles.soc.cached_suggestions): a constant number
+    of queries for any page.
+    """
+    if not mappings:
+        return {}
+    sets = cached_suggestions([m.role for m in mappings])
+    views = {}
+    for mapping in mappings:
+        found = sets.get(mapping.role_id, RoleSuggestionSet(()))
+        views[mapping.pk] = CoderView(
+            [SuggestionRow(s, _relation(mapping, s)) for s in found.codes],
+            coder_disagreement(mapping, found),
+        )
+    return views
+
+
+def filter_coder_disagrees(qs: QuerySet[ClassificationMapping]) -> QuerySet[ClassificationMapping]:
+    """Keep the mappings that disagree with the coder's cached suggestions for their role.
+
+    Only roles whose suggestions are cached for the current coder count (the review pages and
+    `manage.py suggest_mappings` fill the cache).
+    """
+    soc = Concat(Value(","), Substr("code", 1, 7), Value(","), output_field=CharField())
+    group = Concat(Value(","), "code", Value(","), output_field=CharField())
+    detailed = Q(occupation__level__in=DETAILED_LEVELS) & ~Q(role__suggestions__top_codes__contains=soc)
+    grouped = Q(occupation__level__in=GROUP_LEVELS) & ~Q(role__suggestions__top3_lineage__contains=group)
+    return qs.filter(
+        role__suggestions__coder_version=coder_version(), role__suggestions__top_codes__gt=""
+    ).filter(detailed | grouped)
+
+
+def ranked_codes(
+    text: str, *, under: OccupationCode | None = None, limit: int = 50
+) -> list[tuple[OccupationCode, float | None]]:
+    """Detailed codes for what a reviewer typed: the coder's ranking first, then code and title matches.
+
+    With `under`, only codes under it (its refinements). Each comes with the coder's score, or
+    None for a plain match. Two queries, plus the coder's own work on the text.
+    """
+    text = (text or "").strip()[:200]
+    candidates = detailed_codes_under(under, text if _looks_like_code(text) else "") if under else (
+        OccupationCode.objects.detailed()
+    )
+    scored: dict[str, float] = {}
+    if text and not _looks_like_code(text):
+        for s in suggest(CoderQuery(title=text), k=limit):
+            scored[s.code] = s.score
+    by_code = {c.code: c for c in candidates.filter(code__in=list(scored))} if scored else {}
+    ranked = [(by_code[code], score) for code, score in scored.items() if code in by_code]
+    if len(ranked) < limit:
+        plain = candidates.exclude(code__in=list(by_code))
+        if text:
+            plain = plain.filter(Q(code__startswith=text) | Q(title__icontains=text))
+        ranked += [(c, None) for c in plain.order_by("code")[: limit - len(ranked)]]
+    return ranked
+
+
+def _looks_like_code(text: str) -> bool:
+    return bool(re.fullmatch(r"[0-9][0-9.\-]*", text))
+
+
+def code_relation(under: OccupationCode, occupation: OccupationCode) -> str:
+    """"refine" when `occupation` lies under `under` (no queries: the groups are in the code's chain)."""
+    node, depth = occupation.parent, 0
+    while node is not None and depth < 5:
+        if node.pk == under.pk:
+            return "refine"
+        node, depth = (node.parent if node.parent_id else None), depth + 1
+    return "replace"

@@ -40,9 +40,9 @@ from .selectors import is_group_level, occupation_ancestors
 
 __all__ = [
     "AlreadyDecided", "BulkResult", "FourEyesViolation", "GroupLevelNotConfirmed", "IllegalTransition",
-    "InvalidCode", "ItemChanged", "ItemGone", "ReasonRequired", "ReviewError", "ReviewPermissionDenied", "Skipped",
-    "approve_alias", "approve_aliases", "approve_mapping", "refine_mapping", "reject_alias", "reject_aliases",
-    "reject_mapping", "reopen_alias", "reopen_mapping",
+    "InvalidCode", "ItemChanged", "ItemGone", "ReasonRequired", "ReplaceNotConfirmed", "ReviewError",
+    "ReviewPermissionDenied", "Skipped", "approve_alias", "approve_aliases", "approve_mapping", "refine_mapping",
+    "reject_alias", "reject_aliases", "reject_mapping", "reopen_alias", "reopen_mapping", "replace_mapping",
 ]
 
 # Items decided per batch by the bulk services: each batch costs a constant number of queries.
@@ -50,6 +50,10 @@ BULK_BATCH_SIZE = 500
 
 ALIAS = TitleAlias.Status
 MAPPING = ClassificationMapping.Status
+
+
+class ReplaceNotConfirmed(ReviewError):
+    """Replacing a code with one outside it needs the reviewer to confirm the group was wrong."""
 
 
 @dataclass
@@ -339,6 +343,59 @@ def reopen_mapping(*, mapping: ClassificationMapping, actor: Any, reason: str) -
 REFINE_FIELDS = ["previous_code", "code", "occupation", "title", "source", "content_changed_by", "content_changed_at"]
 
 
+def _detailed_target(code: str) -> tuple[OccupationCode, list[OccupationCode]]:
+    """Return (occupation, its chain of groups) for an official detailed `code`; raises InvalidCode."""
+    if not re.fullmatch(MAPPING_CODE_RE, code):
+        raise InvalidCode(f"{code!r} is not a SOC code: use NN-NNNN (SOC 2018) or NN-NNNN.NN (O*NET-SOC).")
+    target = (
+        OccupationCode.objects.filter(scheme=ClassificationMapping.reference_scheme(code), code=code)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if target is None:
+        raise InvalidCode(f"{code} is not in the SOC 2018 / O*NET-SOC 2019 reference: pick a listed code.")
+    chain = occupation_ancestors(target)
+    occupation = chain[0]
+    if is_group_level(occupation):
+        raise InvalidCode(
+            f"{code} {occupation.title} is a {occupation.get_level_display().lower()}, not a detailed "
+            "occupation: refine to a detailed code, or approve the mapping as group-level."
+        )
+    return occupation, chain
+
+
+def _is_under(locked: ClassificationMapping, chain: list[OccupationCode]) -> bool:
+    """Whether the target whose chain is given lies under the mapping's current code."""
+    if locked.occupation is not None:
+        return locked.occupation.pk in {o.pk for o in chain[1:]}
+    return chain[0].code[:2] == locked.code[:2]
+
+
+def _change_code(
+    locked: ClassificationMapping, occupation: OccupationCode, *, actor: Any, kind: str, text: str
+) -> str:
+    """Give `locked` the new official code and approve it as `kind` (refine or replace); return the old code."""
+    duplicate = (
+        ClassificationMapping.objects.filter(role_id=locked.role_id, scheme=locked.scheme, code=occupation.code)
+        .exclude(pk=locked.pk)
+        .exists()
+    )
+    if duplicate:
+        raise InvalidCode(
+            f"This role already has a mapping to {occupation.code}: review that one and reject this mapping."
+        )
+    old_code, now = locked.code, timezone.now()
+    locked.previous_code, locked.code, locked.occupation = old_code, occupation.code, occupation
+    locked.title = occupation.title
+    locked.source = ClassificationMapping.Source.MANUAL
+    locked.content_changed_by, locked.content_changed_at = actor, now
+    workflow.move_to(
+        locked, MAPPING.APPROVED, by=actor, kind=kind, reason=text, at=now, also=REFINE_FIELDS,
+        old_code=old_code, new_code=occupation.code,
+    )
+    return old_code
+
+
 def refine_mapping(
     *, mapping: ClassificationMapping, actor: Any, code: str, comment: str = "", expected_version: int | None = None
 ) -> ClassificationMapping:
@@ -361,45 +418,52 @@ def refine_mapping(
         locked = _lock_mapping(mapping)
         workflow.require_version(locked, expected_version)
         workflow.check_move(locked, MAPPING.APPROVED, by=actor, kind=DecisionKind.REFINE)
-        target = (
-            OccupationCode.objects.filter(scheme=ClassificationMapping.reference_scheme(code), code=code)
-            .values_list("pk", flat=True)
-            .first()
-        )
-        if target is None:
-            raise InvalidCode(f"{code} is not in the SOC 2018 / O*NET-SOC 2019 reference: pick a listed code.")
-        chain = occupation_ancestors(target)
-        occupation = chain[0]
-        if is_group_level(occupation):
+        occupation, chain = _detailed_target(code)
+        if not _is_under(locked, chain):
             raise InvalidCode(
-                f"{code} {occupation.title} is a {occupation.get_level_display().lower()}, not a detailed "
-                "occupation: refine to a detailed code, or approve the mapping as group-level."
+                f"{code} {occupation.title} is not under {locked.code}: refine to a more specific code within "
+                f"{locked.code}, or replace the code if the group itself is wrong (that needs a reason)."
             )
-        if locked.occupation is not None:
-            if locked.occupation.pk not in {o.pk for o in chain[1:]}:
-                raise InvalidCode(
-                    f"{code} {occupation.title} is not under {locked.code}: refine to a more specific "
-                    f"code within {locked.code}, or reject this mapping and add a new one."
-                )
-        elif code[:2] != locked.code[:2]:
-            raise InvalidCode(f"{code} is outside the major group {locked.code[:2]}-0000 of {locked.code}.")
-        duplicate = (
-            ClassificationMapping.objects.filter(role_id=locked.role_id, scheme=locked.scheme, code=code)
-            .exclude(pk=locked.pk)
-            .exists()
+        _change_code(locked, occupation, actor=actor, kind=DecisionKind.REFINE, text=comment)
+    _copy_back(mapping, locked, [*ClassificationMapping.REVIEW_STATE_FIELDS, "decided_by_id", "version",
+                                 *REFINE_FIELDS])
+    return locked
+
+
+def replace_mapping(
+    *,
+    mapping: ClassificationMapping,
+    actor: Any,
+    code: str,
+    reason: str,
+    confirm_wrong_group: bool,
+    expected_version: int | None = None,
+) -> ClassificationMapping:
+    """Replace the mapping's code with a detailed official code outside it, and approve it.
+
+    For a mapping whose inferred group was wrong (an "Accounting Manager" under 13-0000 that is
+    11-3031): the reviewer confirms that the group was wrong and gives a reason. The Decision
+    (kind "replace") and the history record the old code and the new one. Raises
+    ReasonRequired, ReplaceNotConfirmed, ReviewPermissionDenied, ItemGone, ItemChanged,
+    AlreadyDecided, FourEyesViolation, InvalidCode (not official, not detailed, under the current
+    code — refine it instead — or already mapped for this role).
+    """
+    _require_permission(actor, REVIEW_MAPPING, "replace mapping codes")
+    reason = _require_reason(reason, "replace a mapping's code")
+    if not confirm_wrong_group:
+        raise ReplaceNotConfirmed(
+            "Tick “the current code is wrong” to replace it with a code outside it: a replacement says the "
+            "inferred group was a mistake."
         )
-        if duplicate:
-            raise InvalidCode(f"This role already has a mapping to {code}: review that one and reject this mapping.")
-        old_code = locked.code
-        locked.previous_code, locked.code, locked.occupation = old_code, code, occupation
-        locked.title = occupation.title
-        locked.source = ClassificationMapping.Source.MANUAL
-        now = timezone.now()
-        locked.content_changed_by, locked.content_changed_at = actor, now
-        workflow.move_to(
-            locked, MAPPING.APPROVED, by=actor, kind=DecisionKind.REFINE, reason=comment, at=now,
-            also=REFINE_FIELDS, old_code=old_code, new_code=code,
-        )
+    code = (code or "").strip()
+    with transaction.atomic():
+        locked = _lock_mapping(mapping)
+        workflow.require_version(locked, expected_version)
+        workflow.check_move(locked, MAPPING.APPROVED, by=actor, kind=DecisionKind.REPLACE)
+        occupation, chain = _detailed_target(code)
+        if _is_under(locked, chain):
+            raise InvalidCode(f"{code} is under {locked.code}: refine the mapping to it instead of replacing it.")
+        _change_code(locked, occupation, actor=actor, kind=DecisionKind.REPLACE, text=reason)
     _copy_back(mapping, locked, [*ClassificationMapping.REVIEW_STATE_FIELDS, "decided_by_id", "version",
                                  *REFINE_FIELDS])
     return locked

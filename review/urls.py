@@ -23,5 +23,5 @@ urlpatterns += [
 ]
 urlpatterns += [
     path(f"mappings/<int:pk>/{action}/", views.mapping_decide, {"action": action}, name=f"mapping-{action}")
-    for action in ("approve", "reject", "reopen", "refine")
+    for action in ("approve", "reject", "reopen", "refine", "replace")
 ]

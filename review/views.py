@@ -30,9 +30,11 @@ from .filters import AliasFilter, MappingFilter
 from .forms import (
     ApproveForm,
     BulkAliasForm,
+    CodeSearchForm,
     MappingApproveForm,
     ReasonForm,
     RefineForm,
+    ReplaceForm,
     ThresholdForm,
     read_shown,
     sign_shown,
@@ -42,15 +44,20 @@ from .selectors import (
     alias_queue,
     backlog_by_status,
     can_review,
+    code_relation,
+    coder_views,
     content_changes,
     decisions_per_day,
     detailed_codes_under,
+    filter_alias_flag,
     four_eyes_q,
     four_eyes_reason,
     is_group_level,
     mapping_queue,
     occupation_ancestors,
     pending_by_family,
+    ranked_codes,
+    reference_evidence,
     title_mismatch,
 )
 
@@ -107,6 +114,7 @@ def _bar_chart(rows: list[tuple[str, int]], width: int = 420, bar: int = 18) -> 
 
 @login_required
 @permission_required(VIEW_ALIASES, raise_exception=True)
+@require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
     backlog = backlog_by_status()
     per_day = decisions_per_day(7)
@@ -120,12 +128,15 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "days_chart": _bar_chart([(d.strftime("%a %d %b"), n) for d, n in per_day]),
         "decided_last_7": sum(n for _d, n in per_day),
         "my_count": Decision.objects.reviews().by(request.user).last_days(7).count(),
+        # Pending aliases that an official source files under another code than the role's.
+        "reference_elsewhere": filter_alias_flag(TitleAlias.objects.pending(), "reference_elsewhere").count(),
     }
     return render(request, "review/dashboard.html", context)
 
 
 @login_required
 @permission_required(VIEW_ALIASES, raise_exception=True)
+@require_GET
 def decision_log(request: HttpRequest) -> HttpResponse:
     decisions = Decision.objects.with_related()
     mine = request.GET.get("mine") == "1"
@@ -143,6 +154,7 @@ def decision_log(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @permission_required(VIEW_ALIASES, raise_exception=True)
+@require_GET
 def alias_queue_view(request: HttpRequest) -> HttpResponse:
     filterset = AliasFilter(_queue_data(request.GET, TitleAlias.Status.PENDING), queryset=alias_queue())
     page = None
@@ -150,11 +162,13 @@ def alias_queue_view(request: HttpRequest) -> HttpResponse:
     if filterset.is_valid():
         page = Paginator(filterset.qs, settings.REVIEW_PAGE_SIZE).get_page(request.GET.get("page"))
         items = list(page.object_list)
-        flags = alias_flags(items)
+        references = reference_evidence(items)
+        flags = alias_flags(items, references)
         changes = content_changes(items)
         rows = [
             {
                 "item": a,
+                "references": references.get(a.pk, []),
                 "flags": flags.get(a.pk, []),
                 "changes": changes.get(a.pk, []),
                 "four_eyes": four_eyes_reason(request.user, a),
@@ -302,6 +316,7 @@ def alias_threshold(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @permission_required(VIEW_MAPPINGS, raise_exception=True)
+@require_GET
 def mapping_queue_view(request: HttpRequest) -> HttpResponse:
     filterset = MappingFilter(
         _queue_data(request.GET, ClassificationMapping.Status.NEEDS_REVIEW), queryset=mapping_queue()
@@ -312,6 +327,7 @@ def mapping_queue_view(request: HttpRequest) -> HttpResponse:
         items = list(page.object_list)
         changes = content_changes(items)
         neighbours = _neighbours_for([m.role for m in items])
+        coder = coder_views(items)
         rows = [
             {
                 "item": m,
@@ -321,6 +337,7 @@ def mapping_queue_view(request: HttpRequest) -> HttpResponse:
                 "four_eyes": four_eyes_reason(request.user, m),
                 "neighbours": neighbours.get(m.role_id, []),
                 "disagrees": mapping_disagrees(m, neighbours.get(m.role_id, [])),
+                "coder": coder[m.pk],
             }
             for m in items
         ]
@@ -333,13 +350,16 @@ def mapping_queue_view(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @permission_required(VIEW_MAPPINGS, raise_exception=True)
+@require_GET
 def mapping_detail(request: HttpRequest, pk: int) -> HttpResponse:
     mapping = get_object_or_404(mapping_queue(), pk=pk)
     chain = occupation_ancestors(mapping.occupation_id) if mapping.occupation_id else []
     query = request.GET.get("q", "")
     candidates = list(detailed_codes_under(mapping.occupation, query)) if mapping.occupation else []
     neighbours = _neighbours_for([mapping.role]).get(mapping.role_id, [])
+    coder = coder_views([mapping])[mapping.pk]
     return render(request, "review/mapping_detail.html", {
+        "coder": coder,
         "mapping": mapping,
         "chain": chain,
         "group_level": is_group_level(mapping.occupation),
@@ -363,7 +383,7 @@ def mapping_decide(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     if not can_review(request.user, mapping):
         raise PermissionDenied("Deciding mappings needs the review permission.")
     detail = reverse("review:mapping", args=[mapping.pk])
-    form_class = {"approve": MappingApproveForm, "refine": RefineForm}.get(action, ReasonForm)
+    form_class = {"approve": MappingApproveForm, "refine": RefineForm, "replace": ReplaceForm}.get(action, ReasonForm)
     form = form_class(request.POST)
     if not form.is_valid():
         for errors in form.errors.values():
@@ -384,6 +404,13 @@ def mapping_decide(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             done = services.refine_mapping(mapping=mapping, actor=request.user, code=data["code"],
                                            comment=data["comment"], expected_version=version)
             text = f"Refined {old} → {done.code} {done.title} and approved."
+        elif action == "replace":
+            old = mapping.code
+            done = services.replace_mapping(
+                mapping=mapping, actor=request.user, code=data["code"], reason=data["reason"],
+                confirm_wrong_group=data["confirm_wrong_group"], expected_version=version,
+            )
+            text = f"Replaced {old} → {done.code} {done.title} and approved."
         elif action == "reject":
             done = services.reject_mapping(
                 mapping=mapping, actor=request.user, reason=data["reason"], expected_version=version
@@ -403,11 +430,26 @@ def mapping_decide(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 @permission_required(VIEW_MAPPINGS, raise_exception=True)
 @require_GET
 def code_search(request: HttpRequest) -> JsonResponse:
-    """The refine picker's data: detailed codes under `under`, filtered by `q` (code or title)."""
-    under = get_object_or_404(
-        OccupationCode, scheme=OccupationCode.Scheme.SOC_2018, code=request.GET.get("under", "")
-    )
-    codes = detailed_codes_under(under, request.GET.get("q", ""))[:100]
-    return JsonResponse({"under": under.code, "results": [
-        {"code": c.code, "title": c.title, "level": c.level} for c in codes
+    """The code picker's data: detailed codes for what the reviewer types, ranked by the SOC coder.
+
+    `scope=under` (the default when `under` is given) keeps the codes under the mapping's current
+    code (a refinement); `scope=all` offers every detailed code (a replacement). Each result says
+    which of the two it would be. Invalid parameters are a 400 with the errors.
+    """
+    form = CodeSearchForm(request.GET)
+    if not form.is_valid():
+        return JsonResponse({"errors": form.errors}, status=400)
+    data = form.cleaned_data
+    under = None
+    if data["under"]:
+        under = OccupationCode.objects.filter(scheme=ClassificationMapping.reference_scheme(data["under"]),
+                                              code=data["under"]).first()
+        if under is None:
+            return JsonResponse({"errors": {"under": [f"{data['under']} is not an official code."]}}, status=404)
+    scope = data["scope"] or ("under" if under is not None else "all")
+    results = ranked_codes(data["q"], under=under if scope == "under" else None, limit=50)
+    return JsonResponse({"under": under.code if under else "", "scope": scope, "results": [
+        {"code": c.code, "title": c.title, "level": c.level, "score": score,
+         "relation": code_relation(under, c) if under else "replace"}
+        for c, score in results
     ]})

@@ -7,14 +7,14 @@ typed on the form, and content changes send decided items back to review.
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.urls import path
 
 from framework.admin import AuditedAdmin, ReasonForm, VersionedInline
 from framework.audit import current_reason
 from taxonomy.models import TaxonomyNode
 
-from . import services
+from . import services, soc
 from .admin_cards import can_import_cards, import_cards_view
 from .models import ClassificationMapping, Component, Role, TitleAlias, band_range
 
@@ -158,6 +158,7 @@ class RoleAdmin(ServiceSavingAdmin):
     search_fields = ["code", "title"]
     autocomplete_fields = ["node", "level"]
     inlines = [ComponentInline, TitleAliasInline, ClassificationMappingInline]
+    actions = ["suggest_soc_mappings"]
     fieldsets = [
         (None, {"fields": ["code", "title", "node", "level", "headline"]}),
         (
@@ -193,6 +194,23 @@ class RoleAdmin(ServiceSavingAdmin):
     @admin.display(description="family", ordering="node__parent__code")
     def family(self, obj):
         return obj.node.parent.code if obj.node.parent_id else "—"
+
+    def has_add_mapping_permission(self, request) -> bool:
+        return request.user.has_perm("roles.add_classificationmapping")
+
+    @admin.action(description="Suggest SOC mappings for the selected roles", permissions=["add_mapping"])
+    def suggest_soc_mappings(self, request, queryset):
+        result = soc.suggest_mappings(roles=queryset, actor=request.user)
+        if result.created:
+            codes = ", ".join(f"{m.role.code} → {m.code}" for m in result.created[:20])
+            more = f" and {len(result.created) - 20} more" if len(result.created) > 20 else ""
+            self.message_user(
+                request,
+                f"Suggested {len(result.created)} mapping(s), waiting for review: {codes}{more}.",
+                messages.SUCCESS,
+            )
+        for role, why in result.passed[:20]:
+            self.message_user(request, f"{role.code}: no suggestion, {why}.", messages.INFO)
 
 
 @admin.register(Component)

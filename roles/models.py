@@ -200,15 +200,18 @@ class DecisionKind(models.TextChoices):
     REJECT = "reject", "Rejected"
     REOPEN = "reopen", "Reopened"
     REFINE = "refine", "Refined and approved"
+    REPLACE = "replace", "Replaced and approved"
     IMPORTED = "imported", "Imported from a card"
     RETURNED = "returned", "Returned to review (content changed)"
 
 
 # Kinds that approve content on a person's judgement: four-eyes applies to them.
-APPROVING_KINDS = frozenset({DecisionKind.APPROVE, DecisionKind.REFINE})
+APPROVING_KINDS = frozenset({DecisionKind.APPROVE, DecisionKind.REFINE, DecisionKind.REPLACE})
+# Kinds that change the code as they approve: the Decision records the old and the new code.
+CODE_CHANGING_KINDS = frozenset({DecisionKind.REFINE, DecisionKind.REPLACE})
 # Kinds whose comment is a required reason (an import's names the file).
 KINDS_NEEDING_REASON = frozenset(
-    {DecisionKind.REJECT, DecisionKind.REOPEN, DecisionKind.IMPORTED, DecisionKind.RETURNED}
+    {DecisionKind.REJECT, DecisionKind.REOPEN, DecisionKind.REPLACE, DecisionKind.IMPORTED, DecisionKind.RETURNED}
 )
 IMPORT_DECISIONS = "review.import_decisions"
 
@@ -403,6 +406,7 @@ class ClassificationMapping(Reviewable):
         INFERRED_FROM_FAMILY = "inferred_from_family", "Inferred from family"
         MANUAL = "manual", "Manual"
         IMPORTED = "imported", "Imported"
+        SUGGESTED = "suggested", "Suggested by the SOC coder"
 
     class Status(models.TextChoices):
         NEEDS_REVIEW = "needs_review", "Needs review"
@@ -412,7 +416,7 @@ class ClassificationMapping(Reviewable):
     OPEN = Status.NEEDS_REVIEW
     TRANSITIONS = {
         (Status.NEEDS_REVIEW, Status.APPROVED): frozenset(
-            {DecisionKind.APPROVE, DecisionKind.REFINE, DecisionKind.IMPORTED}
+            {DecisionKind.APPROVE, DecisionKind.REFINE, DecisionKind.REPLACE, DecisionKind.IMPORTED}
         ),
         (Status.NEEDS_REVIEW, Status.REJECTED): frozenset({DecisionKind.REJECT, DecisionKind.IMPORTED}),
         (Status.APPROVED, Status.NEEDS_REVIEW): frozenset({DecisionKind.REOPEN, DecisionKind.RETURNED}),
@@ -442,8 +446,13 @@ class ClassificationMapping(Reviewable):
         max_length=20, choices=Status.choices, default=Status.NEEDS_REVIEW, db_index=True
     )
     previous_code = models.CharField(
-        max_length=10, blank=True, help_text="The code before a reviewer refined it."
+        max_length=10, blank=True, help_text="The code before a reviewer refined or replaced it."
     )
+    # A suggested mapping remembers what suggested it: the coder's score and version.
+    suggested_score = models.DecimalField(
+        max_digits=5, decimal_places=4, null=True, blank=True, help_text="The SOC coder's score, 0 to 1."
+    )
+    coder_version = models.CharField(max_length=60, blank=True, help_text="The SOC coder that suggested it.")
 
     objects = ClassificationMappingQuerySet.as_manager()
     history = AuditedHistory()
@@ -572,9 +581,9 @@ class Decision(models.Model):
                 violation_error_message="Rejecting, reopening, importing or changing needs a reason.",
             ),
             models.CheckConstraint(
-                condition=~Q(decision="refine") | (~Q(old_code="") & ~Q(new_code="")),
+                condition=~Q(decision__in=["refine", "replace"]) | (~Q(old_code="") & ~Q(new_code="")),
                 name="decision_refine_codes",
-                violation_error_message="A refinement records the old and the new code.",
+                violation_error_message="A refinement or a replacement records the old and the new code.",
             ),
         ]
         indexes = [
@@ -597,3 +606,29 @@ class Decision(models.Model):
     @property
     def item_kind(self) -> str:
         return "alias" if self.alias_id is not None else "mapping"
+
+
+class RoleSuggestions(models.Model):
+    """The SOC coder's latest suggestions for a role: a cache, rebuilt when the role's text changes.
+
+    Not curated data (no history): computed from the role by `roles.soc`, keyed on the coder's
+    version and a hash of the text the coder read. The codes are also kept as ",code,…" text so
+    the review queue can filter on them in SQL ("disagrees with the coder").
+    """
+
+    role = models.OneToOneField(Role, on_delete=models.CASCADE, related_name="suggestions")
+    coder_version = models.CharField(max_length=60)
+    content_hash = models.CharField(max_length=64)
+    suggestions = models.JSONField(default=list, help_text="[{code, title, score, evidence}], best first.")
+    top_codes = models.TextField(blank=True, help_text="The suggested detailed codes, as ',15-2051,15-1221,'.")
+    top3_lineage = models.TextField(
+        blank=True, help_text="The best three codes and every group above them, as ',15-0000,15-2000,…,'."
+    )
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "role suggestions"
+        verbose_name_plural = "role suggestions"
+
+    def __str__(self) -> str:
+        return f"suggestions for {self.role_id} ({self.coder_version})"

@@ -237,6 +237,8 @@ def history_reason(kind: str, text: str, old_code: str = "", new_code: str = "")
     verb = DecisionKind(kind).label.split(" (")[0].lower()
     if kind == DecisionKind.REFINE:
         verb = f"refined {old_code} → {new_code}"
+    elif kind == DecisionKind.REPLACE:
+        verb = f"replaced {old_code} → {new_code}"
     return f"review: {verb} — {text}" if text else f"review: {verb}"
 
 

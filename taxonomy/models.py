@@ -223,3 +223,40 @@ class OccupationCode(ChangeTracked):
     @property
     def is_detailed(self) -> bool:
         return self.level in (self.Level.DETAILED, self.Level.ONET)
+
+
+
+class ReferenceTitleQuerySet(models.QuerySet):
+    def matching(self, texts) -> ReferenceTitleQuerySet:
+        """Return the reference titles equal to any of `texts`, ignoring case."""
+        return self.filter(title_lower__in={t.lower() for t in texts})
+
+
+class ReferenceTitle(models.Model):
+    """A job title an official source files under a detailed SOC code: O*NET alternate titles, BLS direct matches.
+
+    Reference data, loaded from fixtures/reference/ by `manage.py build_coder` (the coder reads
+    the same files), never edited here: no history. Used to say under which code an alias is
+    already known.
+    """
+
+    class Source(models.TextChoices):
+        ONET_ALTERNATE = "onet_alternate", "O*NET alternate title"
+        BLS_DIRECT_MATCH = "bls_direct_match", "BLS direct-match title"
+
+    title = models.CharField(max_length=300)
+    title_lower = models.CharField(max_length=300, db_index=True, editable=False)
+    soc_code = models.CharField(max_length=7, help_text="The detailed SOC 2018 code, NN-NNNN.")
+    onet_code = models.CharField(max_length=10, blank=True, help_text="The O*NET-SOC code, when O*NET files it.")
+    source = models.CharField(max_length=20, choices=Source.choices)
+
+    objects = ReferenceTitleQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["title_lower", "soc_code"]
+        constraints = [
+            models.UniqueConstraint(fields=["title_lower", "soc_code", "source"], name="reference_title_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_source_display()} “{self.title}” ({self.onet_code or self.soc_code})"

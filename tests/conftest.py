@@ -12,9 +12,32 @@ REFERENCE_FIXTURES = ("fixtures/soc2018.json", "fixtures/onet_soc_2019.json")
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
-    """Load the 2,463 reference occupation codes once per run; tests roll back around them."""
+    """Load the 2,463 reference occupation codes and the official job titles once per run."""
+    from taxonomy.coder import reference_dir
+    from taxonomy.services import load_reference_titles
+
     with django_db_blocker.unblock():
         call_command("loaddata", *REFERENCE_FIXTURES, verbosity=0)
+        load_reference_titles(reference_dir())
+
+
+@pytest.fixture(scope="session", autouse=True)
+def coder_index(tmp_path_factory):
+    """The SOC coder's index, built once per session into a temporary folder (tests/coder_fixtures.py)."""
+    from tests.coder_fixtures import use_coder_index
+
+    yield from use_coder_index(tmp_path_factory)
+
+
+@pytest.fixture
+def reference_titles(db):
+    """The official job titles; present from django_db_setup, reloaded after a transactional test's flush."""
+    from taxonomy.coder import reference_dir
+    from taxonomy.models import ReferenceTitle
+    from taxonomy.services import load_reference_titles
+
+    if not ReferenceTitle.objects.exists():
+        load_reference_titles(reference_dir())
 
 
 @pytest.fixture

@@ -180,6 +180,8 @@ REVIEW_PAGE_SIZE = int(os.environ.get("REVIEW_PAGE_SIZE", "50"))
 # SOC coder (taxonomy/coder.py): where `manage.py build_coder` stores its index, rebuilt when the
 # reference files change (the index is keyed on their hash).
 ROLEBOOK_CODER_PATH = Path(os.environ.get("ROLEBOOK_CODER_PATH", BASE_DIR / "var" / "coder"))
+# The reference files the coder learns from (and the alias queue's official titles come from).
+ROLEBOOK_CODER_REFERENCE_DIR = BASE_DIR / "fixtures" / "reference"
 
 # Card upload: curators upload cards by the hundred (Django refuses more than 100 files by default).
 DATA_UPLOAD_MAX_NUMBER_FILES = 1000

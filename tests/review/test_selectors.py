@@ -8,7 +8,13 @@ from django.contrib.auth.models import AnonymousUser
 from review import selectors, services
 from roles.models import TitleAlias
 from roles.services import save_alias
-from tests.factories import LevelFactory, RoleFactory, SpecializationFactory, TitleAliasFactory
+from tests.factories import (
+    ClassificationMappingFactory,
+    LevelFactory,
+    RoleFactory,
+    SpecializationFactory,
+    TitleAliasFactory,
+)
 from tests.review.conftest import soc
 
 pytestmark = pytest.mark.django_db
@@ -49,13 +55,18 @@ def test_duplicate_key_keeps_different_titles_apart():
 
 
 @pytest.fixture
-def flagged():
+def flagged(make_user, reference_soc, reference_titles):
     """Two P1 roles and a P4 role whose aliases carry each flag once."""
     p1, p4 = LevelFactory(code="P1"), LevelFactory(code="P4")
     spec = SpecializationFactory()
     junior = RoleFactory(node=spec, level=p1, title="Junior Data Analyst")
     senior = RoleFactory(node=SpecializationFactory(), level=p4, title="Principal Data Scientist")
+    # The senior role is approved as Data Scientists; "Accountant" is BLS's title for 13-2011.
+    mapping = ClassificationMappingFactory(role=senior, occupation=soc("15-2051"), created_by=make_user("curator"))
+    services.approve_mapping(mapping=mapping, actor=make_user("reviewer"))
     aliases = {
+        "official": TitleAliasFactory(role=senior, alias="Accountant"),
+        "same_code": TitleAliasFactory(role=senior, alias="Data Scientist"),
         "ml_i": TitleAliasFactory(role=junior, alias="Machine Learning I"),
         "ml_1": TitleAliasFactory(role=junior, alias="Machine Learning 1"),
         "lead": TitleAliasFactory(role=junior, alias="Lead Analyst"),
@@ -68,6 +79,8 @@ def flagged():
 
 
 EXPECTED_FLAGS = {
+    "official": {"reference_elsewhere"},
+    "same_code": set(),
     "ml_i": {"near_duplicate"},
     "ml_1": {"near_duplicate"},
     "lead": {"level"},
@@ -78,10 +91,11 @@ EXPECTED_FLAGS = {
 }
 
 
-def test_alias_flags_for_a_page_take_three_queries(flagged, django_assert_num_queries):
+def test_alias_flags_for_a_page_take_five_queries(flagged, django_assert_num_queries):
     page = list(selectors.alias_queue().filter(pk__in=[a.pk for a in flagged.values()]))
-    # 1 aliases of any role with the page's texts, 2 roles titled like an alias, 3 siblings.
-    with django_assert_num_queries(3):
+    # 1 aliases of any role with the page's texts, 2 roles titled like an alias, 3 siblings,
+    # 4 official titles equal to an alias, 5 the page roles' approved detailed codes.
+    with django_assert_num_queries(5):
         flags = selectors.alias_flags(page)
     for name, alias in flagged.items():
         assert {f.code for f in flags[alias.pk]} == EXPECTED_FLAGS[name], name

@@ -289,8 +289,30 @@ def test_mapping_picker_search(make_user, group_mapping):
     client, _ = client_for(make_user, "reviewer")
     html = client.get(reverse("review:mapping", args=[group_mapping.pk]), {"q": "statistic"}).content.decode()
     assert "15-2041 Statisticians" in html and "15-2051 Data Scientists" not in html
-    data = client.get(reverse("review:codes"), {"under": "15-0000", "q": "data sci"}).json()
-    assert data["results"] == [{"code": "15-2051", "title": "Data Scientists", "level": "detailed"}]
+    data = client.get(reverse("review:codes"), {"under": "15-0000", "q": "data scientist"}).json()
+    first = data["results"][0]
+    assert (first["code"], first["title"], first["relation"]) == ("15-2051", "Data Scientists", "refine")
+    assert first["score"] is not None and data["scope"] == "under"
+    assert all(r["code"].startswith("15-") and r["relation"] == "refine" for r in data["results"])
+
+
+def test_code_search_ranks_every_detailed_code_for_a_replacement(make_user, group_mapping):
+    client, _ = client_for(make_user, "reviewer")
+    data = client.get(reverse("review:codes"), {"under": "15-0000", "q": "accountant", "scope": "all"}).json()
+    codes = [r["code"] for r in data["results"]]
+    assert "13-2011" in codes[:3]
+    assert next(r for r in data["results"] if r["code"] == "13-2011")["relation"] == "replace"
+    by_code = client.get(reverse("review:codes"), {"q": "13-20", "scope": "all"}).json()["results"]
+    assert by_code and all(r["code"].startswith("13-20") for r in by_code)
+
+
+@pytest.mark.parametrize(
+    "params", [{"under": "15-00000"}, {"under": "x"}, {"scope": "bogus"}, {"q": "x" * 201}, {"under": "99-9999"}]
+)
+def test_code_search_refuses_bad_parameters(make_user, params):
+    client, _ = client_for(make_user, "reviewer")
+    response = client.get(reverse("review:codes"), params)
+    assert response.status_code in (400, 404) and "errors" in response.json()
 
 
 def test_group_level_approval_without_confirmation_is_refused(make_user, group_mapping):
@@ -327,9 +349,10 @@ def test_alias_queue_queries_are_constant(make_user, curator, n, django_assert_n
     client, _ = client_for(make_user, "reviewer")
     # 1 session, 2 user, 3 SAVEPOINT (ATOMIC_REQUESTS), 4 user permissions, 5 group permissions,
     # 6 COUNT for the paginator, 7 the page of aliases with role, node, level, approver, editor,
-    # 8-10 flags (same text elsewhere, role titles, siblings), 11 history for "what changed",
-    # 12 RELEASE SAVEPOINT.
-    with django_assert_num_queries(12):
+    # 8 official titles equal to an alias, 9-11 flags (same text elsewhere, role titles,
+    # siblings), 12 the roles' approved detailed codes, 13 history for "what changed",
+    # 14 RELEASE SAVEPOINT.
+    with django_assert_num_queries(14):
         response = client.get(reverse("review:aliases"))
     assert len(response.context["rows"]) == n
 
@@ -344,10 +367,16 @@ def test_mapping_queue_queries_are_constant(make_user, curator, reference_soc, n
     # 1 session, 2 user, 3 SAVEPOINT, 4 user permissions, 5 group permissions, 6 COUNT,
     # 7 the page with role, node, level, occupation and its parent, reviewer, editor,
     # 8-10 the adjacency index (levels, nodes, roles), 11 the neighbour roles,
-    # 12 their mappings, 13 RELEASE SAVEPOINT. (No row has a content change, so no history query.)
-    with django_assert_num_queries(13):
+    # 12 their mappings, 13-14 the roles' aliases and components (what the SOC coder reads),
+    # 15 their cached suggestions, then on a first visit 16 the suggested codes' groups and
+    # 17 one upsert of the new suggestions; last, RELEASE SAVEPOINT. (No row has a content
+    # change, so no history query.)
+    with django_assert_num_queries(18):
         response = client.get(reverse("review:mappings"))
     assert len(response.context["rows"]) == n
+    assert all(row["coder"].suggestions for row in response.context["rows"])
+    with django_assert_num_queries(16):  # the suggestions are cached now
+        client.get(reverse("review:mappings"))
 
 
 @pytest.mark.parametrize("n", [5, 10])
@@ -357,8 +386,9 @@ def test_dashboard_queries_are_constant(make_user, curator, n, django_assert_num
     services.approve_aliases(aliases=TitleAlias.objects.all()[:2], actor=reviewer)
     # 1 session, 2 user, 3 SAVEPOINT, 4 user permissions, 5 group permissions,
     # 6-7 aliases and mappings by status, 8-9 pending aliases and mappings by family,
-    # 10 decisions per day, 11 my decisions this week, 12 RELEASE SAVEPOINT.
-    with django_assert_num_queries(12):
+    # 10 decisions per day, 11 my decisions this week, 12 pending aliases officially filed
+    # under another code, 13 RELEASE SAVEPOINT.
+    with django_assert_num_queries(13):
         response = client.get(reverse("review:dashboard"))
     assert response.status_code == 200
     assert "<svg" in response.content.decode()

@@ -1,0 +1,104 @@
+"""The SOC coder's development split: held-out titles and tasks, carved by a stable hash.
+
+- Alternate titles are held out as whole strings: sha1("title:" + normalised title) mod 100 < 20.
+  Every reference title row with a held-out string (O*NET, BLS, SOC, short forms of it) leaves
+  the index, so the same string is never on both sides.
+- Task statements are held out by sha1("task:" + task id) mod 100 < 20.
+- Title-only queries: each held-out string; right when any code it is listed under is suggested.
+- Card-like queries: for each SOC code with at least 5 held-out tasks, up to 8 of its held-out
+  titles, each with 5 of those tasks (rotating); right when that code is suggested.
+
+Nothing here depends on a method: every method in bench_soc is built from `train` and asked
+the same queries. No title is special-cased.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from taxonomy.coder.reference import Reference, RefRow, load_reference
+from taxonomy.coder.text import normalize
+
+HELD_OUT_PERCENT = 20
+CARD_TASKS = 5
+CARD_TITLES_PER_CODE = 8
+
+
+def bucket(key: str) -> int:
+    """A stable number in [0, 100) for `key` (the same on every machine and Python version)."""
+    return int(hashlib.sha1(key.encode("utf-8")).hexdigest()[:8], 16) % 100
+
+
+@dataclass(frozen=True)
+class TitleQuery:
+    title: str
+    gold: frozenset[str]
+
+
+@dataclass(frozen=True)
+class CardQuery:
+    title: str
+    tasks: tuple[str, ...]
+    gold: frozenset[str]
+
+
+@dataclass
+class Split:
+    train: Reference
+    title_queries: list[TitleQuery]
+    card_queries: list[CardQuery]
+    held_titles: int
+    held_tasks: int
+
+
+def make_split(directory: Path) -> Split:
+    """Read the reference under `directory` and carve the development split from it."""
+    full = load_reference(directory)
+    held_title = {normalize(r.text) for r in full.rows if r.kind == "alt" and _held("title:" + normalize(r.text))}
+    held_task = {r.key for r in full.rows if r.kind == "task" and _held("task:" + r.key)}
+
+    def keep(row: RefRow) -> bool:
+        if row.kind == "task":
+            return row.key not in held_task
+        if row.kind == "desc":
+            return True
+        if row.kind == "short" and normalize(row.key) in held_title:
+            return False  # The short form of a held-out title.
+        return normalize(row.text) not in held_title
+
+    train = full.filtered(keep)
+    gold: dict[str, set[str]] = defaultdict(set)
+    shown: dict[str, str] = {}
+    for r in full.rows:
+        if r.kind == "alt" and normalize(r.text) in held_title:
+            gold[normalize(r.text)].add(r.soc_code)
+            shown.setdefault(normalize(r.text), r.text)
+    title_queries = sorted(
+        (TitleQuery(shown[n], frozenset(codes)) for n, codes in gold.items()), key=lambda q: _hash("q:" + q.title)
+    )
+
+    tasks_by_code: dict[str, list[RefRow]] = defaultdict(list)
+    for r in full.rows:
+        if r.kind == "task" and r.key in held_task:
+            tasks_by_code[r.soc_code].append(r)
+    card_queries = []
+    for code in sorted(tasks_by_code):
+        tasks = sorted(tasks_by_code[code], key=lambda r: _hash("t:" + r.key))
+        if len(tasks) < CARD_TASKS:
+            continue
+        titles = sorted((n for n in gold if code in gold[n]), key=lambda n: _hash("c:" + n))[:CARD_TITLES_PER_CODE]
+        for i, n in enumerate(titles):
+            picked = tuple(tasks[(i * CARD_TASKS + j) % len(tasks)].text for j in range(CARD_TASKS))
+            card_queries.append(CardQuery(shown[n], picked, frozenset({code})))
+    return Split(train, title_queries, card_queries, len(held_title), len(held_task))
+
+
+def _held(key: str) -> bool:
+    return bucket(key) < HELD_OUT_PERCENT
+
+
+def _hash(key: str) -> str:
+    return hashlib.sha1(key.encode("utf-8")).hexdigest()

@@ -1,0 +1,247 @@
+"""The SOC coder in the review: suggestions on the mapping pages, refine and replace, the flags."""
+
+from __future__ import annotations
+
+import re
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.test import Client
+from django.urls import reverse
+
+from review import selectors, services
+from roles.models import ClassificationMapping, Decision, Role, RoleSuggestions, TitleAlias
+from roles.services import save_alias
+from roles.soc import cached_suggestions, suggest_mappings
+from tests.factories import ClassificationMappingFactory, RoleFactory, TitleAliasFactory
+from tests.review.conftest import soc
+
+pytestmark = pytest.mark.django_db
+
+
+def _client(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def seed_mapping(seed_role):
+    return ClassificationMapping.objects.get(role=seed_role)
+
+
+@pytest.fixture
+def accounting_manager(make_user, reference_soc):
+    """An "Accounting Manager" whose inferred group (13-0000) is wrong: it is 11-3031 Financial Managers."""
+    role = RoleFactory(
+        title="Accounting Manager",
+        headline="Directs the accounting department and the financial reporting of the company.",
+        who_does_this_work="A manager of accountants who owns the ledger, the budget and the audit.",
+        plan=["Plan, direct and coordinate accounting and financial reporting.", "Prepare budgets."],
+    )
+    for text in ("Accounting Manager", "Controller", "Finance Manager"):
+        TitleAliasFactory(role=role, alias=text)
+    return ClassificationMappingFactory(
+        role=role, occupation=soc("13-0000"), title="Business and Financial Operations Occupations",
+        source=ClassificationMapping.Source.INFERRED_FROM_SUPERFUNCTION, created_by=make_user("curator"),
+    )
+
+
+# -- what the reviewer sees ----------------------------------------------------------------------
+
+
+def test_the_seeds_group_mapping_gets_a_ranked_detailed_code_with_evidence(make_user, seed_mapping):
+    html = _client(make_user("reviewer")).get(reverse("review:mapping", args=[seed_mapping.pk])).content.decode()
+    section = html.split('id="coder"')[1].split("</section>")[0]
+    codes = re.findall(r'data-code="([0-9-]+)"', section)
+    assert len(codes) == 5 and set(codes) & {"15-1221", "15-2051", "15-1299"}
+    assert "Evidence" in section and "O*NET alternate title" in section
+    assert "Computer and Mathematical Occupations ›" in section  # its place in the hierarchy
+    assert section.count('class="refine">Refine to ') >= 1
+    assert "CC BY 4.0" in html and "O*NET" in html.split('id="onet-attribution"')[1]
+
+
+def test_one_click_refines_to_a_suggestion_under_the_group(make_user, seed_mapping):
+    reviewer = make_user("reviewer")
+    client = _client(reviewer)
+    html = client.get(reverse("review:mappings")).content.decode()
+    pattern = r'<form method="post" action="(/review/mappings/\d+/refine/)" class="suggestion-refine">(.*?)</form>'
+    form = re.search(pattern, html, re.S)
+    data = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', form.group(2)))
+    response = client.post(form.group(1), data, follow=True)
+    seed_mapping.refresh_from_db()
+    assert seed_mapping.status == "approved" and seed_mapping.previous_code == "15-0000"
+    assert seed_mapping.code == data["code"] and seed_mapping.code.startswith("15-")
+    assert f"Refined 15-0000 → {seed_mapping.code}" in response.content.decode()
+    decision = Decision.objects.get(mapping=seed_mapping)
+    assert (decision.decision, decision.actor, decision.old_code) == ("refine", reviewer, "15-0000")
+
+
+def test_a_suggestion_outside_the_group_is_a_replacement_with_a_reason(make_user, accounting_manager):
+    reviewer = make_user("reviewer")
+    client = _client(reviewer)
+    html = client.get(reverse("review:mapping", args=[accounting_manager.pk])).content.decode()
+    assert 'id="replace-11-3031"' in html  # the coder's best answer, outside 13-0000
+    url = reverse("review:mapping-replace", args=[accounting_manager.pk])
+    refused = client.post(url, {"code": "11-3031", "reason": "", "confirm_wrong_group": "1"}, follow=True)
+    assert "Give a reason to replace" in refused.content.decode()
+    unconfirmed = client.post(url, {"code": "11-3031", "reason": "a manager"}, follow=True)
+    assert "Tick “the current code is wrong”" in unconfirmed.content.decode()
+    done = client.post(url, {"code": "11-3031", "reason": "a manager, not a clerk", "confirm_wrong_group": "1",
+                             "version": accounting_manager.version}, follow=True)
+    assert "Replaced 13-0000 → 11-3031 Financial Managers and approved." in done.content.decode()
+    accounting_manager.refresh_from_db()
+    assert (accounting_manager.code, accounting_manager.previous_code, accounting_manager.status) == (
+        "11-3031", "13-0000", "approved")
+    decision = Decision.objects.get(mapping=accounting_manager)
+    assert (decision.decision, decision.old_code, decision.new_code, decision.comment) == (
+        "replace", "13-0000", "11-3031", "a manager, not a clerk")
+    latest = accounting_manager.history.first()
+    assert latest.history_user == reviewer and "13-0000 → 11-3031" in latest.history_change_reason
+
+
+def test_replace_follows_four_eyes_and_refuses_a_code_under_the_group(make_user, accounting_manager):
+    creator = type(accounting_manager.created_by).objects.get(pk=accounting_manager.created_by_id)
+    from django.contrib.auth.models import Group
+
+    creator.groups.add(Group.objects.get(name="Reviewers"))
+    creator = type(creator).objects.get(pk=creator.pk)
+    with pytest.raises(services.FourEyesViolation):
+        services.replace_mapping(mapping=accounting_manager, actor=creator, code="11-3031", reason="x",
+                                 confirm_wrong_group=True)
+    with pytest.raises(services.InvalidCode, match="refine the mapping to it instead"):
+        services.replace_mapping(mapping=accounting_manager, actor=make_user("reviewer"), code="13-2011",
+                                 reason="x", confirm_wrong_group=True)
+    with pytest.raises(services.InvalidCode, match="not a detailed occupation"):
+        services.replace_mapping(mapping=accounting_manager, actor=make_user("reviewer"), code="11-3000",
+                                 reason="x", confirm_wrong_group=True)
+
+
+def test_refine_outside_the_group_points_to_replace(make_user, accounting_manager):
+    with pytest.raises(services.InvalidCode, match="replace the code if the group itself is wrong"):
+        services.refine_mapping(mapping=accounting_manager, actor=make_user("reviewer"), code="11-3031")
+
+
+# -- the disagreement flag -------------------------------------------------------------------------
+
+
+def test_the_disagreement_flag_and_its_filter_agree(make_user, accounting_manager, seed_mapping, reference_soc):
+    curator = make_user("curator")
+    role = accounting_manager.role
+    agreeing = ClassificationMappingFactory(role=role, occupation=soc("11-3031"), created_by=curator)
+    healthcare = ClassificationMappingFactory(role=role, occupation=soc("29-0000"), created_by=curator)
+    dentists = ClassificationMappingFactory(role=role, occupation=soc("29-1021"), created_by=curator)
+    client = _client(make_user("reviewer"))
+    page = client.get(reverse("review:mappings")).content.decode()  # fills the cache for the page's roles
+    rows = {r["item"].pk: r["coder"].disagrees for r in client.get(reverse("review:mappings")).context["rows"]}
+    assert rows[healthcare.pk] == "none of the coder's top 3 lies under 29-0000"
+    assert rows[dentists.pk] == "29-1021 is not among the coder's top 5"
+    assert rows[agreeing.pk] == rows[seed_mapping.pk] == rows[accounting_manager.pk] == ""
+    flagged = client.get(reverse("review:mappings"), {"flag": "coder_disagrees"}).context["rows"]
+    assert sorted(r["item"].pk for r in flagged) == sorted([healthcare.pk, dentists.pk])
+    assert "disagrees with the SOC coder" in page
+
+
+def test_a_detailed_code_outside_the_top_five_is_flagged(make_user, seed_role, reference_soc):
+    dentist = ClassificationMappingFactory(role=seed_role, occupation=soc("29-1021"), created_by=make_user("curator"))
+    views = selectors.coder_views([ClassificationMapping.objects.select_related("occupation", "role").get(
+        pk=dentist.pk)])
+    assert views[dentist.pk].disagrees == "29-1021 is not among the coder's top 5"
+
+
+# -- the cache -------------------------------------------------------------------------------------
+
+
+def test_suggestions_are_cached_per_role_and_recomputed_when_its_text_changes(
+    make_user, seed_role, django_assert_num_queries
+):
+    first = cached_suggestions([seed_role])[seed_role.pk]
+    row = RoleSuggestions.objects.get(role=seed_role)
+    role = Role.objects.get(pk=seed_role.pk)
+    # Queries when cached: the role's aliases, its components, its cached row.
+    with django_assert_num_queries(3):
+        again = cached_suggestions([role])[seed_role.pk]
+    assert again == first
+    alias = seed_role.aliases.first()
+    alias.alias = "Dental Hygienist"
+    save_alias(alias=alias, actor=make_user("curator"), reason="test")
+    cached_suggestions([Role.objects.get(pk=seed_role.pk)])
+    assert RoleSuggestions.objects.get(role=seed_role).content_hash != row.content_hash
+
+
+# -- suggested mappings ---------------------------------------------------------------------------
+
+
+def test_suggested_mappings_wait_for_review_and_their_creator_cannot_approve(make_user, reference_soc):
+    role = RoleFactory(title="Registered Nurse", headline="Cares for patients in a hospital ward.")
+    creator = make_user("superuser")
+    result = suggest_mappings(roles=[role], actor=creator)
+    mapping = result.created[0]
+    mapping.refresh_from_db()
+    assert (mapping.code, mapping.status, mapping.source) == ("29-1141", "needs_review", "suggested")
+    assert mapping.suggested_score is not None and mapping.coder_version.startswith("nb-fusion")
+    assert mapping.history.get().history_change_reason.startswith("SOC coder suggestion")
+    with pytest.raises(services.FourEyesViolation):
+        services.approve_mapping(mapping=mapping, actor=creator)
+    assert services.approve_mapping(mapping=mapping, actor=make_user("reviewer")).status == "approved"
+    again = suggest_mappings(roles=[role], actor=creator)
+    assert not again.created and "already has a detailed mapping" in again.passed[0][1]
+
+
+def test_the_suggest_mappings_command(make_user, seed_role, reference_soc):
+    out = StringIO()
+    call_command("suggest_mappings", "--roles", "AIMLAM.GEN.P1", "--dry-run", stdout=out)
+    assert "Would suggest 1 mapping(s) for 1 role(s)" in out.getvalue()
+    assert not ClassificationMapping.objects.filter(source="suggested").exists()
+    call_command("suggest_mappings", "--all", "--min-score", "0.99", stdout=out)
+    assert "Suggested 0 mapping(s)" in out.getvalue()
+    call_command("suggest_mappings", "--all", stdout=out)
+    suggested = ClassificationMapping.objects.get(source="suggested")
+    assert suggested.code in {"15-1221", "15-2051", "15-1299"}
+    for args, flag in ((["--roles", "NOPE.X.P1"], "--roles"), (["--all", "--min-score", "2"], "min-score"),
+                       (["--all", "--as", "ghost"], "--as")):
+        with pytest.raises(CommandError, match=re.escape(flag)):
+            call_command("suggest_mappings", *args, stdout=StringIO())
+
+
+def test_the_admin_action_suggests_mappings(make_user, seed_role, reference_soc):
+    client = _client(make_user("curator"))
+    response = client.post(reverse("admin:roles_role_changelist"),
+                           {"action": "suggest_soc_mappings", "_selected_action": [seed_role.pk]}, follow=True)
+    assert "Suggested 1 mapping(s), waiting for review: AIMLAM.GEN.P1 → 15-" in response.content.decode()
+    reviewer_client = _client(make_user("reviewer"))
+    refused = reviewer_client.post(reverse("admin:roles_role_changelist"),
+                                   {"action": "suggest_soc_mappings", "_selected_action": [seed_role.pk]})
+    assert refused.status_code in (200, 302, 403)
+    assert ClassificationMapping.objects.filter(source="suggested").count() == 1
+
+
+def test_a_suggested_mapping_prints_on_the_card_and_imports_back(make_user, seed_role, reference_soc):
+    from roles.cards.parser import parse_card
+    from roles.cards.renderer import render_card
+
+    suggest_mappings(roles=[seed_role], actor=make_user("curator"))
+    card = render_card(seed_role)
+    assert "source=suggestedreviewStatus=needs_review" in card
+    assert [m.source for m in parse_card(card).mappings] == ["inferred_from_superfunction", "suggested"]
+
+
+# -- alias evidence -------------------------------------------------------------------------------
+
+
+def test_the_alias_queue_says_under_which_code_an_alias_is_official(make_user, seed_role, reference_soc,
+                                                                      reference_titles):
+    mapping = ClassificationMapping.objects.get(role=seed_role)
+    services.refine_mapping(mapping=mapping, actor=make_user("reviewer"), code="15-2051")
+    TitleAliasFactory(role=seed_role, alias="Machine Learning Engineer")
+    TitleAliasFactory(role=seed_role, alias="Accountant")
+    client = _client(make_user("reviewer"))
+    html = client.get(reverse("review:aliases"), {"role": "AIMLAM.GEN.P1"}).content.decode()
+    assert "O*NET alternate title under <strong>15-2051.00</strong>" in html
+    assert "BLS direct-match title under <strong>13-2011</strong>" in html
+    flagged = client.get(reverse("review:aliases"), {"flag": "reference_elsewhere"}).context["rows"]
+    assert [r["item"].alias for r in flagged] == ["Accountant"]
+    dashboard = client.get(reverse("review:dashboard")).content.decode()
+    assert "1 pending\n    alias officially filed under another SOC code" in dashboard
+    assert TitleAlias.objects.filter(alias="Accountant").exists()
