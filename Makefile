@@ -9,7 +9,7 @@ MANAGE := $(PY) manage.py
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test bench lint venv setup-demo browser clean
+.PHONY: run test bench lint venv setup-demo browser axe screenshots clean
 
 venv: $(STAMP)
 
@@ -37,8 +37,22 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else echo "Install chromium (apt-get install chromium) for the browser tests."; exit 1; fi; }
 
-test: venv browser
+# axe-core for the accessibility tests, pinned in package.json and package-lock.json.
+axe: node_modules/axe-core/axe.min.js
+
+node_modules/axe-core/axe.min.js: package.json package-lock.json
+	@command -v npm >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; \
+	  else echo "The accessibility tests need Node.js and npm (apt-get install nodejs npm)."; exit 1; fi; }
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test: venv browser axe
 	$(PY) -m pytest
+
+# PNGs of every page at 1280 and 390 px, light and dark, into screenshots/ (git-ignored).
+screenshots: venv browser
+	$(PY) -m pytest tests/browser/screenshots.py -q -s -p no:cacheprovider
 
 lint: venv
 	$(VENV)/bin/ruff check .
@@ -47,4 +61,4 @@ bench: venv
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) db.sqlite3 .pytest_cache .pytest-db.sqlite3* var/coder
+	rm -rf $(VENV) node_modules screenshots db.sqlite3 .pytest_cache .pytest-db*.sqlite3* var/coder

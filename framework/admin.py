@@ -8,6 +8,7 @@ from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from simple_history.admin import SimpleHistoryAdmin
+from simple_history.template_utils import HistoricalRecordContextHelper, ObjDiffDisplay
 
 from framework.audit import StaleEdit, has_visible_text, set_request_reason
 
@@ -21,6 +22,49 @@ def stale_message(obj) -> str:
         f"This {obj._meta.verbose_name} was changed by {who}{when} since you opened it: nothing was saved. "
         "Reload the page to see the change, then make yours again."
     )
+
+
+class WholeWordDiff(ObjDiffDisplay):
+    """Shortens long changed values at word boundaries: "… the team works independently on …".
+
+    simple-history cuts at characters ("is[56 chars]endently"); a reader wants whole words,
+    with a little context on each side of what changed.
+    """
+
+    CONTEXT_WORDS = 4
+    MAX_CHANGED_WORDS = 40
+
+    def common_shorten_repr(self, *args):
+        texts = [str(a) for a in args]
+        if max(map(len, texts)) <= self.max_length:
+            return tuple(texts)
+        words = [t.split(" ") for t in texts]
+        start = 0
+        while all(len(w) > start for w in words) and len({w[start] for w in words}) == 1:
+            start += 1
+        end = 0
+        while all(len(w) > start + end for w in words) and len({w[-1 - end] for w in words}) == 1:
+            end += 1
+        shown = []
+        for w in words:
+            middle = w[start : len(w) - end]
+            if len(middle) > self.MAX_CHANGED_WORDS:
+                half = self.MAX_CHANGED_WORDS // 2
+                middle = [*middle[:half], "…", *middle[-half:]]
+            before = w[max(0, start - self.CONTEXT_WORDS) : start]
+            after = w[len(w) - end : len(w) - end + self.CONTEXT_WORDS]
+            text = " ".join([*before, *middle, *after])
+            if start > self.CONTEXT_WORDS:
+                text = "… " + text
+            if end > self.CONTEXT_WORDS:
+                text += " …"
+            shown.append(text)
+        return tuple(shown)
+
+
+class WholeWordContextHelper(HistoricalRecordContextHelper):
+    def get_obj_diff_display(self) -> ObjDiffDisplay:
+        return WholeWordDiff(max_length=self.max_displayed_delta_change_chars)
 
 
 class VersionedForm(forms.ModelForm):
@@ -72,9 +116,19 @@ class ReasonForm(VersionedForm):
 
 
 class VersionedInline:
-    """Inline admin mixin: each row carries its version, like the parent form."""
+    """Inline admin mixin: each row carries its version, like the parent form, and every input has a name.
+
+    A tabular inline labels its columns, not its inputs: each input gets an aria-label of its
+    field's name (screen readers otherwise hear an unnamed box per cell).
+    """
 
     form = VersionedForm
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if field is not None:
+            field.widget.attrs.setdefault("aria-label", str(db_field.verbose_name).capitalize())
+        return field
 
     def get_fields(self, request, obj=None):
         fields = list(super().get_fields(request, obj))
@@ -86,7 +140,15 @@ class VersionedInline:
             kwargs["fields"] = flatten_fieldsets(self.get_fieldsets(request, obj))
         if kwargs["fields"] is not None:
             kwargs["fields"] = [f for f in kwargs["fields"] if f != "version"]
-        return super().get_formset(request, obj, **kwargs)
+        formset = super().get_formset(request, obj, **kwargs)
+
+        class LabelledFormSet(formset):
+            def add_fields(self, form, index):
+                super().add_fields(form, index)
+                if "DELETE" in form.fields:
+                    form.fields["DELETE"].widget.attrs.setdefault("aria-label", "Delete this row")
+
+        return LabelledFormSet
 
 
 class AuditedAdmin(SimpleHistoryAdmin):
@@ -100,20 +162,22 @@ class AuditedAdmin(SimpleHistoryAdmin):
     """
 
     form = ReasonForm
+    # The reason and the version are drawn beside Save (admin/audited_change_form.html).
+    change_form_template = "admin/audited_change_form.html"
     # Review decisions go back through review; history shows "what changed" per row.
     history_list_display: list[str] = []
+    FORM_ONLY_FIELDS = ("change_reason", "version")
 
     def get_fieldsets(self, request, obj=None):
-        fieldsets = [(name, {**options, "fields": list(options["fields"])}) for name, options in
-                     super().get_fieldsets(request, obj)]
-        for _name, options in fieldsets:
-            if "version" in options["fields"]:
-                return fieldsets
-        for _name, options in fieldsets:
-            if "change_reason" in options["fields"]:
-                options["fields"].append("version")
-                return fieldsets
-        return [*fieldsets, (None, {"fields": ["version"]})]
+        fieldsets = []
+        for name, options in super().get_fieldsets(request, obj):
+            fields = [f for f in options["fields"] if f not in self.FORM_ONLY_FIELDS]
+            if fields:
+                fieldsets.append((name, {**options, "fields": fields}))
+        return fieldsets
+
+    def get_historical_record_context_helper(self, request, historical_record):
+        return WholeWordContextHelper(self.model, historical_record)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         # "version" is the form's own field: the model's is not editable, so the factory must not see it.

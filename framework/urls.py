@@ -2,14 +2,17 @@
 
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import RedirectView
+
+from framework.views import SiteLoginView, landing
 
 admin.site.site_header = "Rolebook"
 admin.site.site_title = "Rolebook"
 admin.site.index_title = "Curation"
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/roles/", permanent=False)),
+    path("", landing, name="landing"),
+    # Before the admin's own: one login for the admin and the site, landing each person on their work.
+    path("admin/login/", SiteLoginView.as_view(), name="login"),
     path("admin/", admin.site.urls),
     path("roles/", include("roles.urls")),
     path("review/release/", include("review.urls_release")),

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, time, timedelta
+
 import django_filters
 from django import forms
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
-from roles.models import ClassificationMapping, TitleAlias, band_range
+from roles.models import ClassificationMapping, Decision, TitleAlias, band_range
 from taxonomy.models import OccupationCode
 
 from .selectors import CODER_FLAG, FLAG_CHOICES, GROUP_LEVELS, filter_alias_flag, filter_coder_disagrees
@@ -22,15 +24,15 @@ class QueueFilter(django_filters.FilterSet):
     """Filters both queues share: family, level and role code (codes, not drop-downs of every row)."""
 
     family = django_filters.CharFilter(
-        label="Family", method="filter_family", widget=forms.TextInput(attrs={"size": 8, "placeholder": "AIMLAM"})
+        label="Family", method="filter_family", widget=forms.TextInput(attrs={"size": 8})
     )
     level = django_filters.CharFilter(
-        label="Level", method="filter_level", widget=forms.TextInput(attrs={"size": 3, "placeholder": "P1"})
+        label="Level", method="filter_level", widget=forms.TextInput(attrs={"size": 3})
     )
     role = django_filters.CharFilter(
         label="Role code",
         method="filter_role",
-        widget=forms.TextInput(attrs={"size": 16, "placeholder": "AIMLAM.GEN.P1"}),
+        widget=forms.TextInput(attrs={"size": 16}),
     )
     source = django_filters.CharFilter(field_name="source", lookup_expr="iexact", label="Source")
 
@@ -137,3 +139,33 @@ class MappingFilter(QueueFilter):
     def qs(self) -> QuerySet:
         sort = self.form.cleaned_data.get("sort") if self.is_bound and self.is_valid() else None
         return super().qs.order_by(*self.SORTS.get(sort or "role"))
+
+
+class DecisionFilter(django_filters.FilterSet):
+    """The decision log's filters: who, what kind, when, which role. Dates are days in UTC."""
+
+    actor = django_filters.CharFilter(label="Who (username)", method="filter_actor")
+    decision = django_filters.ChoiceFilter(choices=Decision.Kind.choices, label="Decision", empty_label="any")
+    since = django_filters.DateFilter(label="From (day)", method="filter_since",
+                                      widget=forms.DateInput(attrs={"type": "date"}))
+    until = django_filters.DateFilter(label="To (day)", method="filter_until",
+                                      widget=forms.DateInput(attrs={"type": "date"}))
+    role = django_filters.CharFilter(label="Role code", method="filter_role")
+
+    class Meta:
+        model = Decision
+        fields: list[str] = []
+
+    def filter_actor(self, qs: QuerySet, name: str, value: str) -> QuerySet:
+        return qs.filter(actor__username=value.strip())
+
+    def filter_since(self, qs: QuerySet, name: str, value) -> QuerySet:
+        # A range on the timestamp, not created_at::date, so the index on created_at serves it.
+        return qs.filter(created_at__gte=datetime.combine(value, time.min, tzinfo=UTC))
+
+    def filter_until(self, qs: QuerySet, name: str, value) -> QuerySet:
+        return qs.filter(created_at__lt=datetime.combine(value + timedelta(days=1), time.min, tzinfo=UTC))
+
+    def filter_role(self, qs: QuerySet, name: str, value: str) -> QuerySet:
+        code = _upper(value)
+        return qs.filter(Q(alias__role__code=code) | Q(mapping__role__code=code))

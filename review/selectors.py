@@ -427,6 +427,38 @@ def pending_by_family(limit: int = 15) -> list[tuple[str, int]]:
     return sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
 
 
+def pending_by_level() -> list[tuple[str, int]]:
+    """Return [(level code, pending aliases)] in level order, in one query."""
+    rows = (
+        TitleAlias.objects.pending().order_by().values_list("role__level__code", "role__level__track",
+                                                            "role__level__rank")
+        .annotate(n=Count("pk"))
+    )
+    return [(code, n) for code, _track, _rank, n in sorted(rows, key=lambda r: (r[1], r[2]))]
+
+
+def pending_by_band() -> list[tuple[str, int]]:
+    """Return [(confidence band, pending aliases)] low, medium, high, in one query."""
+    bands = settings.ROLEBOOK_CONFIDENCE_BANDS
+    counts = TitleAlias.objects.pending().aggregate(
+        low=Count("pk", filter=Q(confidence__lt=bands["medium"])),
+        medium=Count("pk", filter=Q(confidence__gte=bands["medium"], confidence__lt=bands["high"])),
+        high=Count("pk", filter=Q(confidence__gte=bands["high"])),
+    )
+    return [(band, counts[band]) for band in ("low", "medium", "high")]
+
+
+def pending_for(user: Any) -> dict[str, int]:
+    """What waits for `user`: pending aliases and mappings they may decide (four-eyes left out); two queries."""
+    if not (can_review(user, TitleAlias) or can_review(user, ClassificationMapping)):
+        return {"aliases": 0, "mappings": 0, "can_review": False}
+    return {
+        "aliases": TitleAlias.objects.pending().exclude(four_eyes_q(user)).count(),
+        "mappings": ClassificationMapping.objects.needs_review().exclude(four_eyes_q(user)).count(),
+        "can_review": True,
+    }
+
+
 def decisions_per_day(days: int = 7) -> list[tuple[Any, int]]:
     """Return [(date, decisions)] for each of the last `days` days, oldest first, in one query."""
     today = timezone.localdate()

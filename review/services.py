@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from django.db import models, transaction
@@ -43,6 +44,7 @@ __all__ = [
     "InvalidCode", "ItemChanged", "ItemGone", "ReasonRequired", "ReplaceNotConfirmed", "ReviewError",
     "ReviewPermissionDenied", "Skipped", "approve_alias", "approve_aliases", "approve_mapping", "refine_mapping",
     "reject_alias", "reject_aliases", "reject_mapping", "reopen_alias", "reopen_mapping", "replace_mapping",
+    "undo_decisions",
 ]
 
 # Items decided per batch by the bulk services: each batch costs a constant number of queries.
@@ -467,3 +469,40 @@ def replace_mapping(
     _copy_back(mapping, locked, [*ClassificationMapping.REVIEW_STATE_FIELDS, "decided_by_id", "version",
                                  *REFINE_FIELDS])
     return locked
+
+
+# ---------------------------------------------------------------------------------------------
+# Undo
+
+
+UNDOABLE = frozenset({DecisionKind.APPROVE, DecisionKind.REJECT, DecisionKind.REFINE, DecisionKind.REPLACE})
+
+
+def undo_decisions(*, model: type[Reviewable], pks: Iterable[int], actor: Any, window_seconds: int) -> BulkResult:
+    """Reopen the items of `pks` that `actor` decided in the last `window_seconds`, with the reason "undo".
+
+    An item someone decided or changed since, or that the actor decided longer ago, is skipped
+    with the reason (reopening it then needs a reason of its own). A refined or replaced mapping
+    goes back to review with its new code. Raises ReviewPermissionDenied.
+    """
+    _require_permission(actor, model.REVIEW_PERMISSION, "undo decisions")
+    result = BulkResult()
+    since = timezone.now() - timedelta(seconds=window_seconds)
+    with transaction.atomic():
+        items = list(model.objects.filter(pk__in=sorted(set(pks))).select_for_update().order_by("pk"))
+        latest = workflow.last_decisions(items)
+        undoable = []
+        for item in items:
+            decision = latest.get(item.pk)
+            if decision is None or decision.actor_id != actor.pk or decision.decision not in UNDOABLE:
+                result.skipped.append(Skipped(item, "its last decision is not yours to undo"))
+            elif decision.created_at < since or decision.to_status != item.status:
+                why = "it changed since, or it is too late to undo: reopen it with a reason"
+                result.skipped.append(Skipped(item, why))
+            else:
+                undoable.append(item)
+        moved, skipped = workflow.move_many(model, undoable, model.OPEN, by=actor, kind=DecisionKind.REOPEN,
+                                            reason="undo")
+        result.decided.extend(moved)
+        result.skipped.extend(skipped)
+    return result

@@ -15,6 +15,7 @@ urlpatterns = [
     path("mappings/", views.mapping_queue_view, name="mappings"),
     path("mappings/<int:pk>/", views.mapping_detail, name="mapping"),
     path("codes/", views.code_search, name="codes"),
+    path("undo/", views.undo, name="undo"),
 ]
 # One URL per decision, so a URL names exactly what it does: /review/aliases/7/approve/.
 urlpatterns += [

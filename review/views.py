@@ -18,15 +18,15 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_POST
 
 from roles.models import ClassificationMapping, Decision, TitleAlias
-from roles.selectors import mapping_disagrees, neighbour_mappings
+from roles.selectors import mapping_disagrees, neighbour_agreement, neighbour_mappings
 from taxonomy.models import OccupationCode
 
 from . import services
-from .filters import AliasFilter, MappingFilter
+from .filters import AliasFilter, DecisionFilter, MappingFilter
 from .forms import (
     ApproveForm,
     BulkAliasForm,
@@ -55,7 +55,10 @@ from .selectors import (
     is_group_level,
     mapping_queue,
     occupation_ancestors,
+    pending_by_band,
     pending_by_family,
+    pending_by_level,
+    pending_for,
     ranked_codes,
     reference_evidence,
     title_mismatch,
@@ -66,6 +69,11 @@ VIEW_MAPPINGS = "roles.view_classificationmapping"
 # Filter parameters a decision form carries back to the queue it came from.
 QUEUE_PARAMS = ("status", "family", "level", "role", "source", "band", "confidence_min", "confidence_max",
                 "alias_type", "flag", "q", "sort", "depth", "page")
+
+
+def _active_filters(params: QueryDict) -> int:
+    """How many filters the address sets (the queue's status and sort are not filters)."""
+    return sum(1 for key, value in params.items() if value and key not in ("status", "sort", "page", "threshold"))
 
 
 def _queue_data(params: QueryDict, default_status: str) -> QueryDict:
@@ -85,6 +93,46 @@ def _back(request: HttpRequest, default: str) -> HttpResponse:
     return redirect(default)
 
 
+UNDO_SALT = "review.undo"
+
+
+def undo_token(user: Any, model: type, pks: list[int]) -> str:
+    """A signed note of what `user` just decided, so an Undo button can reopen exactly that."""
+    return signing.dumps({"m": model._meta.model_name, "ids": sorted(pks)}, salt=f"{UNDO_SALT}:{user.pk}",
+                         compress=True)
+
+
+def _undo_tag(user: Any, model: type, pks: list[int]) -> str:
+    return f"undo|{undo_token(user, model, pks)}" if pks else ""
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return request.headers.get("X-Rolebook-Fetch") == "1"
+
+
+def _decided(request: HttpRequest, item: Any, text: str, default: str) -> HttpResponse:
+    """Answer a decision: JSON for the queue's script, otherwise a message with Undo and a redirect back."""
+    token = undo_token(request.user, type(item), [item.pk])
+    if _wants_json(request):
+        return JsonResponse({"ok": True, "message": text, "status": item.status,
+                             "status_label": item.get_status_display(), "undo_token": token})
+    messages.success(request, text, extra_tags=f"undo|{token}")
+    return _back(request, default)
+
+
+def _refused(request: HttpRequest, error: str, default: str, status: int = 409) -> HttpResponse:
+    if _wants_json(request):
+        return JsonResponse({"ok": False, "error": error}, status=status)
+    messages.error(request, error)
+    return _back(request, default)
+
+
+def _names(items: list[Any], limit: int = 20) -> str:
+    """“A”, “B”, … and N more: what a bulk decision decided, by name."""
+    shown = ", ".join(f"“{item}”" for item in items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
 def _neighbours_for(roles: list[Any]) -> dict[int, list[Any]]:
     """How each role's three nearest neighbours are mapped, keyed by role pk.
 
@@ -94,8 +142,10 @@ def _neighbours_for(roles: list[Any]) -> dict[int, list[Any]]:
     return neighbour_mappings(roles, k=3)
 
 
-def _bar_chart(rows: list[tuple[str, int]], width: int = 420, bar: int = 18) -> dict[str, Any]:
-    """Geometry for a server-rendered horizontal SVG bar chart."""
+def _bar_chart(
+    rows: list[tuple[str, int]], width: int = 420, bar: int = 18, link: Any = None
+) -> dict[str, Any]:
+    """Geometry for a server-rendered horizontal SVG bar chart; `link(label)` makes a bar a link."""
     label_w, gap = 150, 4
     top = max((n for _label, n in rows), default=0) or 1
     bars = []
@@ -103,6 +153,7 @@ def _bar_chart(rows: list[tuple[str, int]], width: int = 420, bar: int = 18) -> 
         bars.append({
             "label": str(label), "value": n, "y": i * (bar + gap),
             "w": round((width - label_w - 50) * n / top, 1), "text_y": i * (bar + gap) + bar - 5,
+            "href": link(label) if link else "",
         })
     return {"bars": bars, "width": width, "height": max(len(rows), 1) * (bar + gap),
             "label_w": label_w, "bar": bar, "value_x_pad": label_w + 6}
@@ -118,13 +169,30 @@ def _bar_chart(rows: list[tuple[str, int]], width: int = 420, bar: int = 18) -> 
 def dashboard(request: HttpRequest) -> HttpResponse:
     backlog = backlog_by_status()
     per_day = decisions_per_day(7)
+    aliases, mappings = reverse("review:aliases"), reverse("review:mappings")
+    alias_statuses = {s.label: s.value for s in TitleAlias.Status}
+    mapping_statuses = {s.label: s.value for s in ClassificationMapping.Status}
     context = {
         "backlog": backlog,
-        "alias_chart": _bar_chart([(s.label, backlog["aliases"][s.value]) for s in TitleAlias.Status]),
-        "mapping_chart": _bar_chart(
-            [(s.label, backlog["mappings"][s.value]) for s in ClassificationMapping.Status]
+        "waiting": pending_for(request.user),
+        # Every bar opens the queue filtered to what it counts.
+        "alias_chart": _bar_chart(
+            [(s.label, backlog["aliases"][s.value]) for s in TitleAlias.Status],
+            link=lambda label: f"{aliases}?{urlencode({'status': alias_statuses[label]})}",
         ),
-        "family_chart": _bar_chart(pending_by_family()),
+        "mapping_chart": _bar_chart(
+            [(s.label, backlog["mappings"][s.value]) for s in ClassificationMapping.Status],
+            link=lambda label: f"{mappings}?{urlencode({'status': mapping_statuses[label]})}",
+        ),
+        "family_chart": _bar_chart(
+            pending_by_family(), link=lambda label: f"{aliases}?{urlencode({'family': label})}"
+        ),
+        "level_chart": _bar_chart(
+            pending_by_level(), link=lambda label: f"{aliases}?{urlencode({'level': label})}"
+        ),
+        "band_chart": _bar_chart(
+            pending_by_band(), link=lambda label: f"{aliases}?{urlencode({'band': label})}"
+        ),
         "days_chart": _bar_chart([(d.strftime("%a %d %b"), n) for d, n in per_day]),
         "decided_last_7": sum(n for _d, n in per_day),
         "my_count": Decision.objects.reviews().by(request.user).last_days(7).count(),
@@ -138,14 +206,25 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @permission_required(VIEW_ALIASES, raise_exception=True)
 @require_GET
 def decision_log(request: HttpRequest) -> HttpResponse:
+    """Decisions, newest first, filtered by who, what kind, when and which role (invalid filters: 400)."""
     decisions = Decision.objects.with_related()
     mine = request.GET.get("mine") == "1"
     if mine:
         decisions = decisions.by(request.user)
+    params = request.GET.copy()
+    params.pop("mine", None)
+    params.pop("page", None)
+    filterset = DecisionFilter(params, queryset=decisions)
+    status = 200
+    if not filterset.is_valid():
+        decisions, status = Decision.objects.none(), 400
+    else:
+        decisions = filterset.qs
     page = Paginator(decisions.order_by("-created_at", "-pk"), settings.REVIEW_PAGE_SIZE).get_page(
         request.GET.get("page")
     )
-    return render(request, "review/decision_log.html", {"page": page, "mine": mine})
+    return render(request, "review/decision_log.html", {"page": page, "mine": mine, "filterset": filterset},
+                  status=status)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -181,7 +260,8 @@ def alias_queue_view(request: HttpRequest) -> HttpResponse:
         "rows": rows,
         "can_decide": can_review(request.user, TitleAlias),
         "query": request.GET.urlencode(),
-        "threshold_form": ThresholdForm(initial={"threshold": Decimal("0.80")}),
+        # The threshold a reviewer chose stays in the address, and in the box.
+        "threshold_form": ThresholdForm(initial={"threshold": _threshold(request.GET.get("threshold"))}),
         # What this page shows, signed: the bulk form decides these rows at these versions only.
         "shown": sign_shown(request.user, [(row["item"].pk, row["item"].version) for row in rows]),
     })
@@ -195,33 +275,43 @@ def alias_decide(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     if not can_review(request.user, alias):
         raise PermissionDenied("Deciding aliases needs the review permission.")
     form = (ApproveForm if action == "approve" else ReasonForm)(request.POST)
+    queue = reverse("review:aliases")
     if not form.is_valid():
-        for errors in form.errors.values():
-            messages.error(request, f"“{alias.alias}”: {' '.join(errors)}")
-        return _back(request, reverse("review:aliases"))
+        errors = " ".join(e for field_errors in form.errors.values() for e in field_errors)
+        return _refused(request, f"“{alias.alias}”: {errors}", queue, status=400)
     version = form.cleaned_data["version"]
     try:
         if action == "approve":
-            services.approve_alias(
+            done = services.approve_alias(
                 alias=alias, actor=request.user, comment=form.cleaned_data["comment"], expected_version=version
             )
         elif action == "reject":
-            services.reject_alias(
+            done = services.reject_alias(
                 alias=alias, actor=request.user, reason=form.cleaned_data["reason"], expected_version=version
             )
         else:
-            services.reopen_alias(alias=alias, actor=request.user, reason=form.cleaned_data["reason"])
+            done = services.reopen_alias(alias=alias, actor=request.user, reason=form.cleaned_data["reason"])
     except services.ReviewError as exc:
-        messages.error(request, str(exc))
-    else:
-        past = {"approve": "approved", "reject": "rejected", "reopen": "reopened"}[action]
-        messages.success(request, f"“{alias.alias}” {past}.")
-    return _back(request, reverse("review:aliases"))
+        return _refused(request, str(exc), queue)
+    past = {"approve": "approved", "reject": "rejected", "reopen": "reopened"}[action]
+    return _decided(request, done, f"“{done.alias}” {past}.", queue)
+
+
+def _threshold(value: str | None) -> Decimal:
+    form = ThresholdForm({"threshold": value or ""})
+    return form.cleaned_data["threshold"] if form.is_valid() else Decimal("0.80")
 
 
 def _report(request: HttpRequest, result: services.BulkResult, verb: str, limit: int = 20) -> None:
-    """Tell the reviewer what a bulk decision did, naming each skipped item and why (up to `limit`)."""
-    messages.success(request, result.summary(verb))
+    """Tell the reviewer what a bulk decision did: the decided items by name (the first `limit`), with
+    Undo, and each skipped item with why."""
+    text = result.summary(verb)
+    if result.decided:
+        text += f" {_names(result.decided, limit)}."
+        model = type(result.decided[0])
+        messages.success(request, text, extra_tags=_undo_tag(request.user, model, [i.pk for i in result.decided]))
+    else:
+        messages.success(request, text)
     for skip in result.skipped[:limit]:
         messages.warning(request, f"Skipped “{skip.item}”: {skip.reason}")
     if result.skipped_count > limit:
@@ -293,13 +383,19 @@ def alias_threshold(request: HttpRequest) -> HttpResponse:
             messages.error(request, str(exc))
         else:
             _report(request, result, f"approved at confidence ≥ {threshold}:")
-        return redirect(queue_url)
+        back = filter_params.copy()
+        back["threshold"] = str(threshold)
+        return redirect(f"{reverse('review:aliases')}?{back.urlencode()}")
     matching = filterset.qs.filter(status=TitleAlias.Status.PENDING, confidence__gte=threshold)
     # Four-eyes would skip these anyway: they are left out of what the confirm decides.
-    pairs = list(matching.exclude(four_eyes_q(request.user)).values_list("pk", "version"))
+    decidable = matching.exclude(four_eyes_q(request.user))
+    pairs = list(decidable.values_list("pk", "version"))
     blocked = matching.filter(four_eyes_q(request.user)).count()
     total = len(pairs) + blocked
+    # The aliases the confirm will approve, listed a page at a time (the signed list covers all).
+    listing = Paginator(decidable.select_related("role").order_by("-confidence", "pk"), settings.REVIEW_PAGE_SIZE)
     return render(request, "review/threshold_confirm.html", {
+        "page": listing.get_page(request.GET.get("page")),
         "threshold": threshold, "total": total, "blocked": blocked, "will_decide": len(pairs),
         "filter_params": filter_params, "comment": form.cleaned_data["comment"],
         "shown": sign_shown(request.user, pairs),
@@ -337,6 +433,7 @@ def mapping_queue_view(request: HttpRequest) -> HttpResponse:
                 "four_eyes": four_eyes_reason(request.user, m),
                 "neighbours": neighbours.get(m.role_id, []),
                 "disagrees": mapping_disagrees(m, neighbours.get(m.role_id, [])),
+                "neighbour_counts": neighbour_agreement(m, neighbours.get(m.role_id, [])),
                 "coder": coder[m.pk],
             }
             for m in items
@@ -345,6 +442,7 @@ def mapping_queue_view(request: HttpRequest) -> HttpResponse:
         "filterset": filterset, "page": page, "rows": rows,
         "can_decide": can_review(request.user, ClassificationMapping),
         "query": request.GET.urlencode(),
+        "filters_active": _active_filters(request.GET),
     })
 
 
@@ -372,6 +470,7 @@ def mapping_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "decisions": Decision.objects.for_item(mapping).select_related("actor")[:20],
         "neighbours": neighbours,
         "disagrees": mapping_disagrees(mapping, neighbours),
+        "neighbour_counts": neighbour_agreement(mapping, neighbours),
     })
 
 
@@ -386,9 +485,8 @@ def mapping_decide(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     form_class = {"approve": MappingApproveForm, "refine": RefineForm, "replace": ReplaceForm}.get(action, ReasonForm)
     form = form_class(request.POST)
     if not form.is_valid():
-        for errors in form.errors.values():
-            messages.error(request, f"{mapping.code}: {' '.join(errors)}")
-        return _back(request, detail)
+        errors = " ".join(e for field_errors in form.errors.values() for e in field_errors)
+        return _refused(request, f"{mapping.code}: {errors}", detail, status=400)
     data = form.cleaned_data
     version = data["version"]
     try:
@@ -420,10 +518,43 @@ def mapping_decide(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             done = services.reopen_mapping(mapping=mapping, actor=request.user, reason=data["reason"])
             text = f"Mapping to {done.code} reopened."
     except services.ReviewError as exc:
-        messages.error(request, str(exc))
-        return _back(request, detail)
+        return _refused(request, str(exc), detail)
+    return _decided(request, done, text, reverse("review:mappings"))
+
+
+@login_required
+@require_POST
+def undo(request: HttpRequest) -> HttpResponse:
+    """Reopen what the user just decided (the message's Undo), with the reason "undo"; no typing.
+
+    The token names the items and is signed for this user; it expires after REVIEW_UNDO_SECONDS.
+    """
+    default = reverse("review:dashboard")
+    try:
+        note = signing.loads(request.POST.get("token", ""), salt=f"{UNDO_SALT}:{request.user.pk}",
+                             max_age=settings.REVIEW_UNDO_SECONDS)
+        model = {"titlealias": TitleAlias, "classificationmapping": ClassificationMapping}[note["m"]]
+        pks = [int(pk) for pk in note["ids"]]
+    except signing.SignatureExpired:
+        return _refused(request, "Too late to undo: reopen the item with a reason instead.", default, status=400)
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        return _refused(request, "This undo is not yours or was altered: nothing was reopened.", default, status=400)
+    try:
+        result = services.undo_decisions(model=model, pks=pks, actor=request.user,
+                                         window_seconds=settings.REVIEW_UNDO_SECONDS)
+    except services.ReviewError as exc:
+        return _refused(request, str(exc), default, status=403)
+    if result.decided:
+        text = f"Undone: {_names(result.decided)} back to review."
+    else:
+        text = "Nothing was undone."
+    if _wants_json(request):
+        return JsonResponse({"ok": bool(result.decided), "message": text,
+                             "skipped": [f"{s.item}: {s.reason}" for s in result.skipped]})
     messages.success(request, text)
-    return _back(request, reverse("review:mappings"))
+    for skip in result.skipped[:20]:
+        messages.warning(request, f"Not undone “{skip.item}”: {skip.reason}")
+    return _back(request, default)
 
 
 @login_required

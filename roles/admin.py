@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import models
 from django.urls import path
 
 from framework.admin import AuditedAdmin, ReasonForm, VersionedInline
@@ -120,14 +121,69 @@ class RoleForm(ReasonForm):
 
 
 class ComponentInline(VersionedInline, admin.TabularInline):
+    """The components of one kind (a subclass per kind), folded, one short line each."""
+
     model = Component
-    fields = ["kind", "position", "text", "prevalence", "scope"]
-    ordering = ["kind", "position"]
+    kind: str = ""
+    fields = ["position", "text", "prevalence", "scope"]
+    ordering = ["position", "pk"]
     extra = 0
+    classes = ["collapse"]
+    formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 70})}}
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(kind=self.kind)
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        kind = self.kind
+
+        class KindFormSet(formset):
+            # Six inlines share one relation: each needs a prefix of its own, and new rows their kind.
+            component_kind = kind
+
+            @classmethod
+            def get_default_prefix(cls):
+                return f"components-{kind}"
+
+            def save_new(self, form, commit=True):
+                form.instance.kind = kind
+                return super().save_new(form, commit=commit)
+
+        return KindFormSet
+
+
+class ResponsibilityInline(ComponentInline):
+    kind, verbose_name, verbose_name_plural = Component.Kind.RESPONSIBILITY, "responsibility", "Responsibilities"
+
+
+class TaskInline(ComponentInline):
+    kind, verbose_name, verbose_name_plural = Component.Kind.TASK, "task", "Tasks"
+
+
+class SkillInline(ComponentInline):
+    kind, verbose_name, verbose_name_plural = Component.Kind.SKILL, "skill", "Skills"
+
+
+class KnowledgeInline(ComponentInline):
+    kind, verbose_name, verbose_name_plural = Component.Kind.KNOWLEDGE, "knowledge item", "Knowledge"
+
+
+class CompetencyInline(ComponentInline):
+    kind, verbose_name, verbose_name_plural = Component.Kind.COMPETENCY, "competency", "Competencies"
+
+
+class QualificationInline(ComponentInline):
+    kind, verbose_name, verbose_name_plural = Component.Kind.QUALIFICATION, "qualification", "Qualifications"
+
+
+COMPONENT_INLINES = [ResponsibilityInline, TaskInline, SkillInline, KnowledgeInline, CompetencyInline,
+                     QualificationInline]
 
 
 class TitleAliasInline(VersionedInline, admin.TabularInline):
     model = TitleAlias
+    classes = ["collapse"]
     fields = ["alias", "alias_type", "confidence", "band", "source", "status", "decided_at", "decided_by"]
     readonly_fields = ["band", "status", "decided_at", "decided_by"]
     extra = 0
@@ -142,6 +198,7 @@ class TitleAliasInline(VersionedInline, admin.TabularInline):
 
 class ClassificationMappingInline(VersionedInline, admin.TabularInline):
     model = ClassificationMapping
+    classes = ["collapse"]
     fields = ["scheme", "code", "title", "occupation", "source", "status", "decided_by", "decided_at"]
     readonly_fields = ["occupation", "status", "decided_by", "decided_at"]
     extra = 0
@@ -153,11 +210,14 @@ class ClassificationMappingInline(VersionedInline, admin.TabularInline):
 @admin.register(Role)
 class RoleAdmin(ServiceSavingAdmin):
     form = RoleForm
+    # The story's paragraphs start at three lines and grow as they fill (static/rolebook/admin.js).
+    formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 3, "cols": 90,
+                                                                             "data-autogrow": "1"})}}
     list_display = ["code", "title", "family", "level"]
     list_filter = [FamilyFilter, "level"]
     search_fields = ["code", "title"]
     autocomplete_fields = ["node", "level"]
-    inlines = [ComponentInline, TitleAliasInline, ClassificationMappingInline]
+    inlines = [*COMPONENT_INLINES, TitleAliasInline, ClassificationMappingInline]
     actions = ["suggest_soc_mappings"]
     fieldsets = [
         (None, {"fields": ["code", "title", "node", "level", "headline"]}),
@@ -171,7 +231,6 @@ class RoleAdmin(ServiceSavingAdmin):
             },
         ),
         (None, {"fields": ["summary", "core_outputs"]}),
-        ("Why", {"fields": ["change_reason"]}),
     ]
 
     def get_queryset(self, request):

@@ -226,6 +226,21 @@ def mapping_disagrees(mapping: ClassificationMapping, neighbours: Iterable[Neigh
     return opinions > 0
 
 
+def neighbour_agreement(mapping: ClassificationMapping, neighbours: Iterable[NeighbourMappings]) -> dict[str, int]:
+    """How many of the neighbours agree with `mapping`, differ from it, or are not mapped (no queries)."""
+    counts = {"agree": 0, "differ": 0, "unmapped": 0, "total": 0}
+    for neighbour in neighbours:
+        counts["total"] += 1
+        codes = [m.code for m in neighbour.mappings if m.scheme == mapping.scheme]
+        if not codes:
+            counts["unmapped"] += 1
+        elif any(codes_agree(mapping.code, code) for code in codes):
+            counts["agree"] += 1
+        else:
+            counts["differ"] += 1
+    return counts
+
+
 # Compare side by side.
 
 _PUNCTUATION = re.compile(f"[{re.escape(string.punctuation)}’‘“”–—]+")
@@ -300,3 +315,12 @@ def compare_roles(a: Role, b: Role) -> Comparison:
         dist = round(index.distance(index.coordinates_of(a.pk), index.coordinates_of(b.pk)), 4)
         band_name = band(dist, index.conf)
     return Comparison(a, b, level_rows, components, aliases, mappings, dist, band_name)
+
+
+def role_lookup(text: str, limit: int = 20) -> list[dict[str, str]]:
+    """Roles whose code starts with, or title holds, `text`: [{code, title}] by code; one query."""
+    text = text.strip()
+    if not text:
+        return []
+    matches = Role.objects.filter(Q(code__istartswith=text) | Q(title__icontains=text)).order_by("code")
+    return [{"code": code, "title": title} for code, title in matches.values_list("code", "title")[:limit]]

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 from django import forms
 from django.contrib.auth.mixins import LoginRequiredMixin, UserPassesTestMixin
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views import View
@@ -31,6 +31,7 @@ from .selectors import (
     component_sections,
     role_directory,
     role_for_card,
+    role_lookup,
     split_aliases,
     split_mappings,
 )
@@ -124,11 +125,16 @@ class RoleCardTextView(StaffRoleAccess, View):
         return response
 
 
+def _code_input() -> forms.TextInput:
+    # Offered from the roles as you type (the lookup endpoint fills the page's datalist).
+    return forms.TextInput(attrs={"list": "role-codes", "autocomplete": "off", "data-autocomplete": "/roles/lookup/"})
+
+
 class CompareForm(forms.Form):
     """Two role codes; each must name an existing role."""
 
-    a = forms.CharField(label="Role A", max_length=40)
-    b = forms.CharField(label="Role B", max_length=40)
+    a = forms.CharField(label="Role A", max_length=40, widget=_code_input())
+    b = forms.CharField(label="Role B", max_length=40, widget=_code_input())
 
     def _clean_code(self, name: str) -> Role:
         code = self.cleaned_data[name].strip().upper()
@@ -159,6 +165,20 @@ class CompareView(StaffRoleAccess, View):
             return render(request, "roles/compare.html", {"form": form}, status=400)
         comparison = compare_roles(form.cleaned_data["a"], form.cleaned_data["b"])
         return render(request, "roles/compare.html", {"form": form, "cmp": comparison})
+
+
+class LookupForm(forms.Form):
+    q = forms.CharField(max_length=100, strip=True)
+
+
+class RoleLookupView(StaffRoleAccess, View):
+    """/roles/lookup/?q=…: up to 20 roles whose code or title holds the text, for autocomplete (JSON)."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        form = LookupForm(request.GET)
+        if not form.is_valid():
+            return JsonResponse({"errors": form.errors}, status=400)
+        return JsonResponse({"results": role_lookup(form.cleaned_data["q"])})
 
 
 class CoordinatesView(StaffRoleAccess, View):

@@ -70,7 +70,9 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "framework.context_processors.site",
             ],
+            "libraries": {"rolebook": "framework.templatetags.rolebook"},
         },
     },
 ]
@@ -108,6 +110,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", BASE_DIR / "staticfiles"))
 LOGIN_URL = "admin:login"
 LOGIN_REDIRECT_URL = "/"
@@ -134,6 +137,8 @@ ROLEBOOK_CONFIDENCE_BANDS = {
     "medium": Decimal(os.environ.get("ROLEBOOK_BAND_MEDIUM", "0.50")),
     "high": Decimal(os.environ.get("ROLEBOOK_BAND_HIGH", "0.80")),
 }
+# The name in the header of every page, the admin's and the desk's.
+ROLEBOOK_SITE_HEADER = "Rolebook"
 # The account that management commands and scripts act as when no --as user is given.
 ROLEBOOK_SYSTEM_USERNAME = "rolebook-system"
 # What that account may do beyond saving: shell access is an operator's, so commands may import
@@ -174,6 +179,8 @@ REVIEW_LEVEL_WORDS = {
     },
     "senior": {"words": ["senior", "sr", "lead", "principal"], "min_rank": 3},
 }
+# How long a decision's "Undo" stays offered (it reopens the item with the reason "undo").
+REVIEW_UNDO_SECONDS = int(os.environ.get("REVIEW_UNDO_SECONDS", "600"))
 # Rows per page of the review queues.
 REVIEW_PAGE_SIZE = int(os.environ.get("REVIEW_PAGE_SIZE", "50"))
 

@@ -16,5 +16,6 @@ LOGGING = {"version": 1, "disable_existing_loggers": False}
 
 # SQLite tests use a file, as `make run` does: an in-memory database shares one cache and locks
 # whole tables, so it would hide how concurrent requests behave on the embedded database.
+# One file per test process, so two runs at once never share (and flush) one database.
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".pytest-db.sqlite3")}  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f".pytest-db-{os.getpid()}.sqlite3")}  # noqa: F405

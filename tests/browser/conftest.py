@@ -58,12 +58,12 @@ def page(browser):
 
 
 def login(page, live_server, username, password="pw"):
-    """Log in through the admin login form and wait until the admin index has loaded."""
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/")
+    """Log in through the login form and wait until the landing page (by role) has loaded."""
+    page.goto(f"{live_server.url}/admin/login/")
     page.fill("#id_username", username)
     page.fill("#id_password", password)
     page.click("input[type=submit]")
-    page.wait_for_url(f"{live_server.url}/admin/")
+    page.wait_for_url(lambda url: "/login/" not in url)
     return page
 
 

@@ -38,7 +38,7 @@ def test_sections_collapse_and_expand(on_card):
     for section, sample in (
         ("components", "Python programming"),
         ("aliases", "Machine Learning I"),
-        ("mappings", "code=15-0000"),
+        ("mappings", "15-0000"),
     ):
         details = page.locator(f'details[data-card-section="{section}"]')
         item = details.get_by_text(sample, exact=False).first

@@ -40,11 +40,11 @@ def test_reviewer_filters_approves_and_rejects(page, live_server, seed_role, use
     expect(page.locator("#result-count")).to_have_text("16 aliases")
 
     alias_row(page, "Machine Learning I").locator("button.approve").click()
-    expect(page.locator(".messages")).to_contain_text("“Machine Learning I” approved.")
+    expect(page.locator("#messages")).to_contain_text("“Machine Learning I” approved.")
     row = alias_row(page, "Machine Learning 1")
     row.locator("input[name=reason]").fill("numbered duplicate of Machine Learning I")
     row.locator("button.reject").click()
-    expect(page.locator(".messages")).to_contain_text("“Machine Learning 1” rejected.")
+    expect(page.locator("#messages")).to_contain_text("“Machine Learning 1” rejected.")
 
     approved = TitleAlias.objects.get(role=seed_role, alias="Machine Learning I")
     assert approved.status == "approved" and approved.decided_by == users["reviewer"]
@@ -61,22 +61,76 @@ def test_reviewer_filters_approves_and_rejects(page, live_server, seed_role, use
     expect(page.locator("body")).to_contain_text("rita")
 
 
-def test_keyboard_shortcuts_move_and_approve(page, live_server, seed_role, users):
+def test_keyboard_shortcuts_move_real_focus_approve_and_undo(page, live_server, seed_role, users):
     login(page, live_server, "rita")
     page.goto(f"{live_server.url}/review/aliases/?role=AIMLAM.GEN.P1&sort=-confidence")
     first = page.locator("tr.item").nth(0)
     second = page.locator("tr.item").nth(1)
+    expect(first).to_be_focused()  # the next decision is one key away from the start
     page.keyboard.press("j")
-    page.keyboard.press("j")
-    expect(second).to_have_class(re.compile("current"))
+    expect(second).to_be_focused()
     page.keyboard.press("k")
-    expect(first).to_have_class(re.compile("current"))
+    expect(first).to_be_focused()
     text = first.locator(".alias-text").inner_text()
     page.keyboard.press("a")
-    expect(page.locator(".messages")).to_contain_text(f"“{text}” approved.")
-    page.keyboard.press("j")
+    expect(page.locator("#messages")).to_contain_text(f"“{text}” approved.")
+    expect(second).to_be_focused()  # no reload: the next row has focus
+    assert TitleAlias.objects.get(role=seed_role, alias=text).status == "approved"
+    page.keyboard.press("u")
+    expect(page.locator("#messages")).to_contain_text(f"Undone: “{text}” back to review.")
+    alias = TitleAlias.objects.get(role=seed_role, alias=text)
+    assert alias.status == "pending"
+    assert alias.decisions.order_by("-created_at", "-pk").first().comment == "undo"
+
+
+def test_reject_with_r_a_reason_and_enter(page, live_server, seed_role, users):
+    login(page, live_server, "rita")
+    page.goto(f"{live_server.url}/review/aliases/?role=AIMLAM.GEN.P1")
+    row = page.locator("tr.item").nth(0)
+    text = row.locator(".alias-text").inner_text()
     page.keyboard.press("r")
-    expect(page.locator("tr.item.current input[name=reason]")).to_be_focused()
+    reason = row.locator("input[name=reason]")
+    expect(reason).to_be_focused()
+    page.keyboard.type("a numbered duplicate")
+    page.keyboard.press("Escape")  # leaves the box: back on the row
+    expect(row).to_be_focused()
+    page.keyboard.press("r")
+    page.keyboard.press("Enter")
+    expect(page.locator("#messages")).to_contain_text(f"“{text}” rejected.")
+    alias = TitleAlias.objects.get(role=seed_role, alias=text)
+    assert alias.status == "rejected" and alias.decisions.get().comment == "a numbered duplicate"
+
+
+def test_a_on_a_row_that_cannot_be_approved_says_why(page, live_server, seed_role, users):
+    login(page, live_server, "rita")
+    page.goto(f"{live_server.url}/review/mappings/")
+    page.keyboard.press("a")
+    expect(page.locator("#messages")).to_contain_text("15-0000 is a major group: open it to refine it")
+
+
+def test_the_key_help_opens_with_question_mark(page, live_server, seed_role, users):
+    login(page, live_server, "rita")
+    page.goto(f"{live_server.url}/review/aliases/")
+    page.keyboard.press("?")
+    expect(page.locator("dialog#key-help")).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(page.locator("dialog#key-help")).to_be_hidden()
+
+
+def test_the_queue_fits_a_phone(browser, live_server, seed_role, users):
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    try:
+        login(page, live_server, "rita")
+        for url in ("/review/aliases/", "/review/mappings/", "/review/", "/roles/", f"/roles/{seed_role.code}/"):
+            page.goto(f"{live_server.url}{url}")
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 390, (url, width)
+        page.goto(f"{live_server.url}/review/aliases/")
+        expect(page.locator("details.filters-panel")).not_to_have_attribute("open", "")
+        expect(page.locator("tr.item").first.locator("button.approve")).to_be_in_viewport()
+    finally:
+        context.close()
 
 
 def test_bulk_approve_by_threshold(page, live_server, seed_role, users):
@@ -90,10 +144,14 @@ def test_bulk_approve_by_threshold(page, live_server, seed_role, users):
     # Six seed aliases are at 0.70; the reviewer's own alias is skipped under four-eyes.
     expect(page.locator("#will-decide")).to_have_text("6")
     expect(page.locator("#threshold-summary")).to_contain_text("1 you created or changed will be skipped")
+    # The preview lists what it will approve.
+    expect(page.locator("#threshold-items tbody tr")).to_have_count(6)
+    expect(page.locator("#threshold-items")).to_contain_text("Machine Learning I")
     page.check("input[name=confirm]")
     page.click("button:has-text('Approve 6')")
     # The preview left the reviewer's own alias out of what it signed: the confirm decides the six.
-    expect(page.locator(".messages")).to_contain_text("Approved at confidence ≥ 0.70: 6 items.")
+    expect(page.locator("#messages")).to_contain_text("Approved at confidence ≥ 0.70: 6 items. “")
+    expect(page.locator("#threshold input[name=threshold]")).to_have_value("0.70")  # it stays
     assert TitleAlias.objects.get(alias="Rita's Own Alias").status == "pending"
     assert TitleAlias.objects.filter(role=seed_role, status="approved").count() == 6
     assert Decision.objects.filter(actor=users["reviewer"]).count() == 6
@@ -110,7 +168,7 @@ def test_refine_group_mapping_with_the_picker(page, live_server, seed_role, user
     expect(page.locator("#code-picker option").first).to_have_text(re.compile(r"^15-2051 Data Scientists"))
     page.select_option("#code-picker", "15-2051")
     page.click("#refine-form button.refine")
-    expect(page.locator(".messages")).to_contain_text("Refined 15-0000 → 15-2051 Data Scientists and approved.")
+    expect(page.locator("#messages")).to_contain_text("Refined 15-0000 → 15-2051 Data Scientists and approved.")
     mapping = ClassificationMapping.objects.get(role=seed_role)
     assert (mapping.code, mapping.previous_code, mapping.status) == ("15-2051", "15-0000", "approved")
 
@@ -124,7 +182,8 @@ def test_curator_sees_no_decision_controls(page, live_server, seed_role, users):
     expect(page.locator("#bulk")).to_have_count(0)
     page.goto(f"{live_server.url}/review/mappings/")
     page.click("a:has-text('15-0000')")
-    expect(page.locator("form button")).to_have_count(1)  # only the header's "Log out"
+    # Only the header's "Log out" and the theme toggle are buttons.
+    expect(page.locator("#content form button")).to_have_count(0)
 
 
 def test_four_eyes_refusal_is_shown_to_the_editor(page, live_server, seed_role, users):
@@ -135,9 +194,76 @@ def test_four_eyes_refusal_is_shown_to_the_editor(page, live_server, seed_role, 
     page.goto(f"{live_server.url}/review/aliases/?role=AIMLAM.GEN.P1")
     row = alias_row(page, "Deep Learning I")
     expect(row.locator(".four-eyes")).to_contain_text("you changed its content since it was last approved")
-    row.locator("button.approve").click()
-    expect(page.locator(".messages .error")).to_contain_text(
-        "You cannot approve the alias “Deep Learning I”: you changed its content since it was last approved"
+    expect(row.locator("button.approve")).to_have_count(0)
+    row.focus()
+    page.keyboard.press("a")
+    expect(page.locator("#messages")).to_contain_text(
+        "Four-eyes: you changed its content since it was last approved; another reviewer must approve"
     )
     alias.refresh_from_db()
     assert alias.status == "pending"
+
+
+def test_from_login_to_the_first_decision_takes_two_interactions(page, live_server, seed_role, users):
+    login(page, live_server, "rita")
+    assert page.url.endswith("/review/")  # reviewers land on the review dashboard
+    page.click("#start-reviewing")  # 1
+    # Not an interaction: the queue is ready when its first row has the focus.
+    expect(page.locator("tr.item.current")).to_be_focused()
+    page.keyboard.press("a")  # 2
+    expect(page.locator("#messages")).to_contain_text("approved.")
+    assert Decision.objects.filter(actor=users["reviewer"], decision="approve").count() == 1
+
+
+def test_curators_land_in_the_admin(page, live_server, seed_role, users):
+    login(page, live_server, "carl")
+    assert page.url.endswith("/admin/")
+    expect(page.locator("#rolebook-panel")).to_contain_text("Review")
+
+
+def test_the_role_editor_stays_compact_with_its_reason_beside_save(browser, live_server, seed_role, users):
+    from tests.factories import ComponentFactory
+
+    admin = UserFactory(username="ada", is_superuser=True)
+    for i in range(12):  # 20 skills, and 20 aliases with the seed's 16
+        ComponentFactory(role=seed_role, kind="skill", text=f"An extra skill number {i}")
+    for i in range(4):
+        TitleAliasFactory(role=seed_role, alias=f"Extra Alias {i}")
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    try:
+        login(page, live_server, admin.username)
+        page.goto(f"{live_server.url}/admin/roles/role/{seed_role.pk}/change/")
+        height = page.evaluate("document.documentElement.scrollHeight")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        print(f"\nrole editor at 1280 px: {height} px tall, {width} px wide")
+        assert height < 3000 and width <= 1280
+        # Reason and Save sit together, in sight wherever the page is scrolled.
+        expect(page.locator("#sticky-submit #id_change_reason")).to_be_in_viewport()
+        expect(page.locator("#sticky-submit input[name=_save]")).to_be_in_viewport()
+        # A failed save (no reason) brings the first error into view.
+        page.locator("#sticky-submit input[name=_save]").click()
+        expect(page.locator(".errornote")).to_be_visible()
+        expect(page.locator("#id_change_reason")).to_be_focused()
+        expect(page.locator("#sticky-submit .errorlist")).to_be_in_viewport()
+    finally:
+        context.close()
+
+
+def test_eight_mapping_rows_fit_the_first_screen_at_1280(browser, live_server, seed_role, users, reference_soc):
+    from tests.factories import ClassificationMappingFactory, RoleFactory
+    from tests.review.conftest import soc
+
+    for code in ("15-2051", "15-1252", "15-2041", "15-1211", "15-1221", "15-1241", "15-2031", "15-1299", "15-1212"):
+        ClassificationMappingFactory(role=RoleFactory(), occupation=soc(code), created_by=users["curator"])
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    try:
+        login(page, live_server, "rita")
+        page.goto(f"{live_server.url}/review/mappings/")
+        bottoms = page.eval_on_selector_all("tr.item", "rows => rows.map(r => r.getBoundingClientRect().bottom)")
+        visible = sum(1 for bottom in bottoms if bottom <= 900)
+        print(f"\nmapping queue at 1280×900: {visible} rows on the first screen")
+        assert len(bottoms) == 10 and visible >= 8
+    finally:
+        context.close()

@@ -215,7 +215,7 @@ def test_threshold_confirm_decides_only_what_the_preview_showed(role, curator, r
     preview = client.get(reverse("review:alias-threshold"), {"threshold": "0.80"})
     assert preview.status_code == 200
     html = preview.content.decode()
-    form = re.search(r'<form method="post" action="/review/aliases/threshold/">(.*?)</form>', html, re.S).group(1)
+    form = re.search(r'<form method="post" action="/review/aliases/threshold/"[^>]*>(.*?)</form>', html, re.S).group(1)
     data = {m[0]: m[1] for m in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form)}
     data["confirm"] = "on"
     for item in later:  # A curator raises three more aliases above the threshold meanwhile.

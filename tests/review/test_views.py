@@ -385,10 +385,11 @@ def test_dashboard_queries_are_constant(make_user, curator, n, django_assert_num
     client, reviewer = client_for(make_user, "reviewer")
     services.approve_aliases(aliases=TitleAlias.objects.all()[:2], actor=reviewer)
     # 1 session, 2 user, 3 SAVEPOINT, 4 user permissions, 5 group permissions,
-    # 6-7 aliases and mappings by status, 8-9 pending aliases and mappings by family,
-    # 10 decisions per day, 11 my decisions this week, 12 pending aliases officially filed
-    # under another code, 13 RELEASE SAVEPOINT.
-    with django_assert_num_queries(13):
+    # 6-7 aliases and mappings by status, 8-9 what waits for this reviewer (aliases, mappings),
+    # 10-11 pending aliases and mappings by family, 12 pending aliases by level, 13 by
+    # confidence band, 14 decisions per day, 15 my decisions this week, 16 pending aliases
+    # officially filed under another code, 17 RELEASE SAVEPOINT.
+    with django_assert_num_queries(17):
         response = client.get(reverse("review:dashboard"))
     assert response.status_code == 200
     assert "<svg" in response.content.decode()

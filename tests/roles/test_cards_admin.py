@@ -155,4 +155,7 @@ def test_nothing_to_confirm_when_nothing_would_change(curator_client, reference_
     first = curator_client.post(URL, {"cards": [_card()], "preview": "Preview"})
     curator_client.post(URL, {"payload": _payload(first.content.decode()), "confirm": "Confirm"})
     again = curator_client.post(URL, {"cards": [_card()], "preview": "Preview"}).content.decode()
-    assert 'name="confirm"' not in again and "Nothing would change" in again
+    assert re.search(r'<input type="submit" name="confirm"[^>]* disabled', again)
+    assert "Nothing would change" in again
+    assert 'name="confirm" value="Confirm import" class="default">' not in again
+    assert re.search(r'<input type="submit" name="confirm"[^>]* disabled', first.content.decode()) is None

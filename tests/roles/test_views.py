@@ -195,8 +195,23 @@ def test_the_card_page_text_matches_export_card_section_by_section(staff_client,
     title, code, headline, repeated = card["opening"]
     assert headline == repeated
     assert page["opening"] == [title, code, headline]
-    for name in list(card)[1:]:
+    for name in list(card)[1:-1]:
         assert page[name] == card[name], name
+    # Mappings read as code, official title, source and a status badge on the page.
+    assert page["mappings"][:2] == card["mappings"][:2]  # the header and the scheme
+    assert len(page["mappings"]) == len(card["mappings"])
+    for line, mapping in zip(page["mappings"][2:], seed_role.mappings.order_by("pk"), strict=True):
+        for part in (mapping.code, mapping.occupation.title, mapping.get_source_display(),
+                     mapping.get_status_display()):
+            assert part in line
+
+
+def test_the_card_text_keeps_the_published_mapping_line(staff_client, seed_role):
+    text = staff_client.get(reverse("roles:card_text", args=[seed_role.code])).content.decode()
+    assert (
+        "- code=15-0000title=Computer & Mathematical Occupationssource=inferred_from_superfunction"
+        "reviewStatus=needs_review" in text.split("\n")
+    )
 
 
 def test_the_card_page_contains_every_section_and_item_of_the_seed_role(staff_client, seed_role):
@@ -234,9 +249,11 @@ def test_the_card_page_contains_every_section_and_item_of_the_seed_role(staff_cl
     assert len(aliases) == 16
     for alias in aliases:
         assert f"| {alias.alias} | {alias.alias_type} | {alias.band}{alias.confidence} | — |" in text
+    # The page shows a mapping readably (code, official title, source, status); card.txt keeps
+    # the published "code=…title=…" line (test_the_card_text_keeps_the_published_mapping_line).
     assert (
-        "- code=15-0000title=Computer & Mathematical Occupationssource=inferred_from_superfunction"
-        "reviewStatus=needs_review" in text
+        "- 15-0000 Computer and Mathematical Occupations card title: Computer & Mathematical Occupations "
+        "Inferred from superfunction Needs review" in text
     )
     # Links for curators: admin, review queues, history, download.
     assert reverse("admin:roles_role_change", args=[role.pk]) in html

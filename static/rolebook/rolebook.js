@@ -1,0 +1,234 @@
+/* Rolebook's pages: keyboard review, decisions without a reload, live code search, autocomplete.
+ *
+ * Progressive enhancement: every form works without this file (POST, then a redirect back).
+ * No inline script anywhere, so a strict Content-Security-Policy holds.
+ */
+(function () {
+  "use strict";
+
+  function $(selector, root) { return (root || document).querySelector(selector); }
+  function $$(selector, root) { return Array.prototype.slice.call((root || document).querySelectorAll(selector)); }
+
+  // -- Messages -----------------------------------------------------------------------------
+
+  function messageList() {
+    var box = document.getElementById("messages");
+    if (!box) return null;
+    var list = $("ul.messagelist", box);
+    if (!list) {
+      list = document.createElement("ul");
+      list.className = "messagelist";
+      box.appendChild(list);
+    }
+    return list;
+  }
+
+  function say(text, level, undoToken, names) {
+    var list = messageList();
+    if (!list) { window.alert(text); return; }
+    list.innerHTML = "";
+    var item = document.createElement("li");
+    item.className = level || "info";
+    item.appendChild(document.createTextNode(text));
+    if (undoToken) {
+      var template = $("#undo-template");
+      if (template) {
+        var form = template.content.firstElementChild.cloneNode(true);
+        $("input[name=token]", form).value = undoToken;
+        item.appendChild(form);
+      }
+    }
+    if (names) {
+      var extra = document.createElement("span");
+      extra.className = "names";
+      extra.textContent = names;
+      item.appendChild(extra);
+    }
+    list.appendChild(item);
+  }
+
+  // -- The queues: rows, keys, decisions ----------------------------------------------------
+
+  var queue = $("table.queue");
+  var rows = queue ? $$("tr.item", queue) : [];
+
+  function current() {
+    var active = document.activeElement;
+    return active && active.closest ? active.closest("tr.item") : null;
+  }
+
+  function focusRow(row) {
+    if (!row) return;
+    rows.forEach(function (r) { r.classList.remove("current"); });
+    row.classList.add("current");
+    row.focus({preventScroll: true});
+    row.scrollIntoView({block: "nearest"});
+  }
+
+  function openRows() { return rows.filter(function (r) { return !r.classList.contains("decided"); }); }
+
+  function step(delta) {
+    var list = openRows();
+    if (!list.length) return;
+    var at = list.indexOf(current());
+    var next = at < 0 ? (delta > 0 ? 0 : list.length - 1) : Math.max(0, Math.min(list.length - 1, at + delta));
+    focusRow(list[next]);
+  }
+
+  function nextAfter(row) {
+    var list = openRows();
+    var index = rows.indexOf(row);
+    for (var i = index + 1; i < rows.length; i++) if (list.indexOf(rows[i]) >= 0) return rows[i];
+    for (var j = index - 1; j >= 0; j--) if (list.indexOf(rows[j]) >= 0) return rows[j];
+    return null;
+  }
+
+  function decide(form, event) {
+    // Decide without a reload; the server answers JSON to this header. Fall back to a normal POST.
+    if (!window.fetch || !form.closest("tr.item")) return;
+    event.preventDefault();
+    var row = form.closest("tr.item");
+    var body = new FormData(form);
+    fetch(form.action, {method: "POST", body: body, credentials: "same-origin",
+      headers: {"X-Rolebook-Fetch": "1", "Accept": "application/json"}})
+      .then(function (response) { return response.json().then(function (data) { return [response, data]; }); })
+      .then(function (pair) {
+        var data = pair[1];
+        if (!data.ok) { say(data.error || "That did not work.", "error"); return; }
+        row.classList.add("decided");
+        var status = $(".row-status", row);
+        if (status) status.textContent = data.status_label || data.status;
+        $$("form.decide button, form.decide input", row).forEach(function (el) { el.disabled = true; });
+        say(data.message, "success", data.undo_token);
+        focusRow(nextAfter(row));
+      })
+      .catch(function () { form.submit(); });
+  }
+
+  if (queue) {
+    rows.forEach(function (row) { row.setAttribute("tabindex", "-1"); });
+    $$("form.decide", queue).forEach(function (form) {
+      form.addEventListener("submit", function (event) { decide(form, event); });
+    });
+    // The next decision is one key away: the first open row (or the one the address names) has focus.
+    var named = window.location.hash ? document.getElementById(window.location.hash.slice(1)) : null;
+    if (!document.querySelector(".errorlist") && (named || rows.length)) {
+      focusRow(named && named.classList.contains("item") ? named : openRows()[0]);
+    }
+  }
+
+  var help = $("#key-help");
+  $$("[data-open-help]").forEach(function (link) {
+    link.addEventListener("click", function (event) {
+      event.preventDefault();
+      if (help && help.showModal) help.showModal();
+    });
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    var target = event.target;
+    var typing = target.closest && target.closest("input, textarea, select");
+    if (event.key === "Escape" && typing) {
+      // Leave the text box: back to the row, ready for the next key.
+      target.blur();
+      var row = target.closest("tr.item");
+      if (row) focusRow(row);
+      return;
+    }
+    if (typing || (target.closest && target.closest("dialog"))) return;
+    if (event.key === "?" && help && help.showModal) { event.preventDefault(); help.showModal(); return; }
+    if (event.key === "u") {
+      var undo = $$("#messages button.undo").pop();
+      if (undo) { event.preventDefault(); undo.click(); }
+      return;
+    }
+    if (!queue) return;
+    var here = current();
+    if (event.key === "j") { event.preventDefault(); step(1); }
+    else if (event.key === "k") { event.preventDefault(); step(-1); }
+    else if (event.key === "a" && here) {
+      event.preventDefault();
+      var approve = $("form.decide button.approve", here);
+      if (approve && !approve.disabled) approve.click();
+      else say(here.getAttribute("data-cannot-approve") || "This row cannot be approved from here.", "warning");
+    } else if (event.key === "r" && here) {
+      var reason = $("form.decide input[name=reason]", here);
+      if (reason && !reason.disabled) { event.preventDefault(); reason.focus(); }
+    }
+  });
+
+  // -- Bulk selection -----------------------------------------------------------------------
+
+  $$("[data-select-all]").forEach(function (box) {
+    box.addEventListener("change", function () {
+      $$("input[name=ids]").forEach(function (c) { c.checked = box.checked; });
+    });
+  });
+
+  // -- Filters fold away on small screens ----------------------------------------------------
+
+  $$("details.filters-panel").forEach(function (panel) {
+    if (window.matchMedia && window.matchMedia("(max-width: 700px)").matches && !panel.dataset.hasErrors) {
+      panel.open = false;
+    }
+  });
+
+  // -- Live code search (mapping page), ranked by the SOC coder ------------------------------
+
+  $$("input[data-live-search]").forEach(function (input) {
+    var picker = document.getElementById(input.dataset.picker);
+    if (!picker) return;
+    var timer = null;
+    input.addEventListener("input", function () {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(function () {
+        var url = input.dataset.liveSearch + "?scope=" + encodeURIComponent(input.dataset.scope) +
+          "&under=" + encodeURIComponent(input.dataset.under || "") + "&q=" + encodeURIComponent(input.value);
+        fetch(url, {credentials: "same-origin"}).then(function (r) { return r.json(); }).then(function (data) {
+          picker.innerHTML = "";
+          var only = input.dataset.relation;
+          var results = (data.results || []).filter(function (c) { return !only || c.relation === only; });
+          results.forEach(function (c) {
+            var option = document.createElement("option");
+            option.value = c.code;
+            option.textContent = c.code + " " + c.title + (c.score !== null ? " (" + c.score.toFixed(2) + ")" : "");
+            picker.appendChild(option);
+          });
+          if (!results.length) {
+            var none = document.createElement("option");
+            none.disabled = true;
+            none.textContent = "No code matches.";
+            picker.appendChild(none);
+          }
+        });
+      }, 150);
+    });
+  });
+
+  // -- Autocomplete (compare): a datalist filled as you type ----------------------------------
+
+  $$("input[data-autocomplete]").forEach(function (input) {
+    var list = document.getElementById(input.getAttribute("list"));
+    if (!list) return;
+    var timer = null;
+    input.addEventListener("input", function () {
+      window.clearTimeout(timer);
+      if (input.value.trim().length < 2) return;
+      timer = window.setTimeout(function () {
+        fetch(input.dataset.autocomplete + "?q=" + encodeURIComponent(input.value), {credentials: "same-origin"})
+          .then(function (r) { return r.json(); })
+          .then(function (data) {
+            list.innerHTML = "";
+            (data.results || []).forEach(function (role) {
+              var option = document.createElement("option");
+              option.value = role.code;
+              option.label = role.code + " — " + role.title;
+              option.textContent = role.title;
+              list.appendChild(option);
+            });
+          });
+      }, 120);
+    });
+  });
+})();
