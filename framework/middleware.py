@@ -21,10 +21,13 @@ class RejectNulBytesMiddleware:
         if "\x00" in request.path or self._has_nul(request.GET) or (
             request.method == "POST" and self._has_nul(request.POST)
         ):
-            return HttpResponseBadRequest(
-                "The request holds a NUL character (%00), which no Rolebook field accepts.",
-                content_type="text/plain; charset=utf-8",
-            )
+            message = "The request holds a NUL character (%00), which no Rolebook field accepts."
+            if request.path.startswith("/api/"):
+                # The API answers every error as problem details, this one too.
+                from api.problems import problem_response
+
+                return problem_response(request, 400, message, code="nul_character")
+            return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
         return self.get_response(request)
 
     @staticmethod

@@ -17,4 +17,6 @@ urlpatterns = [
     path("roles/", include("roles.urls")),
     path("review/release/", include("review.urls_release")),
     path("review/", include("review.urls")),
+    # The REST API for data teams (/api/v1/…) and the personal token page (/api/tokens/).
+    path("api/", include("api.urls")),
 ]

@@ -38,6 +38,16 @@ key, the reviewer's username (no e-mail, no name) and the approval time. The fix
 byte-identical with and without the flag, so a release loads the same way either way, and a
 downstream team that wants attribution joins the sidecar on the natural key.
 
+Formats (``formats=``, ``export_approved --format``): the fixtures above are always written;
+``csv`` adds ``roles.csv``, ``aliases.csv``, ``mappings.csv`` and ``components.csv``
+(``review.release_csv``) and ``skos`` adds ``skos.ttl``, SKOS in Turtle (``review.release_skos``).
+Every file of every format is listed in ``manifest.json``'s ``files`` with its SHA-256, and every
+format is deterministic: the same data gives byte-identical files. ``manifest.json`` names the
+formats it holds under ``formats``; a manifest without it holds fixtures only.
+
+What is published (approved aliases and mappings, every role and component) is decided in one
+place, ``review.published``, which the REST API reads too.
+
 Exports stream: every model is read with ``.iterator(chunk_size=…)`` over ``values_list``
 joins that carry the natural keys, so memory stays flat and the query count is constant: 11
 queries whatever the row count (``EXPORT_QUERIES``), plus one to open the transaction. Only
@@ -64,12 +74,13 @@ from typing import IO, Any
 
 from django.conf import settings
 from django.db import connection, models, transaction
-from django.db.models import F, FilteredRelation, Q
-from django.db.models.functions import Collate
+from django.db.models import FilteredRelation, Q
 from django.utils import timezone
 
 from roles.models import ClassificationMapping, Component, Role, TitleAlias
 from taxonomy.models import Level, OccupationCode, TaxonomyNode
+
+from .published import binary_order, published_querysets, published_reference_ids, published_rule
 
 FORMAT = "rolebook-release/2"
 # Field names of earlier formats, per model label: old name → today's name.
@@ -83,6 +94,10 @@ MANIFEST = "manifest.json"
 CHANGES = "CHANGES.md"
 REVIEWERS = "reviewers.json"
 CHUNK_SIZE = 500
+# The formats a release can hold, in the order they are written. Fixtures are always written:
+# counts, CHANGES.md and --check read them.
+FIXTURES, CSV, SKOS = "fixtures", "csv", "skos"
+FORMATS = (FIXTURES, CSV, SKOS)
 SEMVER_RE = re.compile(
     r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$"
 )
@@ -165,11 +180,7 @@ def dumps_line(obj: dict) -> str:
 
 def _binary(path: str):
     """Order by `path` in code-point order on every backend (PostgreSQL's locale order differs)."""
-    if connection.vendor == "postgresql":
-        return Collate(F(path), "C").asc()
-    if connection.vendor == "mysql":
-        return Collate(F(path), "utf8mb4_bin").asc()
-    return F(path).asc()  # SQLite compares text bytewise already.
+    return binary_order(path).asc()
 
 
 @dataclass(frozen=True)
@@ -199,13 +210,13 @@ def _columns(model: type[models.Model]) -> list[_Column]:
 
 
 # Components, aliases and mappings are read from their role through a LEFT JOIN whose ON clause
-# holds the status filter. SQLite then walks the roles in code order (their unique index) and
-# sorts only within a role, instead of sorting every row in this process's memory; PostgreSQL
-# sorts on the server either way. The status filter stays in SQL.
+# holds the published rule (review.published). SQLite then walks the roles in code order (their
+# unique index) and sorts only within a role, instead of sorting every row in this process's
+# memory; PostgreSQL sorts on the server either way. The status filter stays in SQL.
 CHILDREN: dict[type[models.Model], tuple[str, Q]] = {
     Component: ("components", Q()),
-    TitleAlias: ("aliases", Q(aliases__status=TitleAlias.Status.APPROVED)),
-    ClassificationMapping: ("mappings", Q(mappings__status=ClassificationMapping.Status.APPROVED)),
+    TitleAlias: ("aliases", published_rule(TitleAlias, "aliases")),
+    ClassificationMapping: ("mappings", published_rule(ClassificationMapping, "mappings")),
 }
 CHILD = "release_item"
 
@@ -277,32 +288,9 @@ def _stream(
         yield key, {"fields": fields, "model": label}, row[width:]
 
 
-def _closure(parents: dict[int, int | None], seeds: Iterable[int | None]) -> set[int]:
-    """Return `seeds` with all their ancestors."""
-    found: set[int] = set()
-    for node in seeds:
-        while node is not None and node not in found:
-            found.add(node)
-            node = parents.get(node)
-    return found
-
-
 def _reference_ids() -> tuple[set[int], set[int]]:
-    """Return the ids of the taxonomy nodes and occupation codes a release needs (4 queries)."""
-    node_rows = list(TaxonomyNode.objects.order_by().values_list("pk", "parent_id", "default_soc_id"))
-    used = Role.objects.order_by().values_list("node_id", flat=True).distinct()
-    node_ids = _closure({pk: parent for pk, parent, _ in node_rows}, used)
-    defaults = {soc for pk, _, soc in node_rows if pk in node_ids and soc is not None}
-    mapped = (
-        ClassificationMapping.objects.approved()
-        .filter(occupation__isnull=False)
-        .order_by()
-        .values_list("occupation_id", flat=True)
-        .distinct()
-    )
-    parents = dict(OccupationCode.objects.order_by().values_list("pk", "parent_id"))
-    occupation_ids = _closure(parents, [*mapped, *defaults])
-    return node_ids, occupation_ids
+    """The ids of the taxonomy nodes and occupation codes a release needs (see review.published)."""
+    return published_reference_ids()
 
 
 def _querysets() -> dict[type[models.Model], models.QuerySet]:
@@ -310,16 +298,7 @@ def _querysets() -> dict[type[models.Model], models.QuerySet]:
 
     Components, aliases and mappings are streamed from their role instead (see CHILDREN).
     """
-    return {
-        Level: Level.objects.filter(pk__in=Role.objects.order_by().values("level_id")),
-        # The reference tables are small: read whole and filtered here, not with a huge IN list.
-        OccupationCode: OccupationCode.objects.all(),
-        TaxonomyNode: TaxonomyNode.objects.all(),
-        Role: Role.objects.all(),
-        Component: Component.objects.all(),
-        TitleAlias: TitleAlias.objects.approved(),
-        ClassificationMapping: ClassificationMapping.objects.approved(),
-    }
+    return published_querysets()
 
 
 def release_counts() -> dict[str, int]:
@@ -372,16 +351,36 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def release_formats(formats: Iterable[str] | None) -> tuple[str, ...]:
+    """Return `formats` checked and in FORMATS order, fixtures always first; None means every format.
+
+    Raises ReleaseError naming an unknown format.
+    """
+    wanted = set(FORMATS if formats is None else formats)
+    unknown = sorted(wanted - set(FORMATS))
+    if unknown:
+        raise ReleaseError(f"Unknown release format {', '.join(unknown)}: choose from {', '.join(FORMATS)}.")
+    return tuple(f for f in FORMATS if f in wanted or f == FIXTURES)
+
+
 def write_release_files(
     directory: Path,
     *,
     with_reviewers: bool = False,
     progress: Callable[[str], None] | None = None,
+    formats: Iterable[str] = (FIXTURES,),
 ) -> tuple[list[str], dict[str, int], dict[str, dict]]:
-    """Write the fixture files (and reviewers.json) into `directory`; return load order, counts, files.
+    """Write the fixture files (and reviewers.json), then the other `formats`, into `directory`.
 
-    Raises ReleaseError when the data changed between the export's queries.
+    Returns the fixtures' load order, the counts per model and the manifest entry of every file.
+    Every format is read in one transaction, so the files agree with each other. Queries: the
+    fixtures' EXPORT_QUERIES, plus release_csv.CSV_QUERIES and release_skos.SKOS_QUERIES.
+    Raises ReleaseError when the data changed between the export's queries, or for an unknown format.
     """
+    from .release_csv import write_csv_files
+    from .release_skos import write_skos_file
+
+    formats = release_formats(formats)
     report = progress or (lambda message: None)
     load_order: list[str] = []
     counts: dict[str, int] = {}
@@ -446,6 +445,10 @@ def write_release_files(
             report(f"{part.filename}: {out.count} objects")
         if reviewers is not None:
             reviewers.close()
+        if CSV in formats:
+            files.update(write_csv_files(directory, progress=report))
+        if SKOS in formats:
+            files.update(write_skos_file(directory, node_ids=node_ids, occupation_ids=occupation_ids, progress=report))
     return load_order, counts, files
 
 
@@ -482,11 +485,14 @@ def write_release(
     with_reviewers: bool = False,
     progress: Callable[[str], None] | None = None,
     now: dt.datetime | None = None,
+    formats: Iterable[str] | None = None,
 ) -> dict:
     """Write a complete release into the empty or new `directory`; return its manifest.
 
-    Raises ReleaseError for a bad version, an unreadable `since` release, or changing data.
+    `formats` defaults to every format (FORMATS); fixtures are always written.
+    Raises ReleaseError for a bad version or format, an unreadable `since` release, or changing data.
     """
+    formats = release_formats(formats)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     since_manifest = read_manifest(since) if since else None
@@ -494,7 +500,9 @@ def write_release(
     version = version or next_version(since_version)
     if not SEMVER_RE.match(version):
         raise ReleaseError(f"Version {version!r} is not a semantic version such as 1.2.0.")
-    load_order, counts, files = write_release_files(directory, with_reviewers=with_reviewers, progress=progress)
+    load_order, counts, files = write_release_files(
+        directory, with_reviewers=with_reviewers, progress=progress, formats=formats
+    )
     sha256 = {name: info["sha256"] for name, info in files.items()}
     if with_reviewers:
         sha256[REVIEWERS] = _sha256(directory / REVIEWERS)
@@ -507,6 +515,7 @@ def write_release(
         "created_at": json_value((now or timezone.now()).replace(microsecond=0)),
         "files": files,
         "format": FORMAT,
+        "formats": list(formats),
         "load_order": load_order,
         "loaddata": "python manage.py loaddata " + " ".join(load_order),
         "sha256": sha256,
@@ -518,7 +527,37 @@ def write_release(
     return manifest
 
 
-_RELEASE_NAMES = {part.filename for part in PARTS} | {MANIFEST, CHANGES, REVIEWERS}
+def release_file_names() -> set[str]:
+    """Every file name a release directory may hold, whatever its formats."""
+    from .release_csv import COLUMNS
+    from .release_skos import SKOS_FILE
+
+    return {part.filename for part in PARTS} | {MANIFEST, CHANGES, REVIEWERS, SKOS_FILE} | set(COLUMNS)
+
+
+def files_of_format(manifest: dict, fmt: str) -> list[str]:
+    """The data files of one format in a release, in manifest order (fixtures: in load order).
+
+    A manifest without ``formats`` (written before CSV and SKOS existed) holds fixtures only.
+    """
+    if fmt == FIXTURES:
+        return list(manifest["load_order"])
+    return [name for name, info in sorted((manifest.get("files") or {}).items()) if info.get("format") == fmt]
+
+
+def zip_files(fileobj: IO[bytes], directory: Path, names: Iterable[str], folder: str) -> None:
+    """Write the files `names` of `directory` into a zip in `fileobj`, under `folder`/, deterministically.
+
+    Entries keep the given order and carry a fixed timestamp and mode, so the same files give the
+    same zip bytes.
+    """
+    with zipfile.ZipFile(fileobj, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name in names:
+            info = zipfile.ZipInfo(f"{folder}/{name}", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            with open(Path(directory) / name, "rb") as src, archive.open(info, "w") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
 
 
 def export_release(
@@ -528,6 +567,7 @@ def export_release(
     since: Path | str | None = None,
     with_reviewers: bool = False,
     progress: Callable[[str], None] | None = None,
+    formats: Iterable[str] | None = None,
 ) -> dict:
     """Write a release to `output`, replacing an earlier release there; return the manifest.
 
@@ -539,7 +579,8 @@ def export_release(
     if output.exists():
         if not output.is_dir():
             raise ReleaseError(f"{output} exists and is not a directory.")
-        strangers = sorted(p.name for p in output.iterdir() if p.name not in _RELEASE_NAMES)
+        known = release_file_names()
+        strangers = sorted(p.name for p in output.iterdir() if p.name not in known)
         if strangers:
             raise ReleaseError(
                 f"{output} holds files that are not part of a release ({', '.join(strangers[:5])}): "
@@ -549,7 +590,7 @@ def export_release(
     staging = Path(tempfile.mkdtemp(prefix=".release-", dir=output.parent))
     try:
         manifest = write_release(
-            staging, version=version, since=since, with_reviewers=with_reviewers, progress=progress
+            staging, version=version, since=since, with_reviewers=with_reviewers, progress=progress, formats=formats
         )
         output.mkdir(exist_ok=True)
         for path in output.iterdir():
@@ -574,18 +615,23 @@ def check_release(
 ) -> list[str]:
     """Return what differs between the release in `directory` and a fresh export; empty if current.
 
-    The creation time and version are ignored; fixture files are compared byte for byte, and
-    CHANGES.md and reviewers.json too when `since` or `with_reviewers` ask for them.
-    Raises ReleaseError when `directory` is not a release.
+    The creation time and version are ignored; the files of the formats the release holds are
+    compared byte for byte, and CHANGES.md and reviewers.json too when `since` or
+    `with_reviewers` ask for them. Raises ReleaseError when `directory` is not a release.
     """
     directory = Path(directory)
     existing = read_manifest(directory)
     with tempfile.TemporaryDirectory(prefix="release-check-") as tmp:
         fresh = write_release(
-            Path(tmp), version=existing.get("version") or None, since=since, with_reviewers=with_reviewers
+            Path(tmp),
+            version=existing.get("version") or None,
+            since=since,
+            with_reviewers=with_reviewers,
+            formats=existing.get("formats") or (FIXTURES,),
         )
         problems = []
         names = set(fresh["load_order"]) | set(existing["load_order"])
+        names |= set(fresh["files"]) | set(existing.get("files") or {})
         names |= {REVIEWERS} if with_reviewers else set()
         names |= {CHANGES} if since else set()
         for name in sorted(names):
@@ -602,7 +648,11 @@ def check_release(
 
 
 def write_release_zip(
-    fileobj: IO[bytes], *, version: str | None = None, with_reviewers: bool = False
+    fileobj: IO[bytes],
+    *,
+    version: str | None = None,
+    with_reviewers: bool = False,
+    formats: Iterable[str] | None = None,
 ) -> dict:
     """Write a release as a zip into `fileobj` (same files as the command); return the manifest.
 
@@ -610,24 +660,20 @@ def write_release_zip(
     unchanged data differs only in manifest.json's created_at.
     """
     with tempfile.TemporaryDirectory(prefix="release-zip-") as tmp:
-        manifest = write_release(Path(tmp), version=version, with_reviewers=with_reviewers)
-        folder = f"rolebook-release-{manifest['version']}"
-        with zipfile.ZipFile(fileobj, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            for path in sorted(Path(tmp).iterdir()):
-                info = zipfile.ZipInfo(f"{folder}/{path.name}", date_time=(1980, 1, 1, 0, 0, 0))
-                info.compress_type = zipfile.ZIP_DEFLATED
-                info.external_attr = 0o644 << 16
-                with open(path, "rb") as src, archive.open(info, "w") as dst:
-                    shutil.copyfileobj(src, dst, 1 << 20)
+        manifest = write_release(Path(tmp), version=version, with_reviewers=with_reviewers, formats=formats)
+        names = sorted(path.name for path in Path(tmp).iterdir())
+        zip_files(fileobj, Path(tmp), names, f"rolebook-release-{manifest['version']}")
     return manifest
 
 
-def build_release_zip(*, version: str | None = None, with_reviewers: bool = False) -> bytes:
+def build_release_zip(
+    *, version: str | None = None, with_reviewers: bool = False, formats: Iterable[str] | None = None
+) -> bytes:
     """Return a release as zip bytes (see write_release_zip)."""
     import io
 
     buffer = io.BytesIO()
-    write_release_zip(buffer, version=version, with_reviewers=with_reviewers)
+    write_release_zip(buffer, version=version, with_reviewers=with_reviewers, formats=formats)
     return buffer.getvalue()
 
 
@@ -734,7 +780,7 @@ def changes_markdown(
     """Return CHANGES.md: per role, the aliases and mappings added, removed and changed."""
     since_files = since_manifest.get("files") or {}
     since_order = since_manifest["load_order"]
-    new_order = list(new_files)
+    new_order = [name for name, info in new_files.items() if "model" in info]  # fixture files only
     per_role: dict[str, dict[str, list[str]]] = {}
     totals = {"aliases": [0, 0, 0], "mappings": [0, 0, 0]}
 

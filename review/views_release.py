@@ -17,7 +17,20 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from .releases import PARTS, SEMVER_RE, can_export_release, release_counts, write_release_zip
+from .releases import (
+    CSV,
+    FORMATS,
+    PARTS,
+    SEMVER_RE,
+    SKOS,
+    ReleaseError,
+    can_export_release,
+    release_counts,
+    release_formats,
+    write_release_zip,
+)
+
+FORMAT_LABELS = {CSV: "CSV (roles, aliases, mappings, components)", SKOS: "SKOS (Turtle)"}
 
 
 def exporters_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -35,7 +48,7 @@ def exporters_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
 
 
 def _page(request: HttpRequest, *, version: str = "", with_reviewers: bool = False, error: str = "",
-          status: int = 200) -> HttpResponse:
+          formats: tuple[str, ...] = FORMATS, status: int = 200) -> HttpResponse:
     counts = release_counts()
     rows = [
         {
@@ -52,6 +65,7 @@ def _page(request: HttpRequest, *, version: str = "", with_reviewers: bool = Fal
         "version": version,
         "with_reviewers": with_reviewers,
         "error": error,
+        "format_choices": [(name, label, name in formats) for name, label in FORMAT_LABELS.items()],
     }
     return render(request, "review/release.html", context, status=status)
 
@@ -71,11 +85,18 @@ def release_download(request: HttpRequest) -> HttpResponse:
     """Return the release as a zip; an invalid version re-shows the page with the error (400)."""
     version = request.GET.get("version", "").strip()
     with_reviewers = request.GET.get("with_reviewers") in ("1", "on", "true")
+    # Fixtures are always written; without a `format` parameter (an old link) the zip holds every format.
+    asked = request.GET.getlist("format")
+    try:
+        formats = release_formats(asked or None)
+    except ReleaseError as exc:
+        return _page(request, version=version, with_reviewers=with_reviewers, error=str(exc), status=400)
     if version and not SEMVER_RE.match(version):
         error = f"“{version}” is not a semantic version such as 1.2.0."
-        return _page(request, version=version, with_reviewers=with_reviewers, error=error, status=400)
+        return _page(request, version=version, with_reviewers=with_reviewers, error=error, formats=formats,
+                     status=400)
     archive = tempfile.TemporaryFile()  # noqa: SIM115 - FileResponse closes it once sent
-    manifest = write_release_zip(archive, version=version or None, with_reviewers=with_reviewers)
+    manifest = write_release_zip(archive, version=version or None, with_reviewers=with_reviewers, formats=formats)
     archive.seek(0)
     return FileResponse(
         archive,

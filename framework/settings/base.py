@@ -192,3 +192,71 @@ ROLEBOOK_CODER_REFERENCE_DIR = BASE_DIR / "fixtures" / "reference"
 
 # Card upload: curators upload cards by the hundred (Django refuses more than 100 files by default).
 DATA_UPLOAD_MAX_NUMBER_FILES = 1000
+
+# --- Data for everyone else: the REST API (api/) and the release formats (review/release_*.py) ---
+INSTALLED_APPS += ["rest_framework", "drf_spectacular", "drf_spectacular_sidecar", "api"]
+# Where `export_approved --publish` writes releases, one folder per version, and the API reads them.
+ROLEBOOK_RELEASES_DIR = Path(os.environ.get("ROLEBOOK_RELEASES_DIR", BASE_DIR / "var" / "releases"))
+# Scopes open to requests without a token ("read", "releases"): none by default. Comma-separated in the env.
+ROLEBOOK_API_ANONYMOUS_SCOPES = env_list("ROLEBOOK_API_ANONYMOUS_SCOPES")
+# max-age of anonymous responses where those scopes are open (authenticated ones: private, no-cache).
+ROLEBOOK_API_CACHE_SECONDS = int(os.environ.get("ROLEBOOK_API_CACHE_SECONDS", "300"))
+ROLEBOOK_API_PAGE_SIZE = int(os.environ.get("ROLEBOOK_API_PAGE_SIZE", "50"))
+ROLEBOOK_API_MAX_PAGE_SIZE = int(os.environ.get("ROLEBOOK_API_MAX_PAGE_SIZE", "200"))
+ROLEBOOK_API_MAX_TOKENS = 20  # active tokens per user
+# DRF throttle rates ("N/second|minute|hour|day"); counted in Django's cache, so share one cache across processes.
+ROLEBOOK_API_THROTTLE_RATES = {
+    "anon": os.environ.get("ROLEBOOK_API_RATE_ANON", "60/minute"),
+    "user": os.environ.get("ROLEBOOK_API_RATE_USER", "1200/minute"),
+    "suggest": os.environ.get("ROLEBOOK_API_RATE_SUGGEST", "30/minute"),
+}
+# SKOS URIs: Rolebook's own concepts under the base; the official codes from templates ({base}, {code}).
+# Point ROLEBOOK_SKOS_*_URI at the SOC URIs your knowledge graph already uses.
+ROLEBOOK_SKOS_BASE_URI = os.environ.get("ROLEBOOK_SKOS_BASE_URI", "https://rolebook.example/id/")
+ROLEBOOK_SKOS_CODE_URIS = {
+    "soc2018": os.environ.get("ROLEBOOK_SKOS_SOC2018_URI", "{base}soc2018/{code}"),
+    "onet2019": os.environ.get("ROLEBOOK_SKOS_ONET2019_URI", "{base}onet2019/{code}"),
+}
+ROLEBOOK_SKOS_CODE_SCHEME_URIS = {"soc2018": "{base}soc2018", "onet2019": "{base}onet2019"}
+ROLEBOOK_SKOS_LANGUAGE = "en"
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    # Closed unless a view names the scope it needs (api.permissions.HasScope).
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.HasScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.AnonThrottle", "api.throttling.UserThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.problems.problem_exception_handler",
+    "URL_FORMAT_OVERRIDE": None,
+    "NUM_PROXIES": int(os.environ["ROLEBOOK_API_NUM_PROXIES"]) if "ROLEBOOK_API_NUM_PROXIES" in os.environ else None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Rolebook API",
+    "DESCRIPTION": (
+        "Approved occupational roles, their aliases and SOC / O*NET-SOC mappings, official codes, releases "
+        "and the SOC coder. Read-only; only approved data. Authenticate with a personal token "
+        "(Authorization: Bearer rb_…, made on /api/tokens/). Errors are RFC 9457 problem details."
+    ),
+    "VERSION": "1.0.0",
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "OccupationSchemeEnum": "taxonomy.models.OccupationCode.Scheme",
+        "OccupationLevelEnum": "taxonomy.models.OccupationCode.Level",
+        "AliasTypeEnum": "roles.models.TitleAlias.AliasType",
+        "ComponentKindEnum": "roles.models.Component.Kind",
+        "MappingSourceEnum": "roles.models.ClassificationMapping.Source",
+        "ReleaseFormatEnum": ["fixtures", "csv", "skos"],
+    },
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "api.schema.add_http_responses"],
+}

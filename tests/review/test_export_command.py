@@ -144,3 +144,69 @@ def test_refuses_to_overwrite_a_directory_that_is_not_a_release(reference_soc, t
     with pytest.raises(CommandError, match="not part of a release"):
         export("--output", str(tmp_path))
     assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+# ---------------------------------------------------------------------------------------------
+# --format and --publish
+
+
+def test_every_format_is_written_by_default(roles, tmp_path):
+    output = export("--output", str(tmp_path / "rel"))
+    manifest = read_manifest(tmp_path / "rel")
+    assert manifest["formats"] == ["fixtures", "csv", "skos"]
+    assert {"roles.csv", "aliases.csv", "mappings.csv", "components.csv", "skos.ttl"} <= set(manifest["sha256"])
+    assert "aliases.csv: 4 rows" in output and "(fixtures, csv, skos)" in output
+
+
+def test_format_chooses_the_formats_and_fixtures_are_always_there(roles, tmp_path):
+    export("--output", str(tmp_path / "rel"), "--format", "skos")
+    manifest = read_manifest(tmp_path / "rel")
+    assert manifest["formats"] == ["fixtures", "skos"]
+    assert (tmp_path / "rel" / "skos.ttl").exists() and not (tmp_path / "rel" / "roles.csv").exists()
+    assert manifest["load_order"]
+
+
+def test_an_unknown_format_is_refused(roles, tmp_path):
+    with pytest.raises(CommandError, match="--format xml: choose from fixtures, csv, skos"):
+        export("--output", str(tmp_path / "rel"), "--format", "csv,xml")
+
+
+def test_check_compares_every_format_the_release_holds(actor, roles, tmp_path):
+    export("--output", str(tmp_path / "rel"), "--format", "csv")
+    assert "is up to date" in export("--output", str(tmp_path / "rel"), "--check")
+    path = tmp_path / "rel" / "aliases.csv"
+    path.write_bytes(path.read_bytes() + b"x\r\n")
+    with pytest.raises(CommandError, match="aliases.csv differs"):
+        export("--output", str(tmp_path / "rel"), "--check")
+
+
+def test_a_fixtures_only_release_of_an_older_format_still_checks_clean(roles, tmp_path):
+    """A manifest written before CSV and SKOS existed has no "formats": it holds fixtures only."""
+    export("--output", str(tmp_path / "rel"), "--format", "fixtures")
+    manifest_path = tmp_path / "rel" / MANIFEST
+    manifest = json.loads(manifest_path.read_text())
+    del manifest["formats"]
+    manifest_path.write_text(json.dumps(manifest))
+    assert "is up to date" in export("--output", str(tmp_path / "rel"), "--check")
+
+
+def test_publish_writes_numbered_immutable_releases_with_changes(actor, roles, settings, tmp_path):
+    settings.ROLEBOOK_RELEASES_DIR = tmp_path / "published"
+    first = export("--publish")
+    assert "Release 1.0.0" in first and "published to" in first
+    services.approve_alias(alias=TitleAlias.objects.pending().first(), actor=actor)
+    second = export("--publish")
+    assert "Release 1.1.0" in second and "CHANGES.md since 1.0.0" in second
+    assert sorted(p.name for p in (tmp_path / "published").iterdir()) == ["1.0.0", "1.1.0"]
+    assert "1 added" in (tmp_path / "published" / "1.1.0" / CHANGES).read_text()
+    assert read_manifest(tmp_path / "published" / "1.1.0")["formats"] == ["fixtures", "csv", "skos"]
+    with pytest.raises(CommandError, match="1.1.0 is already published"):
+        export("--publish", "--version", "1.1.0")
+    assert read_manifest(tmp_path / "published" / "1.1.0")["version"] == "1.1.0"
+
+
+def test_publish_never_names_reviewers(roles, settings, tmp_path):
+    settings.ROLEBOOK_RELEASES_DIR = tmp_path / "published"
+    with pytest.raises(CommandError, match="cannot be combined with --with-reviewers"):
+        export("--publish", "--with-reviewers")
+    assert not (tmp_path / "published").exists()

@@ -107,6 +107,24 @@ def test_download_refuses_a_version_that_is_not_semantic(client, data):
     assert "is not a semantic version" in response.content.decode()
 
 
+def test_the_page_offers_the_formats_and_the_zip_holds_only_those_chosen(client, data):
+    client.force_login(make_reviewer())
+    page = client.get(reverse("releases:release")).content.decode()
+    assert 'name="format" value="csv" checked' in page and 'name="format" value="skos" checked' in page
+    response = client.get(reverse("releases:download"), {"format": "csv"})
+    names = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content))).namelist()
+    assert "rolebook-release-1.0.0/aliases.csv" in names
+    assert "rolebook-release-1.0.0/01_levels.json" in names
+    assert not any(n.endswith(".ttl") for n in names)
+
+
+def test_an_unknown_format_is_refused_by_name(client, data):
+    client.force_login(make_reviewer())
+    response = client.get(reverse("releases:download"), {"format": ["csv", "xlsx"]})
+    assert response.status_code == 400
+    assert "Unknown release format xlsx" in response.content.decode()
+
+
 def test_the_review_dashboard_links_to_the_release_page_for_reviewers_only(client, groups):
     link = reverse("releases:release").encode()
     client.force_login(make_reviewer())

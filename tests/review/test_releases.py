@@ -16,6 +16,8 @@ from hypothesis import strategies as st
 
 from review import services
 from review.groups import sync_review_permissions
+from review.release_csv import CSV_QUERIES
+from review.release_skos import SKOS_QUERIES
 from review.releases import (
     CHANGES,
     EXPORT_QUERIES,
@@ -430,6 +432,24 @@ def test_export_runs_a_constant_number_of_queries(reference_soc, tmp_path, djang
     # 4 approved mapping occupation ids, 5 levels used, 6 occupation codes, 7 nodes, 8 roles,
     # 9 components, 10 approved aliases, 11 approved mappings (see EXPORT_QUERIES).
     with django_assert_num_queries(len(EXPORT_QUERIES)):
-        manifest = write_release(tmp_path, with_reviewers=True)
+        manifest = write_release(tmp_path / "fixtures", with_reviewers=True, formats=["fixtures"])
     assert manifest["counts"]["roles.role"] == count
     assert len(EXPORT_QUERIES) == 11
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("count", [3, 6])
+def test_every_format_adds_a_constant_number_of_queries(reference_soc, tmp_path, django_assert_num_queries, count):
+    actor = make_reviewer()
+    roles = build_roles(count, aliases=4, mappings=2, components=3)
+    approve_aliases(actor, TitleAlias.objects.filter(role__in=roles)[: count * 3])
+    approve_mappings(actor, ClassificationMapping.objects.filter(role__in=roles)[:count])
+
+    # The 11 fixture queries (EXPORT_QUERIES); CSV: 12 roles with level and taxonomy path,
+    # 13 approved aliases, 14 approved mappings with their codes, 15 components (CSV_QUERIES);
+    # SKOS: 16 taxonomy nodes, 17 roles, 18 approved aliases, 19 approved mappings,
+    # 20 occupation codes (SKOS_QUERIES).
+    with django_assert_num_queries(len(EXPORT_QUERIES) + len(CSV_QUERIES) + len(SKOS_QUERIES)):
+        manifest = write_release(tmp_path)
+    assert manifest["formats"] == ["fixtures", "csv", "skos"]
+    assert (len(CSV_QUERIES), len(SKOS_QUERIES)) == (4, 5)

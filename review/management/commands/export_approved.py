@@ -1,4 +1,8 @@
-"""export_approved: write (or check) a release of what reviewers approved, as loaddata fixtures."""
+"""export_approved: write (or check, or publish) a release of what reviewers approved.
+
+Fixtures that load with stock loaddata, plus CSV and SKOS (``--format``); ``--publish`` writes it
+as a new immutable release under ROLEBOOK_RELEASES_DIR, where the REST API serves it.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,15 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from review.releases import MANIFEST, SEMVER_RE, ReleaseError, check_release, export_release
+from review.release_store import publish_release
+from review.releases import FORMATS, MANIFEST, SEMVER_RE, ReleaseError, check_release, export_release
 
 
 class Command(BaseCommand):
     help = (
         "Export approved aliases and mappings, with the roles, components and reference rows they "
-        "need, as Django fixtures that load with stock loaddata. --check compares instead of writing."
+        "need, as Django fixtures that load with stock loaddata, CSV and SKOS. --check compares instead of "
+        "writing; --publish writes a new release for the REST API."
     )
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs):
@@ -34,6 +40,21 @@ class Command(BaseCommand):
             help="The release version (default: the next minor after --since, or 1.0.0).",
         )
         parser.add_argument(
+            "--format",
+            dest="formats",
+            default=",".join(FORMATS),
+            metavar="FORMATS",
+            help=f"Comma-separated formats to write (default: {','.join(FORMATS)}). Fixtures are always written: "
+            "counts, CHANGES.md and --check read them.",
+        )
+        parser.add_argument(
+            "--publish",
+            action="store_true",
+            help="Write a new published release into ROLEBOOK_RELEASES_DIR/<version>/ (the REST API serves it): "
+            "CHANGES.md against the latest published release unless --since, the next minor version unless "
+            "--version. A published version is never rewritten.",
+        )
+        parser.add_argument(
             "--with-reviewers",
             action="store_true",
             help="Also write reviewers.json (who approved each item, by username). Not a fixture.",
@@ -48,18 +69,32 @@ class Command(BaseCommand):
             raise CommandError(f"--version {version!r} is not a semantic version such as 1.2.0.")
         if since is not None and not (since / MANIFEST).is_file():
             raise CommandError(f"--since {since} is not a release: it has no {MANIFEST}.")
+        formats = [f.strip() for f in options["formats"].split(",") if f.strip()]
+        unknown = sorted(set(formats) - set(FORMATS))
+        if unknown:
+            raise CommandError(f"--format {', '.join(unknown)}: choose from {', '.join(FORMATS)}.")
+        if options["publish"] and (options["with_reviewers"] or options["check"]):
+            raise CommandError(
+                "--publish cannot be combined with --with-reviewers (a published release names nobody) or --check."
+            )
         started = time.perf_counter()
         try:
             if options["check"]:
                 self._check(output, since=since, with_reviewers=options["with_reviewers"])
                 return
-            manifest = export_release(
-                output,
-                version=version,
-                since=since,
-                with_reviewers=options["with_reviewers"],
-                progress=self._progress,
-            )
+            if options["publish"]:
+                output, manifest = publish_release(
+                    version=version, since=since, formats=formats, progress=self._progress
+                )
+            else:
+                manifest = export_release(
+                    output,
+                    version=version,
+                    since=since,
+                    with_reviewers=options["with_reviewers"],
+                    progress=self._progress,
+                    formats=formats,
+                )
         except ReleaseError as exc:
             raise CommandError(str(exc)) from exc
         total = sum(manifest["counts"].values())
@@ -67,9 +102,10 @@ class Command(BaseCommand):
             return
         self.stdout.write(
             self.style.SUCCESS(
-                f"Release {manifest['version']}: {total:,} objects in {len(manifest['load_order'])} files "
-                f"written to {output} in {time.perf_counter() - started:.1f} s"
-                + (f", with CHANGES.md since {manifest['since']}" if since else "")
+                f"Release {manifest['version']}: {total:,} objects in {len(manifest['load_order'])} fixture files "
+                f"({', '.join(manifest['formats'])}) {'published' if options['publish'] else 'written'} to {output} "
+                f"in {time.perf_counter() - started:.1f} s"
+                + (f", with CHANGES.md since {manifest['since']}" if manifest.get('since') else "")
                 + "."
             )
         )
