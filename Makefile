@@ -1,4 +1,4 @@
-# Rolebook: `make run` serves the demo, `make test` runs the suite, `make bench` the benchmarks.
+# Rolebook: `make run` serves the demo, `make serve` production, `make test` runs the suite, `make bench` the benchmarks.
 # Everything starts from nothing: the venv and its pinned packages are made on first use.
 
 PYTHON ?= python3.11
@@ -9,7 +9,7 @@ MANAGE := $(PY) manage.py
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test bench lint venv setup-demo browser axe screenshots clean
+.PHONY: run serve test bench lint venv setup-demo browser axe screenshots clean
 
 venv: $(STAMP)
 
@@ -30,6 +30,11 @@ setup-demo: venv
 run: setup-demo
 	@echo "Rolebook at http://$(HOST):$(PORT)/admin/ (Ctrl-C stops it)"
 	$(MANAGE) runserver $(HOST):$(PORT)
+
+# Production on this host (issue 12): DATABASE_URL, DJANGO_SECRET_KEY and DJANGO_ALLOWED_HOSTS from the
+# environment or .env; migrate, collectstatic, reference data, the coder's index, then gunicorn.
+serve: venv
+	$(PY) -m framework.serve
 
 # Browser tests drive Debian's chromium; install it when it is missing (needs root, as in CI).
 browser:

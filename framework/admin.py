@@ -6,7 +6,9 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.utils.functional import cached_property
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper, ObjDiffDisplay
 
@@ -226,3 +228,68 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# ---------------------------------------------------------------------------------------------
+# Changelists that stay fast on large tables
+
+
+class CappedPaginator(Paginator):
+    """Counts up to ROLEBOOK_COUNT_CAP rows, then stops: "more than 1000" instead of COUNT(*) of a big table.
+
+    The admin's changelist reads `count`; pages past the cap are not linked (filter or search to
+    narrow the list). `capped` tells the templates to say "more than".
+    """
+
+    capped = False
+
+    @cached_property
+    def count(self) -> int:
+        from framework.paging import capped_count
+
+        count, self.capped = capped_count(self.object_list)
+        return count
+
+
+class ScalableChangeList:
+    """Admin options for a model with hundreds of thousands of rows.
+
+    No second COUNT of the whole table (show_full_result_count), a capped count, and the
+    admin's templates saying "more than N" (templates/admin/pagination.html, search_form.html).
+    """
+
+    show_full_result_count = False
+    paginator = CappedPaginator
+
+
+class TextInputFilter(admin.SimpleListFilter):
+    """A list filter typed into a box, not a link per value: the sidebar stays short whatever the data.
+
+    Subclasses set `title`, `parameter_name` and `filter(queryset, value)`.
+    """
+
+    template = "admin/rolebook_input_filter.html"
+
+    def lookups(self, request, model_admin):
+        return ()
+
+    def has_output(self) -> bool:
+        return True
+
+    def choices(self, changelist):
+        # The other parameters of the list, kept as hidden fields of the filter's small form.
+        others = [(k, v) for k, v in changelist.get_filters_params().items() if k != self.parameter_name]
+        yield {
+            "value": self.value() or "",
+            "parameter_name": self.parameter_name,
+            "others": [(k, v) for k, values in others for v in (values if isinstance(values, list) else [values])],
+            "query": changelist.query,
+            "search_var": "q",
+        }
+
+    def queryset(self, request, queryset):
+        value = (self.value() or "").strip()
+        return self.filter(queryset, value) if value else queryset
+
+    def filter(self, queryset, value: str):
+        raise NotImplementedError(f"{type(self).__name__} must say how it filters.")

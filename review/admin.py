@@ -10,13 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.contrib.auth import get_user_model
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
 # The roles admins must be registered before they are extended here (review → roles).
-from roles.admin import ClassificationMappingAdmin, TitleAliasAdmin
-from roles.models import ClassificationMapping, Decision, TitleAlias
+from framework.admin import ScalableChangeList
+from roles.admin import ClassificationMappingAdmin, TitleAliasAdmin, matching_ids
+from roles.models import ClassificationMapping, Decision, Role, TitleAlias
 
 from . import services
 from .groups import REVIEW_ALIAS, REVIEW_MAPPING
@@ -128,13 +130,29 @@ admin.site.register(ClassificationMapping, ClassificationMappingReviewAdmin)
 
 
 @admin.register(Decision)
-class DecisionAdmin(admin.ModelAdmin):
+class DecisionAdmin(ScalableChangeList, admin.ModelAdmin):
     """The decision log, read-only: decisions are made through the review workflow."""
 
     list_display = ["created_at", "actor", "decision", "item", "from_status", "to_status", "comment"]
     list_filter = ["decision", "created_at"]
-    search_fields = ["alias__alias", "mapping__code", "actor__username", "comment"]
-    date_hierarchy = "created_at"
+    search_fields = ["comment", "actor__username", "alias__role__code"]
+    search_help_text = "A word of the comment, the reviewer's username, or a role code."
+    # No date_hierarchy: it lists the months of every decision on each page (the created_at filter
+    # narrows by date instead); the search looks each part up with its own index.
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Decision], search_term: str):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        # Short literal lists, so that each condition keeps its index (the planner ORs them).
+        actors = matching_ids(get_user_model().objects.filter(username__icontains=term))
+        role = Role.objects.filter(code__iexact=term).values("pk")
+        condition = (
+            Q(comment__icontains=term) | Q(actor_id__in=actors)
+            | Q(alias_id__in=matching_ids(TitleAlias.objects.filter(role_id__in=role)))
+            | Q(mapping_id__in=matching_ids(ClassificationMapping.objects.filter(role_id__in=role)))
+        )
+        return queryset.filter(condition), False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Decision]:
         return super().get_queryset(request).with_related()

@@ -62,11 +62,11 @@ class AliasFilter(QueueFilter):
     )
     confidence_min = django_filters.NumberFilter(
         field_name="confidence", lookup_expr="gte", label="Confidence ≥",
-        widget=forms.NumberInput(attrs={"step": "0.01", "min": 0, "max": 1, "style": "width:5em"}),
+        widget=forms.NumberInput(attrs={"step": "0.01", "min": 0, "max": 1, "class": "narrow-number"}),
     )
     confidence_max = django_filters.NumberFilter(
         field_name="confidence", lookup_expr="lte", label="Confidence ≤",
-        widget=forms.NumberInput(attrs={"step": "0.01", "min": 0, "max": 1, "style": "width:5em"}),
+        widget=forms.NumberInput(attrs={"step": "0.01", "min": 0, "max": 1, "class": "narrow-number"}),
     )
     alias_type = django_filters.ChoiceFilter(choices=TitleAlias.AliasType.choices, empty_label="any type")
     flag = django_filters.ChoiceFilter(
@@ -92,17 +92,31 @@ class AliasFilter(QueueFilter):
     def filter_sort(self, qs: QuerySet, name: str, value: str) -> QuerySet:
         return qs
 
+    def ordering(self) -> tuple[str, ...]:
+        """The sort's order_by fields; pk breaks ties so pages are stable (and keyset pages exact)."""
+        cleaned = self.form.cleaned_data if self.is_bound and self.is_valid() else {}
+        order = self.SORTS.get(cleaned.get("sort") or "confidence")
+        if cleaned.get("flag") and order[0].lstrip("-") == "confidence":
+            # Each flag's partial index (AliasSignals) is in the confidence order: sort on its copy.
+            order = tuple(f.replace("confidence", "signals__confidence") for f in order)
+        return order
+
     @property
     def qs(self) -> QuerySet:
-        # Sorting is applied last, whatever the filters did; pk breaks ties for stable pages.
-        sort = self.form.cleaned_data.get("sort") if self.is_bound and self.is_valid() else None
-        return super().qs.order_by(*self.SORTS.get(sort or "confidence"))
+        # Sorting is applied last, whatever the filters did.
+        return super().qs.order_by(*self.ordering())
+
+    def counts_only_status(self) -> bool:
+        """Whether no filter but the status is set (the role digests then hold the exact count)."""
+        cleaned = self.form.cleaned_data if self.is_bound and self.is_valid() else {}
+        return not any(value not in (None, "") for key, value in cleaned.items() if key not in ("status", "sort"))
 
 
 class MappingFilter(QueueFilter):
     """The mapping queue's filters; the status defaults to needs_review (set by the view)."""
 
-    SORTS = {"role": ("role__code", "code", "pk"), "code": ("code", "role__code", "pk")}
+    # Each sort is one index's order: role code (the roles' unique code), or (status, code, id).
+    SORTS = {"role": ("role__code", "code", "pk"), "code": ("code", "pk")}
 
     status = django_filters.ChoiceFilter(choices=ClassificationMapping.Status.choices, empty_label="any status")
     depth = django_filters.ChoiceFilter(
@@ -135,10 +149,18 @@ class MappingFilter(QueueFilter):
     def filter_sort(self, qs: QuerySet, name: str, value: str) -> QuerySet:
         return qs
 
+    def ordering(self) -> tuple[str, ...]:
+        sort = self.form.cleaned_data.get("sort") if self.is_bound and self.is_valid() else None
+        return self.SORTS.get(sort or "role")
+
     @property
     def qs(self) -> QuerySet:
-        sort = self.form.cleaned_data.get("sort") if self.is_bound and self.is_valid() else None
-        return super().qs.order_by(*self.SORTS.get(sort or "role"))
+        return super().qs.order_by(*self.ordering())
+
+    def counts_only_status(self) -> bool:
+        """Whether no filter but the status is set (the role digests then hold the exact count)."""
+        cleaned = self.form.cleaned_data if self.is_bound and self.is_valid() else {}
+        return not any(value not in (None, "") for key, value in cleaned.items() if key not in ("status", "sort"))
 
 
 class DecisionFilter(django_filters.FilterSet):
@@ -168,4 +190,7 @@ class DecisionFilter(django_filters.FilterSet):
 
     def filter_role(self, qs: QuerySet, name: str, value: str) -> QuerySet:
         code = _upper(value)
-        return qs.filter(Q(alias__role__code=code) | Q(mapping__role__code=code))
+        # The role's items first, then their decisions through the item indexes (no join of both tables).
+        aliases = TitleAlias.objects.filter(role__code=code).values("pk")
+        mappings = ClassificationMapping.objects.filter(role__code=code).values("pk")
+        return qs.filter(Q(alias_id__in=aliases) | Q(mapping_id__in=mappings))

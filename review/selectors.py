@@ -8,22 +8,30 @@ whole page in a constant number of queries.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from dataclasses import dataclass
-from datetime import timedelta
-from functools import lru_cache
+from datetime import datetime, time, timedelta
 from typing import Any
 
-from django.conf import settings
-from django.db.models import CharField, Count, Exists, OuterRef, Q, QuerySet, Value
-from django.db.models.functions import Cast, Concat, Lower, Replace, Substr, TruncDate
+from django.db.models import CharField, Count, F, Q, QuerySet, Value
+from django.db.models.functions import Concat, Substr, TruncDate
 from django.utils import timezone
 
-from roles.models import ClassificationMapping, Decision, Role, TitleAlias
+from roles.flags import (  # noqa: F401 - the review pages read the flags from here
+    DETAILED_LEVELS,
+    FLAG_CHOICES,
+    Flag,
+    alias_flags,
+    approved_detailed_codes,
+    duplicate_key,
+    level_flag,
+    reference_evidence,
+    reference_flag,
+)
+from roles.models import ClassificationMapping, Decision, ReviewTally, Role, RoleDigest, TitleAlias
 from roles.soc import RankedCode, RoleSuggestionSet, cached_suggestions
 from roles.workflow import four_eyes_q, four_eyes_reason  # noqa: F401 - the queues read them from here
 from taxonomy.coder import CoderQuery, coder_version, suggest
-from taxonomy.models import OccupationCode, ReferenceTitle
+from taxonomy.models import Level, OccupationCode
 
 from .groups import REVIEW_ALIAS, REVIEW_MAPPING
 
@@ -118,225 +126,16 @@ def title_mismatch(card_title: str, official_title: str) -> str:
 # Alias flags
 
 
-@dataclass(frozen=True)
-class Flag:
-    code: str
-    label: str
-    detail: str = ""
-
-
-FLAG_CHOICES = [
-    ("conflict", "Used by another role"),
-    ("role_title", "Another role's title"),
-    ("near_duplicate", "Near-duplicate in this role"),
-    ("level", "At odds with the level"),
-    ("reference_elsewhere", "Official title of another SOC code"),
-]
-DETAILED_LEVELS = (OccupationCode.Level.DETAILED, OccupationCode.Level.ONET)
-
-# Punctuation that separates words in an alias; roman numerals compare equal to digits.
-# Kept short: each is one nested REPLACE in SQL, and SQLite's parser stack is shallow.
-_SEPARATORS = "-/.,&"
-_ROMAN = [("iii", "3"), ("ii", "2"), ("iv", "4"), ("i", "1")]
-
-
-def duplicate_key(text: str) -> str:
-    """Return the key near-duplicates share: case, punctuation, spacing and I/1 ignored.
-
-    "Machine Learning I", "machine-learning 1" and "Machine  Learning 1." share one key.
-    The SQL twin is `duplicate_key_expression()`.
-    """
-    lowered = text.lower()
-    for sep in _SEPARATORS:
-        lowered = lowered.replace(sep, " ")
-    roman = dict(_ROMAN)
-    return "".join(roman.get(word, word) for word in lowered.split())
-
-
-def duplicate_key_expression(field: str = "alias"):
-    """The SQL expression of `duplicate_key()`, for filtering by the near-duplicate flag."""
-    expr = Lower(field, output_field=CharField())
-    for sep in _SEPARATORS:
-        expr = Replace(expr, Value(sep), Value(" "))
-    expr = Concat(Value(" "), expr, Value(" "), output_field=CharField())
-    for roman, digit in _ROMAN:
-        expr = Replace(expr, Value(f" {roman} "), Value(f" {digit} "))
-    return Replace(expr, Value(" "), Value(""))
-
-
-def _role_key_expression():
-    return Concat(Cast("role_id", CharField()), Value(":"), duplicate_key_expression(), output_field=CharField())
-
-
-@lru_cache(maxsize=8)
-def _level_pattern(words: tuple[str, ...]) -> str:
-    # POSIX-compatible word boundaries: the same pattern runs in Python and in PostgreSQL.
-    return r"(^|[^a-z0-9])(" + "|".join(re.escape(w).replace(r"\ ", " ") for w in words) + r")([^a-z0-9]|$)"
-
-
-def _level_rules() -> list[tuple[str, str, int | None, int | None]]:
-    rules = []
-    for name, rule in settings.REVIEW_LEVEL_WORDS.items():
-        rules.append((name, _level_pattern(tuple(rule["words"])), rule.get("max_rank"), rule.get("min_rank")))
-    return rules
-
-
-def level_flag(alias_text: str, level_code: str, rank: int) -> Flag | None:
-    """Return a flag when the alias carries a word at odds with the role's level (no queries)."""
-    for name, pattern, max_rank, min_rank in _level_rules():
-        match = re.search(pattern, alias_text, re.IGNORECASE)
-        if not match:
-            continue
-        if (max_rank is not None and rank > max_rank) or (min_rank is not None and rank < min_rank):
-            return Flag("level", "At odds with the level", f"“{match.group(2)}” ({name}) on {level_code}")
-    return None
-
-
-def reference_evidence(aliases: list[TitleAlias]) -> dict[int, list[ReferenceTitle]]:
-    """The official titles (O*NET alternate, BLS direct match) equal to each alias, keyed by pk; one query."""
-    if not aliases:
-        return {}
-    found: dict[str, list[ReferenceTitle]] = defaultdict(list)
-    for title in ReferenceTitle.objects.matching(a.alias for a in aliases).order_by("soc_code", "source"):
-        found[title.title_lower].append(title)
-    return {a.pk: found.get(a.alias.lower(), []) for a in aliases}
-
-
-def approved_detailed_codes(role_ids: set[int]) -> dict[int, set[str]]:
-    """The detailed SOC codes each role is approved under (O*NET-SOC codes read as their SOC code); one query."""
-    codes: dict[int, set[str]] = defaultdict(set)
-    for role_id, code in (
-        ClassificationMapping.objects.approved()
-        .filter(role_id__in=role_ids, occupation__level__in=DETAILED_LEVELS)
-        .values_list("role_id", "code")
-    ):
-        codes[role_id].add(code[:7])
-    return codes
-
-
-def alias_flags(
-    aliases: list[TitleAlias], references: dict[int, list[ReferenceTitle]] | None = None
-) -> dict[int, list[Flag]]:
-    """Return the flags of each alias in `aliases` (a page), keyed by pk, in five queries.
-
-    Queries: aliases of other roles with the same text; roles whose title equals an alias;
-    the sibling aliases of the page's roles; the official titles equal to an alias; the page
-    roles' approved detailed codes (`references`, when the caller has them, saves one).
-    Aliases need `role__level` loaded (with_related()).
-    """
-    if not aliases:
-        return {}
-    lowers = {a.alias.lower() for a in aliases}
-    role_ids = {a.role_id for a in aliases}
-    used_by: dict[str, set[str]] = defaultdict(set)
-    for text, role_id, role_code in (
-        TitleAlias.objects.annotate(text_lower=Lower("alias"))
-        .filter(text_lower__in=lowers)
-        .values_list("text_lower", "role_id", "role__code")
-    ):
-        used_by[text].add((role_id, role_code))
-    titled: dict[str, set[tuple[int, str]]] = defaultdict(set)
-    for text, role_id, role_code in (
-        Role.objects.annotate(title_lower=Lower("title"))
-        .filter(title_lower__in=lowers)
-        .values_list("title_lower", "pk", "code")
-    ):
-        titled[text].add((role_id, role_code))
-    keys: dict[tuple[int, str], list[tuple[int, str]]] = defaultdict(list)
-    for pk, role_id, text in TitleAlias.objects.filter(role_id__in=role_ids).values_list("pk", "role_id", "alias"):
-        keys[(role_id, duplicate_key(text))].append((pk, text))
-    references = reference_evidence(aliases) if references is None else references
-    approved = approved_detailed_codes(role_ids)
-
-    flags: dict[int, list[Flag]] = {}
-    for a in aliases:
-        found = []
-        text = a.alias.lower()
-        others = sorted(code for rid, code in used_by[text] if rid != a.role_id)
-        if others:
-            found.append(Flag("conflict", "Used by another role", ", ".join(others[:3])))
-        titles = sorted(code for rid, code in titled[text] if rid != a.role_id)
-        if titles:
-            found.append(Flag("role_title", "Another role's title", ", ".join(titles[:3])))
-        twins = [t for pk, t in keys[(a.role_id, duplicate_key(a.alias))] if pk != a.pk]
-        if twins:
-            found.append(Flag("near_duplicate", "Near-duplicate", "; ".join(twins[:3])))
-        level = a.role.level
-        flag = level_flag(a.alias, level.code, level.rank)
-        if flag:
-            found.append(flag)
-        if flag := reference_flag(references.get(a.pk, []), approved.get(a.role_id, set())):
-            found.append(flag)
-        flags[a.pk] = found
-    return flags
-
-
-def reference_flag(titles: list[ReferenceTitle], approved: set[str]) -> Flag | None:
-    """Flag an alias that an official source files under a code the role is not approved under."""
-    if not titles or not approved or any(t.soc_code in approved for t in titles):
-        return None
-    where = ", ".join(sorted({t.soc_code for t in titles})[:3])
-    return Flag(
-        "reference_elsewhere", "Official title of another SOC code",
-        f"{titles[0].get_source_display()} under {where}; the role is approved under {', '.join(sorted(approved))}",
-    )
-
 
 def filter_alias_flag(qs: QuerySet[TitleAlias], flag: str) -> QuerySet[TitleAlias]:
-    """Keep the aliases that carry `flag` (one of FLAG_CHOICES); raises ValueError for another."""
-    if flag == "conflict":
-        shared = (
-            TitleAlias.objects.annotate(text_lower=Lower("alias"))
-            .values("text_lower")
-            .annotate(roles=Count("role_id", distinct=True))
-            .filter(roles__gt=1)
-            .values("text_lower")
-        )
-        return qs.annotate(text_lower=Lower("alias")).filter(text_lower__in=shared)
-    if flag == "role_title":
-        titles = Role.objects.annotate(title_lower=Lower("title")).values("title_lower")
-        # An alias equal to its own role's title is not this flag (unless another role shares it).
-        other_titles = Role.objects.annotate(title_lower=Lower("title")).filter(
-            title_lower=OuterRef("text_lower")
-        ).exclude(pk=OuterRef("role_id"))
-        return (
-            qs.annotate(text_lower=Lower("alias"))
-            .filter(text_lower__in=titles)
-            .filter(Exists(other_titles))
-        )
-    if flag == "near_duplicate":
-        # "role:key" pairs shared by two or more aliases, found in one grouped scan; an
-        # uncorrelated IN is computed once (a correlated EXISTS would rescan per row).
-        twins = (
-            TitleAlias.objects.annotate(pair=_role_key_expression())
-            .values("pair")
-            .annotate(n=Count("pk"))
-            .filter(n__gt=1)
-            .values("pair")
-        )
-        return qs.annotate(pair=_role_key_expression()).filter(pair__in=twins)
-    if flag == "reference_elsewhere":
-        approved = ClassificationMapping.objects.approved().filter(
-            role=OuterRef("role"), occupation__level__in=DETAILED_LEVELS
-        )
-        official = ReferenceTitle.objects.filter(title_lower=OuterRef("text_lower"))
-        same_code = official.filter(
-            soc_code__in=ClassificationMapping.objects.approved()
-            .filter(role=OuterRef(OuterRef("role")), occupation__level__in=DETAILED_LEVELS)
-            .annotate(soc=Substr("code", 1, 7))
-            .values("soc")
-        )
-        return qs.annotate(text_lower=Lower("alias")).filter(Exists(official), Exists(approved), ~Exists(same_code))
-    if flag == "level":
-        condition = Q(pk__in=[])
-        for _name, pattern, max_rank, min_rank in _level_rules():
-            if max_rank is not None:
-                condition |= Q(role__level__rank__gt=max_rank, alias__iregex=pattern)
-            if min_rank is not None:
-                condition |= Q(role__level__rank__lt=min_rank, alias__iregex=pattern)
-        return qs.filter(condition)
-    raise ValueError(f"Unknown alias flag {flag!r}: use one of {', '.join(c for c, _ in FLAG_CHOICES)}.")
+    """Keep the aliases that carry `flag` (one of FLAG_CHOICES); raises ValueError for another.
 
+    The flags are stored per alias (roles.derived keeps AliasSignals current after every write),
+    so this is an index lookup: a partial index per flag, in confidence order.
+    """
+    if flag not in dict(FLAG_CHOICES):
+        raise ValueError(f"Unknown alias flag {flag!r}: use one of {', '.join(c for c, _ in FLAG_CHOICES)}.")
+    return qs.filter(**{f"signals__{flag}": True})
 
 # ---------------------------------------------------------------------------------------------
 # Queues
@@ -407,54 +206,69 @@ def content_changes(items: list[TitleAlias] | list[ClassificationMapping]) -> di
     return changes
 
 
-def backlog_by_status() -> dict[str, dict[str, int]]:
-    """Return {"aliases": {status: n}, "mappings": {status: n}} in two queries."""
-    result = {}
-    for name, model in (("aliases", TitleAlias), ("mappings", ClassificationMapping)):
-        counts = dict(model.objects.order_by().values_list("status").annotate(n=Count("pk")))
-        result[name] = {value: counts.get(value, 0) for value, _label in model.Status.choices}
-    return result
+def digest_totals() -> dict[str, int]:
+    """The review counts over every role (roles.derived keeps their tally): one query of one row."""
+    tally = ReviewTally.objects.filter(scope=ReviewTally.Scope.ALL, key="").values(*RoleDigest.COUNTS).first()
+    return tally or dict.fromkeys(RoleDigest.COUNTS, 0)
+
+
+def backlog_by_status(totals: dict[str, int] | None = None) -> dict[str, dict[str, int]]:
+    """Return {"aliases": {status: n}, "mappings": {status: n}} from the role digests (`totals`, or one query)."""
+    t = totals or digest_totals()
+    return {
+        "aliases": {"pending": t["aliases_pending"], "approved": t["aliases_approved"],
+                    "rejected": t["aliases_rejected"]},
+        "mappings": {"needs_review": t["mappings_needs_review"], "approved": t["mappings_approved"],
+                     "rejected": t["mappings_rejected"]},
+    }
 
 
 def pending_by_family(limit: int = 15) -> list[tuple[str, int]]:
-    """Return [(family code, pending aliases + mappings)] largest first, in two queries."""
-    totals: dict[str, int] = defaultdict(int)
-    for qs in (TitleAlias.objects.pending(), ClassificationMapping.objects.needs_review()):
-        for family, n in (
-            qs.order_by().values_list("role__node__parent__code").annotate(n=Count("pk"))
-        ):
-            totals[family or "—"] += n
-    return sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+    """Return [(family code, pending aliases + mappings)] largest first, from the family tallies: one query."""
+    rows = (
+        ReviewTally.objects.filter(scope=ReviewTally.Scope.FAMILY)
+        .annotate(n=F("aliases_pending") + F("mappings_needs_review"))
+        .filter(n__gt=0)
+        .order_by("-n", "key")
+        .values_list("key", "n")[:limit]
+    )
+    return [(family or "—", n) for family, n in rows]
 
 
 def pending_by_level() -> list[tuple[str, int]]:
-    """Return [(level code, pending aliases)] in level order, in one query."""
-    rows = (
-        TitleAlias.objects.pending().order_by().values_list("role__level__code", "role__level__track",
-                                                            "role__level__rank")
-        .annotate(n=Count("pk"))
+    """Return [(level code, pending aliases)] in level order, from the level tallies: two small queries."""
+    counts = dict(
+        ReviewTally.objects.filter(scope=ReviewTally.Scope.LEVEL, aliases_pending__gt=0)
+        .values_list("key", "aliases_pending")
     )
-    return [(code, n) for code, _track, _rank, n in sorted(rows, key=lambda r: (r[1], r[2]))]
+    levels = Level.objects.order_by("track", "rank").values_list("code", flat=True)
+    return [(code, counts[code]) for code in levels if code in counts]
 
 
-def pending_by_band() -> list[tuple[str, int]]:
-    """Return [(confidence band, pending aliases)] low, medium, high, in one query."""
-    bands = settings.ROLEBOOK_CONFIDENCE_BANDS
-    counts = TitleAlias.objects.pending().aggregate(
-        low=Count("pk", filter=Q(confidence__lt=bands["medium"])),
-        medium=Count("pk", filter=Q(confidence__gte=bands["medium"], confidence__lt=bands["high"])),
-        high=Count("pk", filter=Q(confidence__gte=bands["high"])),
-    )
-    return [(band, counts[band]) for band in ("low", "medium", "high")]
+def pending_by_band(totals: dict[str, int] | None = None) -> list[tuple[str, int]]:
+    """Return [(confidence band, pending aliases)] low, medium, high, from the role digests."""
+    t = totals or digest_totals()
+    return [(band, t[f"pending_{band}"]) for band in ("low", "medium", "high")]
 
 
-def pending_for(user: Any) -> dict[str, int]:
-    """What waits for `user`: pending aliases and mappings they may decide (four-eyes left out); two queries."""
+def pending_reference_elsewhere(totals: dict[str, int] | None = None) -> int:
+    """Pending aliases that an official source files under another code than the role's."""
+    return (totals or digest_totals())["pending_reference_elsewhere"]
+
+
+def pending_for(user: Any, totals: dict[str, int] | None = None) -> dict[str, int]:
+    """What waits for `user`: pending aliases and mappings they may decide (four-eyes left out); four queries.
+
+    The totals come from the role digests; what four-eyes keeps from `user` (what they created or
+    changed) is counted through the indexes on created_by and content_editors.
+    """
     if not (can_review(user, TitleAlias) or can_review(user, ClassificationMapping)):
         return {"aliases": 0, "mappings": 0, "can_review": False}
+    t = totals or digest_totals()
     return {
-        "aliases": TitleAlias.objects.pending().exclude(four_eyes_q(user)).count(),
-        "mappings": ClassificationMapping.objects.needs_review().exclude(four_eyes_q(user)).count(),
+        "aliases": t["aliases_pending"] - TitleAlias.objects.pending().filter(four_eyes_q(user)).count(),
+        "mappings": t["mappings_needs_review"]
+        - ClassificationMapping.objects.needs_review().filter(four_eyes_q(user)).count(),
         "can_review": True,
     }
 
@@ -463,8 +277,10 @@ def decisions_per_day(days: int = 7) -> list[tuple[Any, int]]:
     """Return [(date, decisions)] for each of the last `days` days, oldest first, in one query."""
     today = timezone.localdate()
     start = today - timedelta(days=days - 1)
+    # A range on the timestamp (the index on created_at serves it), not created_at::date.
+    since = timezone.make_aware(datetime.combine(start, time.min))
     counts = dict(
-        Decision.objects.reviews().filter(created_at__date__gte=start)
+        Decision.objects.reviews().filter(created_at__gte=since)
         .annotate(day=TruncDate("created_at"))
         .order_by()
         .values_list("day")

@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_POST
 
+from framework.paging import CURSOR_PARAMS, InvalidCursor, KeysetPaginator
 from roles.models import ClassificationMapping, Decision, TitleAlias
 from roles.selectors import mapping_disagrees, neighbour_agreement, neighbour_mappings
 from taxonomy.models import OccupationCode
@@ -49,7 +50,7 @@ from .selectors import (
     content_changes,
     decisions_per_day,
     detailed_codes_under,
-    filter_alias_flag,
+    digest_totals,
     four_eyes_q,
     four_eyes_reason,
     is_group_level,
@@ -59,6 +60,7 @@ from .selectors import (
     pending_by_family,
     pending_by_level,
     pending_for,
+    pending_reference_elsewhere,
     ranked_codes,
     reference_evidence,
     title_mismatch,
@@ -167,14 +169,15 @@ def _bar_chart(
 @permission_required(VIEW_ALIASES, raise_exception=True)
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
-    backlog = backlog_by_status()
+    totals = digest_totals()
+    backlog = backlog_by_status(totals)
     per_day = decisions_per_day(7)
     aliases, mappings = reverse("review:aliases"), reverse("review:mappings")
     alias_statuses = {s.label: s.value for s in TitleAlias.Status}
     mapping_statuses = {s.label: s.value for s in ClassificationMapping.Status}
     context = {
         "backlog": backlog,
-        "waiting": pending_for(request.user),
+        "waiting": pending_for(request.user, totals),
         # Every bar opens the queue filtered to what it counts.
         "alias_chart": _bar_chart(
             [(s.label, backlog["aliases"][s.value]) for s in TitleAlias.Status],
@@ -191,13 +194,13 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             pending_by_level(), link=lambda label: f"{aliases}?{urlencode({'level': label})}"
         ),
         "band_chart": _bar_chart(
-            pending_by_band(), link=lambda label: f"{aliases}?{urlencode({'band': label})}"
+            pending_by_band(totals), link=lambda label: f"{aliases}?{urlencode({'band': label})}"
         ),
         "days_chart": _bar_chart([(d.strftime("%a %d %b"), n) for d, n in per_day]),
         "decided_last_7": sum(n for _d, n in per_day),
         "my_count": Decision.objects.reviews().by(request.user).last_days(7).count(),
         # Pending aliases that an official source files under another code than the role's.
-        "reference_elsewhere": filter_alias_flag(TitleAlias.objects.pending(), "reference_elsewhere").count(),
+        "reference_elsewhere": pending_reference_elsewhere(totals),
     }
     return render(request, "review/dashboard.html", context)
 
@@ -220,11 +223,41 @@ def decision_log(request: HttpRequest) -> HttpResponse:
         decisions, status = Decision.objects.none(), 400
     else:
         decisions = filterset.qs
-    page = Paginator(decisions.order_by("-created_at", "-pk"), settings.REVIEW_PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    try:
+        page = KeysetPaginator(decisions, ["-created_at", "-pk"], per_page=settings.REVIEW_PAGE_SIZE).page(
+            request.GET
+        )
+    except InvalidCursor as exc:
+        return _restart(request, exc)
     return render(request, "review/decision_log.html", {"page": page, "mine": mine, "filterset": filterset},
                   status=status)
+
+
+def _keyset_page(request: HttpRequest, filterset, kind: str):
+    """The queue page the request asks for, counted exactly from the role digests when only the status filters."""
+    exact = None
+    if filterset.counts_only_status():
+        status = filterset.form.cleaned_data.get("status") or ""
+        prefix = "aliases_" if kind == "aliases" else "mappings_"
+
+        def exact() -> int:
+            totals = digest_totals()
+            if status:
+                return totals[f"{prefix}{status}"]
+            return sum(n for name, n in totals.items() if name.startswith(prefix))
+
+    per_page = settings.REVIEW_PAGE_SIZE if kind == "aliases" else settings.REVIEW_MAPPING_PAGE_SIZE
+    paginator = KeysetPaginator(filterset.qs, filterset.ordering(), per_page=per_page, exact_count=exact)
+    return paginator.page(request.GET)
+
+
+def _restart(request: HttpRequest, exc: InvalidCursor) -> HttpResponse:
+    """A cursor the list did not make: say so and show the first page with the same filters."""
+    params = request.GET.copy()
+    for name in CURSOR_PARAMS:
+        params.pop(name, None)
+    messages.error(request, f"The page position in the address (after/before) is {exc}: back to the first page.")
+    return redirect(f"{request.path}?{params.urlencode()}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -239,7 +272,10 @@ def alias_queue_view(request: HttpRequest) -> HttpResponse:
     page = None
     rows = []
     if filterset.is_valid():
-        page = Paginator(filterset.qs, settings.REVIEW_PAGE_SIZE).get_page(request.GET.get("page"))
+        try:
+            page = _keyset_page(request, filterset, "aliases")
+        except InvalidCursor as exc:
+            return _restart(request, exc)
         items = list(page.object_list)
         references = reference_evidence(items)
         flags = alias_flags(items, references)
@@ -419,7 +455,10 @@ def mapping_queue_view(request: HttpRequest) -> HttpResponse:
     )
     page, rows = None, []
     if filterset.is_valid():
-        page = Paginator(filterset.qs, settings.REVIEW_PAGE_SIZE).get_page(request.GET.get("page"))
+        try:
+            page = _keyset_page(request, filterset, "mappings")
+        except InvalidCursor as exc:
+            return _restart(request, exc)
         items = list(page.object_list)
         changes = content_changes(items)
         neighbours = _neighbours_for([m.role for m in items])

@@ -374,48 +374,103 @@ def taxonomy_step(depth: int) -> float:
     return 2 * (TREE_DEPTH - depth) / (2 * TREE_DEPTH)
 
 
-def nearest_roles(role, n: int = 10) -> list[Adjacent]:
-    """The `n` nearest roles to `role` (a Role with node_id), for one card page.
+# The tree slots of a role's node and its ancestors, read through joins: (code, kind) pairs.
+_CHAIN = ("node", "node__parent", "node__parent__parent", "node__parent__parent__parent")
+_CHAIN_COLUMNS = tuple(col for hop in _CHAIN for col in (f"{hop}__code", f"{hop}__kind"))
+_ROW_COLUMNS = ("pk", "code", "title", "node_id", "level_id")
+# The filter selecting the roles that share the tree slot `depth` (4 specialization … 1 superfunction).
+_RING_LOOKUP = {
+    4: "node__code__in",
+    3: "node__parent__code__in",
+    2: "node__parent__parent__code__in",
+    1: "node__parent__parent__parent__code__in",
+}
 
-    Reads outwards from the role: its family's roles first, then its function's, its
-    superfunction's, and all roles only when the nearer rings hold fewer than `n` roles
-    closer than anything beyond them. At most six queries (levels, nodes, up to four rings),
-    whatever the number of roles; usually the rows read are a small corner of the table.
+
+def _split(row: tuple) -> tuple[tuple, int, Path]:
+    """A role row with its chain columns → (the row, its node id, its path)."""
+    base, chain = row[: len(_ROW_COLUMNS)], row[len(_ROW_COLUMNS) :]
+    return base, base[3], node_path(zip(chain[0::2], chain[1::2], strict=True))
+
+
+def paths_of_roles(queryset) -> tuple[list[tuple], dict[int, Path]]:
+    """The rows (pk, code, title, node_id, level_id) of `queryset` and the paths of their nodes: one query."""
+    rows, paths = [], {}
+    for row in queryset.order_by().values_list(*_ROW_COLUMNS, *_CHAIN_COLUMNS):
+        base, node_id, path = _split(row)
+        rows.append(base)
+        paths[node_id] = path
+    return rows, paths
+
+
+def nearest_for(roles, n: int = 10) -> dict[int, list[Adjacent]]:
+    """The `n` nearest roles to each of `roles` (Role objects or pks), nearest first: {pk: [Adjacent]}.
+
+    Reads outwards from the roles, as far as each needs: their specializations' families' roles
+    first, then their functions', superfunctions', and all roles only for a role whose nearer
+    rings hold fewer than `n` roles closer than anything beyond them. Each ring is one query for
+    all the roles together, so the cost follows the size of their corner of the tree, not the
+    number of roles (two queries for the levels and the roles' own paths, then one per ring).
     """
     from .models import Role
 
+    ids = [r if isinstance(r, int) else r.pk for r in roles]
+    if not ids:
+        return {}
     conf = AdjacencySettings.from_settings()
     levels = list(Level.objects.order_by().values_list("pk", "track", "rank"))
-    nodes = list(TaxonomyNode.objects.order_by().values_list("pk", "code", "kind", "parent_id"))
-    paths = node_paths(nodes)
-    origin = paths.get(role.node_id, (None, None, None, None))
-    # The rings: family (which holds the specialization), function, superfunction, everything.
-    rings = [d for d in (3, 2, 1) if origin[d - 1] is not None]
-    if origin[2] is None and origin[3] is not None:
-        rings.insert(0, 4)
-    rings.append(0)
+    rows_by_pk: dict[int, tuple] = {}
+    paths: dict[int, Path] = {}
+    own_rows, own_paths = paths_of_roles(Role.objects.filter(pk__in=ids))
+    paths.update(own_paths)
+    origin = {row[0]: own_paths[row[3]] for row in own_rows}
+    for row in own_rows:
+        rows_by_pk[row[0]] = row
+
+    def rings(path: Path) -> list[int]:
+        found = [d for d in (3, 2, 1) if path[d - 1] is not None]
+        if path[2] is None and path[3] is not None:
+            found.insert(0, 4)
+        return [*found, 0]
+
+    todo = {pk: rings(path) for pk, path in origin.items()}
+    result: dict[int, list[Adjacent]] = {pk: [] for pk in ids}
     w_tax = conf.weights[0]
-    rows: list[tuple] = []
-    loaded_nodes: set[int] = set()
-    columns = ("pk", "code", "title", "node_id", "level_id")
-    for depth in rings:
+    loaded_all = False
+    for depth in (4, 3, 2, 1, 0):
+        wanted = [pk for pk, ring_list in todo.items() if depth in ring_list]
+        if not wanted:
+            continue
         if depth == 0:
-            rows = list(Role.objects.order_by().values_list(*columns))
+            if not loaded_all:
+                for row in Role.objects.order_by().values_list(*_ROW_COLUMNS, *_CHAIN_COLUMNS):
+                    base, node_id, path = _split(row)
+                    rows_by_pk[base[0]] = base
+                    paths[node_id] = path
+                loaded_all = True
         else:
-            ring = {pk for pk, path in paths.items() if path[depth - 1] == origin[depth - 1]}
-            ring.add(role.node_id)
-            wanted = ring - loaded_nodes
-            loaded_nodes |= ring
-            if wanted:
-                rows += Role.objects.filter(node_id__in=wanted).order_by().values_list(*columns)
-        index = AdjacencyIndex(rows, nodes, levels, conf, paths=paths)
-        if role.pk not in index.position:
-            return []
-        best = index._rank(role.pk, n)
-        # Roles outside this ring share at most depth - 1 levels with the role.
-        if depth == 0 or (len(best) >= n and best[n - 1][0] < w_tax * taxonomy_step(depth - 1)):
-            return [Adjacent(index.pks[i], code, index.titles[i], round(d, 4), band(d, conf)) for d, code, i in best]
-    return []
+            codes = {origin[pk][depth - 1] for pk in wanted}
+            for row in Role.objects.filter(**{_RING_LOOKUP[depth]: codes}).order_by().values_list(
+                *_ROW_COLUMNS, *_CHAIN_COLUMNS
+            ):
+                base, node_id, path = _split(row)
+                rows_by_pk[base[0]] = base
+                paths[node_id] = path
+        index = AdjacencyIndex(rows_by_pk.values(), (), levels, conf, paths=paths)
+        for pk in wanted:
+            best = index._rank(pk, n)
+            # Roles outside this ring share at most depth - 1 levels with the role.
+            if depth == 0 or (len(best) >= n and best[n - 1][0] < w_tax * taxonomy_step(depth - 1)):
+                result[pk] = [
+                    Adjacent(index.pks[i], code, index.titles[i], round(d, 4), band(d, conf)) for d, code, i in best
+                ]
+                del todo[pk]
+    return result
+
+
+def nearest_roles(role, n: int = 10) -> list[Adjacent]:
+    """The `n` nearest roles to `role` (a Role), for one card page (see nearest_for)."""
+    return nearest_for([role], n)[role.pk]
 
 
 def breakdown(a: Coordinates, b: Coordinates, *, spans: Mapping[str, int], conf: AdjacencySettings) -> dict:

@@ -9,11 +9,12 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.db import models
+from django.db.models import Q
 from django.urls import path
 
-from framework.admin import AuditedAdmin, ReasonForm, VersionedInline
+from framework.admin import AuditedAdmin, ReasonForm, ScalableChangeList, TextInputFilter, VersionedInline
 from framework.audit import current_reason
-from taxonomy.models import TaxonomyNode
+from taxonomy.models import OccupationCode
 
 from . import services, soc
 from .admin_cards import can_import_cards, import_cards_view
@@ -26,22 +27,56 @@ MAPPING_REVIEW_FIELDS = [
 ]
 
 
-class FamilyFilter(admin.SimpleListFilter):
+class FamilyFilter(TextInputFilter):
+    """The family code, typed: a link per family would grow the sidebar with the taxonomy."""
+
     title = "family"
     parameter_name = "family"
     role_path = "node__parent__code"
 
-    def lookups(self, request, model_admin):
-        return list(TaxonomyNode.objects.families().values_list("code", "code"))
-
-    def queryset(self, request, queryset):
-        if self.value():
-            return queryset.filter(**{self.role_path: self.value()})
-        return queryset
+    def filter(self, queryset, value: str):
+        return queryset.filter(**{self.role_path: value.upper()})
 
 
 class RoleFamilyFilter(FamilyFilter):
     role_path = "role__node__parent__code"
+
+
+class SourceFilter(TextInputFilter):
+    """Where aliases came from (free text, so typed: no DISTINCT over the whole table)."""
+
+    title = "source"
+    parameter_name = "source"
+
+    def filter(self, queryset, value: str):
+        return queryset.filter(source__iexact=value)
+
+
+# The most roles whose code a search term may match and still be looked up by role.
+SEARCH_ROLE_LIMIT = 500
+
+
+def matching_ids(queryset, limit: int = SEARCH_ROLE_LIMIT) -> list[int]:
+    """The pks of `queryset`, at most `limit`: a short literal list the planner can use with an index."""
+    return list(queryset.order_by().values_list("pk", flat=True)[:limit])
+
+
+def search_with_role_code(model_admin, request, queryset, search_term, text_fields: tuple[str, ...], extra=None):
+    """Search `text_fields` or the role's code, every condition on the listed table.
+
+    Django's default ORs across the join to the role, which no index serves and which makes the
+    planner read the whole table; here the roles are found first (a short list of pks), so each
+    condition has its index: the text's trigram index (PostgreSQL) and the role's.
+    """
+    term = search_term.strip()
+    if not term:
+        return queryset, False
+    condition = Q(role_id__in=matching_ids(Role.objects.filter(code__icontains=term)))
+    for field in text_fields:
+        condition |= Q(**{f"{field}__icontains": term})
+    if extra is not None:
+        condition |= extra(term)
+    return queryset.filter(condition), False
 
 
 class ConfidenceBandFilter(admin.SimpleListFilter):
@@ -195,6 +230,9 @@ class TitleAliasInline(VersionedInline, admin.TabularInline):
     def band(self, obj):
         return obj.band
 
+    def get_search_results(self, request, queryset, search_term):
+        return search_with_role_code(self, request, queryset, search_term, ("alias",))
+
 
 class ClassificationMappingInline(VersionedInline, admin.TabularInline):
     model = ClassificationMapping
@@ -208,7 +246,7 @@ class ClassificationMappingInline(VersionedInline, admin.TabularInline):
 
 
 @admin.register(Role)
-class RoleAdmin(ServiceSavingAdmin):
+class RoleAdmin(ScalableChangeList, ServiceSavingAdmin):
     form = RoleForm
     # The story's paragraphs start at three lines and grow as they fill (static/rolebook/admin.js).
     formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 3, "cols": 90,
@@ -273,23 +311,30 @@ class RoleAdmin(ServiceSavingAdmin):
 
 
 @admin.register(Component)
-class ComponentAdmin(ServiceSavingAdmin):
+class ComponentAdmin(ScalableChangeList, ServiceSavingAdmin):
     list_display = ["text", "kind", "role", "position", "prevalence", "scope"]
     list_filter = ["kind", RoleFamilyFilter]
     search_fields = ["text", "role__code"]
     autocomplete_fields = ["role"]
+    # Newest first, along the primary key: a sort by role would sort the whole table each page.
+    ordering = ["-pk"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("role")
 
+    def get_search_results(self, request, queryset, search_term):
+        return search_with_role_code(self, request, queryset, search_term, ("text",))
+
 
 @admin.register(TitleAlias)
-class TitleAliasAdmin(ServiceSavingAdmin):
+class TitleAliasAdmin(ScalableChangeList, ServiceSavingAdmin):
     list_display = [
         "alias", "role", "alias_type", "confidence", "band", "status", "decided_at", "decided_by", "source",
     ]
-    list_filter = ["status", ConfidenceBandFilter, "alias_type", "source", RoleFamilyFilter, "role__level"]
+    list_filter = ["status", ConfidenceBandFilter, "alias_type", SourceFilter, RoleFamilyFilter, "role__level"]
     search_fields = ["alias", "role__code"]
+    # Newest first, along the primary key (see ComponentAdmin).
+    ordering = ["-pk"]
     autocomplete_fields = ["role"]
     readonly_fields = ALIAS_REVIEW_FIELDS + ["band"]
     fields = ["role", "alias", "alias_type", "confidence", "band", "source", *ALIAS_REVIEW_FIELDS, "change_reason"]
@@ -301,9 +346,12 @@ class TitleAliasAdmin(ServiceSavingAdmin):
     def band(self, obj):
         return obj.band
 
+    def get_search_results(self, request, queryset, search_term):
+        return search_with_role_code(self, request, queryset, search_term, ("alias",))
+
 
 @admin.register(ClassificationMapping)
-class ClassificationMappingAdmin(ServiceSavingAdmin):
+class ClassificationMappingAdmin(ScalableChangeList, ServiceSavingAdmin):
     list_display = ["code", "title", "official_title", "in_reference", "role", "source", "status", "decided_by"]
     list_filter = ["status", "source", InReferenceFilter, RoleFamilyFilter, "role__level"]
     search_fields = ["code", "title", "occupation__title", "role__code"]
@@ -313,6 +361,12 @@ class ClassificationMappingAdmin(ServiceSavingAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).with_related()
+
+    def get_search_results(self, request, queryset, search_term):
+        def official(term):
+            return Q(occupation_id__in=matching_ids(OccupationCode.objects.filter(title__icontains=term)))
+
+        return search_with_role_code(self, request, queryset, search_term, ("code", "title"), extra=official)
 
     @admin.display(description="official title")
     def official_title(self, obj):

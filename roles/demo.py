@@ -30,13 +30,13 @@ from typing import Any, TextIO
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from taxonomy.models import Level, OccupationCode, TaxonomyNode
 
-from . import workflow
+from . import derived, workflow
 from .demo_vocabulary import (
     ABBREVIATION_RE,
     ABBREVIATIONS,
@@ -64,7 +64,16 @@ from .demo_vocabulary import (
     WHY,
 )
 from .groups import REVIEWERS
-from .models import ClassificationMapping, Component, Decision, DecisionKind, Role, TitleAlias
+from .models import (
+    AliasSignals,
+    ClassificationMapping,
+    Component,
+    Decision,
+    DecisionKind,
+    Role,
+    RoleDigest,
+    TitleAlias,
+)
 
 BATCH_SIZE = 2000
 REVIEWER_USERNAME = "demo-reviewer"
@@ -283,8 +292,29 @@ def generate_demo(
             components_per_role=components_per_role,
             approve_fraction=approve_fraction,
         )
+        # Bulk writes send no signals: every role's flags and digest are computed after commit
+        # (roles already there too: a demo alias may share a text with one of theirs).
+        derived.enqueue(roles=Role.objects.values_list("pk", flat=True))
+    _analyze()
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _analyze() -> None:
+    """Refresh PostgreSQL's statistics of the tables just filled, as after any bulk load.
+
+    Until autovacuum gets round to it the planner believes the tables are as small as they were,
+    and picks plans (sequential scans, sorts of whole tables) that make every page slow for the
+    first minutes. SQLite plans without statistics of that kind.
+    """
+    if connection.vendor != "postgresql":
+        return
+    models = [Level, TaxonomyNode, Role, Component, TitleAlias, ClassificationMapping, Decision]
+    tables = [m._meta.db_table for m in models] + [m.history.model._meta.db_table for m in models
+                                                   if hasattr(m, "history")]
+    tables += [AliasSignals._meta.db_table, RoleDigest._meta.db_table]  # refreshed at the commit above
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE " + ", ".join(connection.ops.quote_name(t) for t in tables))
 
 
 def _plan_tree(rng: random.Random, functions: list[_Function], roles: int) -> list[dict]:

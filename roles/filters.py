@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import django_filters
 from django import forms
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import QuerySet
 
 from taxonomy.models import Level
 
-from .models import Role, TitleAlias
+from .models import Role
 from .selectors import pending_review_q
 
 
@@ -43,9 +43,9 @@ class RoleFilter(django_filters.FilterSet):
         value = value.strip()
         if not value:
             return queryset
-        # Exists, not a join: a role with five matching aliases is still one row.
-        alias_match = TitleAlias.objects.filter(role=OuterRef("pk"), alias__icontains=value)
-        return queryset.filter(Q(code__icontains=value) | Q(title__icontains=value) | Q(Exists(alias_match)))
+        # Each role's digest holds its code, title and aliases in lower case (roles.derived): one
+        # row per role to search, under a trigram index on PostgreSQL, not the whole alias table.
+        return queryset.filter(digest__search_text__contains=value.lower())
 
     def filter_specialization(self, queryset: QuerySet[Role], name: str, value: str) -> QuerySet[Role]:
         value = value.strip().upper()

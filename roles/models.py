@@ -116,6 +116,7 @@ class Role(ChangeTracked):
         constraints = [
             models.CheckConstraint(condition=Q(code__regex=ROLE_CODE_RE), name="role_code_format"),
         ]
+        indexes = [models.Index(Lower("title"), name="role_title_lower_idx")]
 
     def __str__(self) -> str:
         return f"{self.code} — {self.title}"
@@ -363,7 +364,15 @@ class TitleAlias(Reviewable):
                 name="alias_decision_consistent",
             ),
         ]
-        indexes = [models.Index(fields=["status", "confidence"], name="alias_queue_idx")]
+        indexes = [
+            # The queue's order (confidence, then pk) within a status, and across all statuses: with
+            # the pk in the index, a page is a range read in order, however many aliases tie on a
+            # confidence.
+            models.Index(fields=["status", "confidence", "id"], name="alias_queue_key_idx"),
+            models.Index(fields=["confidence", "id"], name="alias_confidence_idx"),
+            # Aliases of any role spelled alike: the conflict flags and roles.derived look them up.
+            models.Index(Lower("alias"), name="alias_lower_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.alias
@@ -460,6 +469,8 @@ class ClassificationMapping(Reviewable):
     class Meta:
         ordering = ["role", "scheme", "code"]
         verbose_name = "classification mapping"
+        # The mapping queue's "code" sort (status, code, id): its keyset pages read this index in order.
+        indexes = [models.Index(fields=["status", "code", "id"], name="mapping_code_key_idx")]
         constraints = [
             models.UniqueConstraint(
                 fields=["role", "scheme", "code"],
@@ -632,3 +643,140 @@ class RoleSuggestions(models.Model):
 
     def __str__(self) -> str:
         return f"suggestions for {self.role_id} ({self.coder_version})"
+
+
+# ---------------------------------------------------------------------------------------------
+# Derived data: computed from the curated rows by roles.derived, never edited, no history.
+
+
+class AliasSignals(models.Model):
+    """The flags of one alias (roles.flags), stored so the queue filters by them with an index.
+
+    Not curated data: roles.derived recomputes the row whenever the alias, a sibling, an alias of
+    another role with the same text, a role's title or the role's approved mappings change.
+    `confidence` repeats the alias's, so each flag's partial index serves the queue's order.
+    """
+
+    # No database constraint: a refresh racing a delete may write a row for an alias on its way out;
+    # such a row joins nothing and the next rebuild drops it (the ORM still cascades deletes).
+    alias = models.OneToOneField(
+        TitleAlias, on_delete=models.CASCADE, primary_key=True, related_name="signals", db_constraint=False
+    )
+    confidence = models.DecimalField(max_digits=3, decimal_places=2)
+    conflict = models.BooleanField(default=False)
+    role_title = models.BooleanField(default=False)
+    near_duplicate = models.BooleanField(default=False)
+    level = models.BooleanField(default=False)
+    reference_elsewhere = models.BooleanField(default=False)
+
+    FLAGS = ("conflict", "role_title", "near_duplicate", "level", "reference_elsewhere")
+
+    class Meta:
+        verbose_name = "alias signals"
+        verbose_name_plural = "alias signals"
+        indexes = [
+            models.Index(fields=["confidence", "alias"], condition=Q(**{flag: True}), name=f"signals_{short}_idx")
+            for flag, short in (("conflict", "conflict"), ("role_title", "title"), ("near_duplicate", "neardup"),
+                                ("level", "level"), ("reference_elsewhere", "reference"))
+        ]
+
+    def __str__(self) -> str:
+        return f"signals of alias {self.alias_id}"
+
+
+class RoleDigest(models.Model):
+    """Per role: review counts and the text the directory searches, kept current by roles.derived.
+
+    The dashboard sums these rows (one per role) instead of counting every alias, and the role
+    directory searches `search_text` (code, title and every alias, lower case) instead of the
+    alias table.
+    """
+
+    # No database constraint and no cascade: a deleted role's digest stays until the refresh that
+    # follows the delete takes its counts out of the tallies and then deletes it.
+    role = models.OneToOneField(
+        Role, on_delete=models.DO_NOTHING, primary_key=True, related_name="digest", db_constraint=False
+    )
+    aliases_pending = models.PositiveIntegerField(default=0)
+    aliases_approved = models.PositiveIntegerField(default=0)
+    aliases_rejected = models.PositiveIntegerField(default=0)
+    pending_low = models.PositiveIntegerField(default=0)
+    pending_medium = models.PositiveIntegerField(default=0)
+    pending_high = models.PositiveIntegerField(default=0)
+    pending_reference_elsewhere = models.PositiveIntegerField(default=0)
+    mappings_needs_review = models.PositiveIntegerField(default=0)
+    mappings_approved = models.PositiveIntegerField(default=0)
+    mappings_rejected = models.PositiveIntegerField(default=0)
+    search_text = models.TextField(blank=True, default="")
+    # Where the counts were tallied (ReviewTally), so a role that moves is taken out of the old place.
+    family_code = models.CharField(max_length=40, blank=True, default="")
+    level_code = models.CharField(max_length=10, blank=True, default="")
+
+    COUNTS = (
+        "aliases_pending", "aliases_approved", "aliases_rejected", "pending_low", "pending_medium", "pending_high",
+        "pending_reference_elsewhere", "mappings_needs_review", "mappings_approved", "mappings_rejected",
+    )
+
+    class Meta:
+        verbose_name = "role digest"
+        verbose_name_plural = "role digests"
+
+    def __str__(self) -> str:
+        return f"digest of role {self.role_id}"
+
+
+class ReviewTally(models.Model):
+    """The role digests summed: over every role ("all"), per family and per level.
+
+    Kept by roles.derived, by the difference each digest refresh makes (one refresher at a time),
+    so the dashboard reads a few rows whatever the number of roles.
+    """
+
+    class Scope(models.TextChoices):
+        ALL = "all", "All roles"
+        FAMILY = "family", "Family"
+        LEVEL = "level", "Level"
+
+    scope = models.CharField(max_length=10, choices=Scope.choices)
+    key = models.CharField(max_length=40, blank=True, default="")
+    aliases_pending = models.IntegerField(default=0)
+    aliases_approved = models.IntegerField(default=0)
+    aliases_rejected = models.IntegerField(default=0)
+    pending_low = models.IntegerField(default=0)
+    pending_medium = models.IntegerField(default=0)
+    pending_high = models.IntegerField(default=0)
+    pending_reference_elsewhere = models.IntegerField(default=0)
+    mappings_needs_review = models.IntegerField(default=0)
+    mappings_approved = models.IntegerField(default=0)
+    mappings_rejected = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["scope", "key"], name="review_tally_scope_key")]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.key}".strip()
+
+
+class DerivedQueue(models.Model):
+    """What a write made stale: a role (its aliases' flags, its digest) or an alias text (lower case).
+
+    Writers only insert here, in their own transaction; roles.derived works the queue off after
+    commit, one worker at a time, so no writer ever waits for another's derived rows.
+    """
+
+    role_id = models.BigIntegerField(null=True, blank=True)
+    text = models.CharField(max_length=200, blank=True, default="")
+
+    def __str__(self) -> str:
+        return f"stale: role {self.role_id}" if self.role_id else f"stale: text {self.text!r}"
+
+
+class DerivedState(models.Model):
+    """The fingerprint of what the stored derived rows were computed with (settings, version)."""
+
+    name = models.CharField(max_length=40, primary_key=True)
+    fingerprint = models.CharField(max_length=64)
+    built_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.fingerprint[:12]}"

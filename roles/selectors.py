@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from django.conf import settings
-from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import F, Prefetch, Q, QuerySet
 from django.db.models.functions import Coalesce
 
-from .adjacency import AdjacencyIndex, Adjacent, band, nearest_roles
+from taxonomy.models import Level
+
+from .adjacency import AdjacencyIndex, AdjacencySettings, Adjacent, band, nearest_for, nearest_roles, paths_of_roles
 from .models import ClassificationMapping, Component, Role, TitleAlias
 
 
@@ -25,39 +27,27 @@ def can_view_roles(user: Any) -> bool:
     return bool(user.is_authenticated and user.is_active and user.is_staff and user.has_perm("roles.view_role"))
 
 
-def _count(model, **filters) -> Subquery:
-    """A correlated COUNT subquery on `model` for the outer role (no join fan-out)."""
-    inner = (
-        model.objects.filter(role=OuterRef("pk"), **filters)
-        .order_by()
-        .values("role")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    return Coalesce(Subquery(inner, output_field=IntegerField()), 0)
-
-
 def pending_review_q() -> Q:
-    """Roles with a pending alias or a mapping that needs review."""
-    return Q(Exists(TitleAlias.objects.filter(role=OuterRef("pk"), status=TitleAlias.Status.PENDING))) | Q(
-        Exists(
-            ClassificationMapping.objects.filter(role=OuterRef("pk"), status=ClassificationMapping.Status.NEEDS_REVIEW)
-        )
-    )
+    """Roles with a pending alias or a mapping that needs review (from their digest: no scan of the items)."""
+    return Q(digest__aliases_pending__gt=0) | Q(digest__mappings_needs_review__gt=0)
 
 
 def role_directory() -> QuerySet[Role]:
     """Roles with their node, family and level joined and review counts annotated, in code order.
 
-    One query per page whatever the page size (counts are subqueries, not per-row queries).
+    One query per page whatever the page size: the counts are the role digests' (roles.derived).
     """
     return (
         Role.objects.with_related()
         .annotate(
-            alias_count=_count(TitleAlias),
-            pending_aliases=_count(TitleAlias, status=TitleAlias.Status.PENDING),
-            mapping_count=_count(ClassificationMapping),
-            pending_mappings=_count(ClassificationMapping, status=ClassificationMapping.Status.NEEDS_REVIEW),
+            alias_count=Coalesce(
+                F("digest__aliases_pending") + F("digest__aliases_approved") + F("digest__aliases_rejected"), 0
+            ),
+            pending_aliases=Coalesce(F("digest__aliases_pending"), 0),
+            mapping_count=Coalesce(
+                F("digest__mappings_needs_review") + F("digest__mappings_approved") + F("digest__mappings_rejected"), 0
+            ),
+            pending_mappings=Coalesce(F("digest__mappings_needs_review"), 0),
         )
         .order_by("code", "pk")
     )
@@ -159,14 +149,13 @@ class NeighbourMappings(NamedTuple):
 def neighbour_mappings(roles: Iterable[Role | int], k: int = 3) -> dict[int, list[NeighbourMappings]]:
     """For each role, its `k` nearest roles with their mappings that are not rejected.
 
-    Five queries whatever the number of roles: the adjacency index (levels, nodes, roles),
-    the neighbour roles, their mappings. Roles unknown to the index map to an empty list.
+    A constant number of queries whatever the number of roles: nearest_for (the levels, the
+    roles' paths, one per ring of the tree it reads), the neighbour roles, their mappings.
     """
     role_ids = [r if isinstance(r, int) else r.pk for r in roles]
     if not role_ids:
         return {}
-    index = AdjacencyIndex.load()
-    nearest = {pk: index.nearest(pk, k) if pk in index.position else [] for pk in role_ids}
+    nearest = nearest_for(role_ids, k)
     neighbour_ids = {adj.pk for adjs in nearest.values() for adj in adjs}
     neighbours = Role.objects.select_related("level").in_bulk(neighbour_ids) if neighbour_ids else {}
     by_role: dict[int, list[ClassificationMapping]] = defaultdict(list)
@@ -309,7 +298,10 @@ def compare_roles(a: Role, b: Role) -> Comparison:
         )
     aliases = match_by_text(list(a.aliases.all()), list(b.aliases.all()), key=lambda x: x.alias)
     mappings = match_by_text(list(a.mappings.all()), list(b.mappings.all()), key=lambda m: f"{m.scheme} {m.code}")
-    index = AdjacencyIndex.load(Role.objects.filter(pk__in=[a.pk, b.pk]))
+    rows, paths = paths_of_roles(Role.objects.filter(pk__in=[a.pk, b.pk]))
+    # Every level: the rank gaps are scaled by the widest gap of each track.
+    levels = Level.objects.order_by().values_list("pk", "track", "rank")
+    index = AdjacencyIndex(rows, (), levels, AdjacencySettings.from_settings(), paths=paths)
     dist = band_name = None
     if a.pk != b.pk:
         dist = round(index.distance(index.coordinates_of(a.pk), index.coordinates_of(b.pk)), 4)

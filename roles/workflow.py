@@ -14,18 +14,22 @@ from their read to their write.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.db import connections, router, transaction
 from django.db.models import F, Q
+from django.dispatch import Signal
 from django.utils import timezone
 
 from framework.audit import acting_as, has_visible_text, update_with_history
 
+from . import derived
 from .models import (
     APPROVING_KINDS,
     IMPORT_DECISIONS,
@@ -38,6 +42,10 @@ from .models import (
 )
 
 APPROVED = "approved"
+# issue 12: sent after every move_to / move_many inside the decision's transaction (notifications
+# listen), with sender=the model, items=the moved items, kind, actor and reason.
+decided = Signal()
+logger = logging.getLogger("rolebook.review")
 KIND_VALUES = frozenset(DecisionKind.values)
 REVIEWABLE_MODELS: tuple[type[Reviewable], ...] = (TitleAlias, ClassificationMapping)
 
@@ -317,6 +325,7 @@ def move_to(
     with acting_as(by, history_reason(kind, decision.comment, old_code, new_code)):
         item.save(update_fields=[*item.REVIEW_STATE_FIELDS, *also])
     decision.save()
+    _announce(type(item), [item], to, kind=kind, by=by, text=decision.comment)  # issue 12: log, notify
     return decision
 
 
@@ -414,6 +423,8 @@ def move_many(
     pks = [item.pk for item in moved]
     # Every row gets the same values: one UPDATE and one INSERT … SELECT of history rows.
     update_with_history(model, pks, user=by, reason=history_reason(kind, text), date=at, **values)
+    # The UPDATE sends no signals: mark the roles' counts (and, for mappings, flags) stale here.
+    derived.enqueue(roles={item.role_id for item in moved})
     for from_status in sorted(from_statuses):
         group = [item.pk for item in moved if item.status == from_status]
         _insert_decisions(model, group, kind=kind, actor=by, comment=text, from_status=from_status, to_status=to,
@@ -423,7 +434,19 @@ def move_many(
         item.decided_by_id, item.decided_at = values["decided_by_id"], values["decided_at"]
         if "content_editors" in values:
             item.content_editors = values["content_editors"]
+    _announce(model, moved, to, kind=kind, by=by, text=text)  # issue 12: log, notify
     return moved, skipped
+
+
+def _announce(model: type[Reviewable], items: list[Reviewable], to: str, *, kind: str, by: Any, text: str) -> None:
+    """Log one line naming the decided items once the transaction commits, and send `decided` now (issue 12)."""
+    what = describe(items[0]) if len(items) == 1 else f"{len(items)} {model._meta.verbose_name_plural}"
+    transaction.on_commit(partial(
+        logger.info, "%s %s → %s by %s", kind, what, to, by.get_username(),
+        extra={"decision": kind, "item_type": Decision.item_field(model), "item_ids": [i.pk for i in items],
+               "to_status": to, "actor_id": by.pk, "reason": text},
+    ))
+    decided.send(sender=model, items=items, kind=kind, actor=by, reason=text)
 
 
 def _skip_text(exc: ReviewError, item: Reviewable) -> str:

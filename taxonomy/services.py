@@ -11,6 +11,7 @@ from django.db import transaction
 from framework.audit import save_with_reason
 
 from .models import Level, ReferenceTitle, TaxonomyNode
+from .signals import reference_titles_loaded
 
 REFERENCE_TITLE_FILES = (
     ("onet_alternate_titles.csv", ReferenceTitle.Source.ONET_ALTERNATE),
@@ -59,4 +60,6 @@ def load_reference_titles(directory: Path) -> int:
                 ))
     ReferenceTitle.objects.all().delete()
     ReferenceTitle.objects.bulk_create(rows.values(), batch_size=2000)
+    # Whatever reads these titles (the roles app's alias flags) recomputes.
+    reference_titles_loaded.send(sender=ReferenceTitle, count=len(rows))
     return len(rows)

@@ -92,3 +92,13 @@ def _user_factory():
     from tests.factories import UserFactory
 
     return UserFactory
+
+
+@pytest.fixture
+def derived_after_commit(settings):
+    """Derived data as in production: only marked stale by a write, recomputed after commit.
+
+    For tests that count a write's own queries: marking is one INSERT; the recomputation runs
+    after the (here never committed) transaction.
+    """
+    settings.ROLEBOOK_DERIVED_REFRESH = "on_commit"

@@ -4,11 +4,15 @@ dev.py and test.py import from here and relax what a laptop or a test run needs.
 """
 
 import os
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import dj_database_url
-from django.core.exceptions import ImproperlyConfigured
+from csp.constants import NONCE, NONE, SELF
+
+from framework.env import required
+from framework.logging import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -24,11 +28,10 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
-if not SECRET_KEY:
-    raise ImproperlyConfigured("Set DJANGO_SECRET_KEY in the environment (production settings).")
+# A missing value stops manage.py and gunicorn with one line naming it and exit status 2 (framework/env.py).
+SECRET_KEY = required("DJANGO_SECRET_KEY")
 DEBUG = False
-ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS")
+ALLOWED_HOSTS = [host.strip() for host in required("DJANGO_ALLOWED_HOSTS").split(",") if host.strip()]
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
@@ -43,10 +46,18 @@ INSTALLED_APPS = [
     "taxonomy",
     "roles",
     "review",
+    "notifications",  # issue 12: in-app and email notifications
+    "axes",  # issue 12: login lockout (after auth, as django-axes asks)
+    "csp",  # issue 12: Content-Security-Policy's system checks
 ]
 
 MIDDLEWARE = [
+    # issue 12: /healthz before the host check and HTTPS redirect; then one JSON log line per request.
+    "framework.health.HealthCheckMiddleware",
+    "framework.requestlog.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # issue 12: static files, right after SecurityMiddleware
+    "framework.security.RolebookCSPMiddleware",  # issue 12: Content-Security-Policy (django-csp)
     "framework.middleware.RejectNulBytesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -56,6 +67,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "framework.audit.ActingUserMiddleware",
+    "axes.middleware.AxesMiddleware",  # issue 12: last, as django-axes asks
 ]
 
 ROOT_URLCONF = "framework.urls"
@@ -71,6 +83,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "framework.context_processors.site",
+                "notifications.context_processors.bell",  # issue 12: the header's bell (lazy, 2 queries)
             ],
             "libraries": {"rolebook": "framework.templatetags.rolebook"},
         },
@@ -147,12 +160,8 @@ ROLEBOOK_SYSTEM_PERMISSIONS = ["review.import_decisions"]
 # Four-eyes: nobody approves an item they created or last changed, superusers included.
 REVIEW_ALLOW_SELF_APPROVAL = env_bool("REVIEW_ALLOW_SELF_APPROVAL", False)
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
-}
+# One JSON object per line on stdout, with the request id (framework/logging.py).
+LOGGING = logging_config(os.environ.get("DJANGO_LOG_LEVEL", "INFO"))
 
 # Adjacent roles (roles/adjacency.py; explained on /roles/coordinates/).
 # distance = taxonomy weight × tree distance + level weight × level distance, in [0, 1].
@@ -181,8 +190,14 @@ REVIEW_LEVEL_WORDS = {
 }
 # How long a decision's "Undo" stays offered (it reopens the item with the reason "undo").
 REVIEW_UNDO_SECONDS = int(os.environ.get("REVIEW_UNDO_SECONDS", "600"))
-# Rows per page of the review queues.
+# Rows per page of the review queues. A mapping row carries the SOC coder's five suggestions and
+# the nearest roles' mappings, so its page holds fewer.
 REVIEW_PAGE_SIZE = int(os.environ.get("REVIEW_PAGE_SIZE", "50"))
+REVIEW_MAPPING_PAGE_SIZE = int(os.environ.get("REVIEW_MAPPING_PAGE_SIZE", "25"))
+# Lists count matching rows up to this many, then say "more than N" (a count that stays cheap).
+ROLEBOOK_COUNT_CAP = int(os.environ.get("ROLEBOOK_COUNT_CAP", "1000"))
+# Derived data (roles.derived: alias flags, role digests) is recomputed after each write commits.
+ROLEBOOK_DERIVED_REFRESH = "on_commit"
 
 # SOC coder (taxonomy/coder.py): where `manage.py build_coder` stores its index, rebuilt when the
 # reference files change (the index is keyed on their hash).
@@ -260,3 +275,69 @@ SPECTACULAR_SETTINGS = {
     },
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "api.schema.add_http_responses"],
 }
+
+# --- Running it for real (issue 12): make serve, static files, login lockout, notifications, headers ---
+# Static files: WhiteNoise serves what collectstatic wrote, compressed, under hashed names with
+# far-future cache headers (immutable); unhashed names get a short max-age.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+# Behind this many trusted proxies, the client is the N-th address from the right of
+# X-Forwarded-For (framework/security.py); 0 = the socket's address. Lockouts and API throttles use it.
+ROLEBOOK_NUM_PROXIES = int(os.environ.get("ROLEBOOK_NUM_PROXIES", "0"))
+if REST_FRAMEWORK["NUM_PROXIES"] is None and ROLEBOOK_NUM_PROXIES:
+    REST_FRAMEWORK["NUM_PROXIES"] = ROLEBOOK_NUM_PROXIES
+# Login lockout (django-axes): 10 failures for one user name from one address within 15 minutes
+# lock that pair for 15 minutes, on every login form (the admin's and the site's are one view).
+# Attempts live in the database, so every host behind a load balancer sees the same count.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = int(os.environ.get("ROLEBOOK_LOGIN_FAILURE_LIMIT", "10"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("ROLEBOOK_LOGIN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# A wrong password while locked does not restart the 15 minutes.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "framework.security.client_ip"
+AXES_LOCKOUT_CALLABLE = "framework.security.lockout_response"
+# Cookies: secure (above), HttpOnly (the desk's JavaScript reads the CSRF token from the form,
+# never the cookie), SameSite=Lax.
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+SECURE_REDIRECT_EXEMPT = [r"^healthz/?$"]
+SECURE_REFERRER_POLICY = "same-origin"
+# Content-Security-Policy (django-csp 4): no inline script or style anywhere; the API's Swagger
+# UI and Redoc pages get a nonce for theirs (templates/drf_spectacular/), Redoc relaxed styles.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+# Email: SMTP from the environment in production (dev prints to the console).
+EMAIL_BACKEND = os.environ.get("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Rolebook <rolebook@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Links in emails are absolute: the site's public address, e.g. https://rolebook.example.org.
+ROLEBOOK_SITE_URL = os.environ.get("ROLEBOOK_SITE_URL", "").rstrip("/")
+# Several hosts behind one load balancer share the API throttles' counts through the cache:
+# ROLEBOOK_CACHE=database keeps it in a PostgreSQL table (make serve creates it). Default: per process.
+if os.environ.get("ROLEBOOK_CACHE", "").strip().lower() == "database":
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "rolebook_cache"}}

@@ -3,6 +3,7 @@
 import os
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-insecure-key")
+os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")  # required by base.py
 
 from .base import *  # noqa: E402,F403
 
@@ -19,3 +20,18 @@ LOGGING = {"version": 1, "disable_existing_loggers": False}
 # One file per test process, so two runs at once never share (and flush) one database.
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f".pytest-db-{os.getpid()}.sqlite3")}  # noqa: F405
+
+# The Content-Security-Policy is reported, not enforced, on the live-server browser tests: the
+# accessibility test injects axe-core as an inline script. tests/browser/test_gunicorn.py checks
+# the enforced policy in Chromium against gunicorn with the production settings.
+CONTENT_SECURITY_POLICY_REPORT_ONLY = CONTENT_SECURITY_POLICY  # noqa: F405
+CONTENT_SECURITY_POLICY = None
+
+# No collectstatic before tests: plain storage, unhashed names (test_serve.py checks the manifest).
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
+
+# Derived data (roles.derived) is recomputed inside the writing transaction: most tests never
+# commit theirs, and each expects to read the flags of what it just wrote.
+ROLEBOOK_DERIVED_REFRESH = "immediate"
+# No staticfiles/ before tests: WhiteNoise looks files up per request instead of scanning (and warning) at start-up.
+WHITENOISE_AUTOREFRESH = True

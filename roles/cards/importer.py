@@ -20,9 +20,11 @@ preview old → new with who changed it and when, unless `overwrite_edits` is gi
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
+from functools import partial
 from typing import Any
 
 from django.db import DatabaseError, models, transaction
@@ -31,7 +33,7 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from framework.audit import acting_as, save_with_reason
-from roles import workflow
+from roles import derived, workflow
 from roles.models import (
     ClassificationMapping,
     Component,
@@ -45,6 +47,8 @@ from roles.models import (
 from taxonomy.models import Level, OccupationCode, TaxonomyNode
 
 from .parser import AliasData, CardData, CardSyntaxError, MappingData, Problem, parse_card
+
+logger = logging.getLogger("rolebook.import")  # issue 12
 
 ROLE_FIELDS = (
     "title",
@@ -284,7 +288,20 @@ def import_cards(
                 progress(index, len(cards), plan)
         if result.problems or dry_run:
             transaction.set_rollback(True)
+        else:
+            transaction.on_commit(partial(_log_import, result, actor))  # issue 12: one log line per import
     return result
+
+
+def _log_import(result: ImportResult, actor: Any) -> None:
+    """Log one line naming the cards an import wrote (issue 12); called once it has committed."""
+    written = [f"{plan.code} {plan.action}" for plan in result.plans if plan.action != "unchanged"]
+    logger.info(
+        "card import by %s: %s%s", getattr(actor, "username", None), result.summary(),
+        f" ({', '.join(written)})" if written else "",
+        extra={"cards": {plan.code: plan.action for plan in result.plans}, "files": [p.filename for p in result.plans],
+               "actor_id": getattr(actor, "pk", None)},
+    )
 
 
 def plan_card(
@@ -740,3 +757,8 @@ def apply_plan(plan: CardPlan, *, actor: Any) -> None:
     if plan.decisions:
         # The decided items exist now, so each Decision's foreign key is filled in.
         Decision.objects.bulk_create(plan.decisions)
+    # Bulk writes send no signals: mark the role's derived rows, and the texts of its aliases, stale.
+    texts = [a.alias for a in plan.creates.get(TitleAlias, [])]
+    for alias in plan.updates.get(TitleAlias, ([], set()))[0]:
+        texts += [alias.alias, alias._loaded_values.get("alias", "")]
+    derived.enqueue(roles=[plan.role.pk], texts=texts)

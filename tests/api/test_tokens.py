@@ -196,8 +196,9 @@ def test_the_token_page_runs_a_constant_number_of_queries(client, django_assert_
     for i in range(count):
         create_token(user=user, name=f"t{i}", scopes=["read"])
     client.force_login(user)
-    # 1 session, 2 user, 3 SAVEPOINT (ATOMIC_REQUESTS), 4 the user's tokens, 5 RELEASE SAVEPOINT.
-    with django_assert_num_queries(5):
+    # 1 session, 2 user, 3 SAVEPOINT (ATOMIC_REQUESTS), 4 the user's tokens, 5-6 the header's
+    # notifications (unread count, latest), 7 RELEASE SAVEPOINT.
+    with django_assert_num_queries(7):
         response = client.get(reverse("api-tokens"))
     assert response.content.decode().count("<code>rb_") == count
 
@@ -209,7 +210,7 @@ def test_the_token_admin_list_runs_a_constant_number_of_queries(client, django_a
     client.force_login(UserFactory(is_superuser=True))
     client.get(reverse("admin:api_apitoken_changelist"))  # warms the content types the admin caches
     # 1 session, 2 user, 3 SAVEPOINT, 4 filtered count, 5 total count, 6 tokens with their users
-    # (with_related), 7 RELEASE SAVEPOINT.
-    with django_assert_num_queries(7):
+    # (with_related), 7-8 the header's notifications (unread count, latest), 9 RELEASE SAVEPOINT.
+    with django_assert_num_queries(9):
         response = client.get(reverse("admin:api_apitoken_changelist"))
     assert response.status_code == 200

@@ -71,8 +71,8 @@ def test_release_page_runs_a_constant_number_of_queries(client, reference_soc, d
     # 5 group permissions (has_perm); release_counts(): 6 nodes (id, parent, default SOC),
     # 7 role node ids, 8 occupation (id, parent), 9 approved mapping occupation ids, then counts
     # of 10 levels used, 11 roles, 12 components, 13 approved aliases, 14 approved mappings;
-    # 15 RELEASE SAVEPOINT.
-    with django_assert_num_queries(15):
+    # 15-16 the header's notifications (unread count, latest); 17 RELEASE SAVEPOINT.
+    with django_assert_num_queries(17):
         response = client.get(reverse("releases:release"))
     assert response.status_code == 200
 

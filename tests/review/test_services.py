@@ -340,12 +340,14 @@ def make_aliases(role, n, **kwargs):
 
 
 @pytest.mark.parametrize("n", [5, 10])
-def test_bulk_approve_runs_constant_queries_per_batch(role, reviewer, n, django_assert_num_queries):
+def test_bulk_approve_runs_constant_queries_per_batch(role, reviewer, n, django_assert_num_queries,
+                                                     derived_after_commit):
     make_aliases(role, n)
     reviewer.has_perm("review.review_alias")  # load the permission cache outside the count
     # 1 SAVEPOINT, 1 SELECT pks, 1 SELECT … FOR UPDATE (batch), 1 UPDATE (bulk_update),
-    # 1 INSERT history rows, 1 INSERT decisions, 1 RELEASE SAVEPOINT.
-    with django_assert_num_queries(7):
+    # 1 INSERT history rows, 1 INSERT marking the role stale (roles.derived), 1 INSERT decisions,
+    # 1 RELEASE SAVEPOINT.
+    with django_assert_num_queries(8):
         result = services.approve_aliases(aliases=TitleAlias.objects.filter(role=role), actor=reviewer)
     assert result.decided_count == n and not result.skipped
     assert TitleAlias.objects.filter(role=role, status=A.APPROVED).count() == n
@@ -355,15 +357,15 @@ def test_bulk_approve_runs_constant_queries_per_batch(role, reviewer, n, django_
         assert latest.history_user == reviewer and latest.status == A.APPROVED
 
 
-def test_bulk_queries_grow_with_batches_not_items(role, reviewer, monkeypatch):
+def test_bulk_queries_grow_with_batches_not_items(role, reviewer, monkeypatch, derived_after_commit):
     monkeypatch.setattr(services, "BULK_BATCH_SIZE", 4)
     make_aliases(role, 12)
     reviewer.has_perm("review.review_alias")
     with CaptureQueriesContext(connection) as ctx:
         services.approve_aliases(aliases=TitleAlias.objects.filter(role=role), actor=reviewer)
-    # 3 batches × 4 queries (lock, UPDATE, history INSERT … SELECT, Decision INSERT … SELECT)
-    # + SAVEPOINT, SELECT pks, RELEASE.
-    assert len(ctx.captured_queries) == 3 * 4 + 3
+    # 3 batches × 5 queries (lock, UPDATE, history INSERT … SELECT, the roles marked stale,
+    # Decision INSERT … SELECT) + SAVEPOINT, SELECT pks, RELEASE.
+    assert len(ctx.captured_queries) == 3 * 5 + 3
 
 
 def test_bulk_skips_decided_and_four_eyes_items_with_reasons(role, reviewer, other_reviewer):

@@ -348,11 +348,12 @@ def test_alias_queue_queries_are_constant(make_user, curator, n, django_assert_n
     make_alias_rows(n, curator)
     client, _ = client_for(make_user, "reviewer")
     # 1 session, 2 user, 3 SAVEPOINT (ATOMIC_REQUESTS), 4 user permissions, 5 group permissions,
-    # 6 COUNT for the paginator, 7 the page of aliases with role, node, level, approver, editor,
-    # 8 official titles equal to an alias, 9-11 flags (same text elsewhere, role titles,
-    # siblings), 12 the roles' approved detailed codes, 13 history for "what changed",
-    # 14 RELEASE SAVEPOINT.
-    with django_assert_num_queries(14):
+    # 6 the page of aliases with role, node, level, approver, editor (a keyset page: no OFFSET),
+    # 7 the exact count from the role digests, 8 official titles equal to an alias, 9-11 flags
+    # (same text elsewhere, role titles, siblings), 12 the roles' approved detailed codes,
+    # 13 history for "what changed", 14-15 the header's notifications (unread count, latest),
+    # 16 RELEASE SAVEPOINT.
+    with django_assert_num_queries(16):
         response = client.get(reverse("review:aliases"))
     assert len(response.context["rows"]) == n
 
@@ -364,18 +365,19 @@ def test_mapping_queue_queries_are_constant(make_user, curator, reference_soc, n
     for code in codes[:n]:
         ClassificationMappingFactory(occupation=soc(code), created_by=curator)
     client, _ = client_for(make_user, "reviewer")
-    # 1 session, 2 user, 3 SAVEPOINT, 4 user permissions, 5 group permissions, 6 COUNT,
-    # 7 the page with role, node, level, occupation and its parent, reviewer, editor,
-    # 8-10 the adjacency index (levels, nodes, roles), 11 the neighbour roles,
-    # 12 their mappings, 13-14 the roles' aliases and components (what the SOC coder reads),
-    # 15 their cached suggestions, then on a first visit 16 the suggested codes' groups and
-    # 17 one upsert of the new suggestions; last, RELEASE SAVEPOINT. (No row has a content
-    # change, so no history query.)
-    with django_assert_num_queries(18):
+    # 1 session, 2 user, 3 SAVEPOINT, 4 user permissions, 5 group permissions, 6 the keyset
+    # page with role, node, level, occupation and its parent, reviewer, editor, 7 the exact
+    # count from the role digests, 8-11 the nearest roles (levels, the roles' places in the
+    # tree, the roles of their families, then of every role: the factories file no function),
+    # 12 the neighbour roles, 13 their mappings, 14-15 the roles' aliases and components (what
+    # the SOC coder reads), 16 their cached suggestions, then on a first visit 17 the suggested
+    # codes' groups and 18 one upsert of the new suggestions; 19-20 the header's notifications;
+    # last, RELEASE SAVEPOINT. (No row has a content change, so no history query.)
+    with django_assert_num_queries(21):
         response = client.get(reverse("review:mappings"))
     assert len(response.context["rows"]) == n
     assert all(row["coder"].suggestions for row in response.context["rows"])
-    with django_assert_num_queries(16):  # the suggestions are cached now
+    with django_assert_num_queries(19):  # the suggestions are cached now
         client.get(reverse("review:mappings"))
 
 
@@ -384,12 +386,12 @@ def test_dashboard_queries_are_constant(make_user, curator, n, django_assert_num
     make_alias_rows(n, curator)
     client, reviewer = client_for(make_user, "reviewer")
     services.approve_aliases(aliases=TitleAlias.objects.all()[:2], actor=reviewer)
-    # 1 session, 2 user, 3 SAVEPOINT, 4 user permissions, 5 group permissions,
-    # 6-7 aliases and mappings by status, 8-9 what waits for this reviewer (aliases, mappings),
-    # 10-11 pending aliases and mappings by family, 12 pending aliases by level, 13 by
-    # confidence band, 14 decisions per day, 15 my decisions this week, 16 pending aliases
-    # officially filed under another code, 17 RELEASE SAVEPOINT.
-    with django_assert_num_queries(17):
+    # 1 session, 2 user, 3 SAVEPOINT, 4 user permissions, 5 group permissions, 6 the tally of
+    # every role (by status, by band, filed under another code), 7 decisions per day, 8-9 what
+    # four-eyes keeps from this reviewer (aliases, mappings), 10 the family tallies, 11 the
+    # level tallies and 12 the levels' order, 13 my decisions this week, 14-15 the header's
+    # notifications, 16 RELEASE SAVEPOINT.
+    with django_assert_num_queries(16):
         response = client.get(reverse("review:dashboard"))
     assert response.status_code == 200
     assert "<svg" in response.content.decode()
@@ -400,9 +402,10 @@ def test_decision_log_queries_are_constant(make_user, curator, n, django_assert_
     make_alias_rows(n, curator)
     client, reviewer = client_for(make_user, "reviewer")
     services.approve_aliases(aliases=TitleAlias.objects.all(), actor=reviewer)
-    # 1 session, 2 user, 3 SAVEPOINT, 4 user permissions, 5 group permissions, 6 COUNT,
-    # 7 the page of decisions with actor, alias, mapping and their roles, 8 RELEASE SAVEPOINT.
-    with django_assert_num_queries(8):
+    # 1 session, 2 user, 3 SAVEPOINT, 4 user permissions, 5 group permissions, 6 the keyset page
+    # of decisions with actor, alias, mapping and their roles, 7 the count (capped),
+    # 8-9 the header's notifications, 10 RELEASE SAVEPOINT.
+    with django_assert_num_queries(10):
         response = client.get(reverse("review:decisions") + "?mine=1")
     assert len(response.context["page"].object_list) == n
 

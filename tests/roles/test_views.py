@@ -321,9 +321,10 @@ def test_card_page_query_count_does_not_grow_with_items(staff_client, seed_role,
 
 # Session, user, SAVEPOINT (ATOMIC_REQUESTS), the user's and the group permissions, the role
 # with node, ancestors and level, its components, aliases (with approver), mappings (with
-# occupation and reviewer), the neighbours (levels, tree nodes, the roles of its family, then
-# of every role since AIMLAM has no function filed), RELEASE SAVEPOINT.
-NUM_CARD_QUERIES = 14
+# occupation and reviewer), the neighbours (levels, the role's own place in the tree, the roles
+# of its family, then of every role since AIMLAM has no function filed), the header's
+# notifications (unread count, latest), RELEASE SAVEPOINT.
+NUM_CARD_QUERIES = 16
 
 
 # Permissions.
@@ -377,9 +378,10 @@ def make_roles(n: int, family_code: str = "DIR") -> list[Role]:
 
 
 # Session, user, SAVEPOINT (ATOMIC_REQUESTS), the user's and the group permissions, COUNT(*)
-# for the paginator, one page of roles with node, family, level and the review counts as
-# subqueries, the levels for the level filter's choices, RELEASE SAVEPOINT.
-NUM_DIRECTORY_QUERIES = 9
+# for the paginator, the page's pks, those roles with node, family, level and the review counts
+# (their digests, roles.derived), the header's notifications (unread count, latest), the levels
+# for the level filter's choices, RELEASE SAVEPOINT.
+NUM_DIRECTORY_QUERIES = 12
 
 
 def test_directory_query_count_is_the_same_at_n_and_2n_rows(staff_client, django_assert_num_queries):

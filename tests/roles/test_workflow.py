@@ -151,7 +151,8 @@ def test_move_to_needs_the_callers_transaction(make_user):
     assert TitleAlias.objects.get(pk=alias.pk).status == "pending"
 
 
-def test_move_many_skips_with_a_reason_each_in_constant_queries(make_user, django_assert_num_queries):
+def test_move_many_skips_with_a_reason_each_in_constant_queries(make_user, django_assert_num_queries,
+                                                                derived_after_commit):
     creator, reviewer = make_user("curator"), make_user("reviewer")
     role = RoleFactory()
     fresh = [TitleAliasFactory(role=role, created_by=creator) for _ in range(4)]
@@ -162,9 +163,10 @@ def test_move_many_skips_with_a_reason_each_in_constant_queries(make_user, djang
     items = list(TitleAlias.objects.filter(role=role).order_by("pk"))
     reviewer = type(reviewer).objects.get(pk=reviewer.pk)
     reviewer.has_perm("review.review_alias")  # loads the permission cache outside the count
-    # Queries (4): who decided the rejected one; the UPDATE; its history INSERT … SELECT; one
-    # Decision INSERT … SELECT.
-    with django_assert_num_queries(4), transaction.atomic(savepoint=False):
+    # Queries (8): who decided the rejected one; the UPDATE; its history INSERT … SELECT; the role
+    # marked stale for roles.derived; one Decision INSERT … SELECT; the notifications (the items'
+    # creators, their roles' codes, one INSERT).
+    with django_assert_num_queries(8), transaction.atomic(savepoint=False):
         moved, skipped = workflow.move_many(TitleAlias, items, "approved", by=reviewer, kind=DecisionKind.APPROVE)
     assert {m.pk for m in moved} == {a.pk for a in fresh}
     reasons = {s.item.pk: s.reason for s in skipped}

@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+
+
+class NotificationsConfig(AppConfig):
+    name = "notifications"
+    verbose_name = "Notifications"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from roles.workflow import decided
+
+        from .services import notify_decided
+
+        # Told by the state machine after every reviewer decision, inside the decision's transaction.
+        decided.connect(notify_decided, dispatch_uid="notifications.notify_decided")

@@ -1,0 +1,178 @@
+"""Writes of notifications: events from review decisions, the daily digest, read marks and preferences.
+
+A decision's notifications are written in the decision's own transaction (one INSERT per
+batch, whatever its size); their emails go out only after it commits (`transaction.on_commit`),
+one per recipient per batch, so a rolled-back decision tells nobody anything.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from roles.models import APPROVING_KINDS, DecisionKind, Reviewable, Role, TitleAlias
+
+from . import selectors
+from .models import DigestSent, Event, Notification, NotificationPreference
+
+logger = logging.getLogger("rolebook.notifications")
+
+# Which decisions tell the item's creator, as which event.
+EVENT_OF_KIND = {DecisionKind.REJECT: Event.REJECTED, **{kind: Event.APPROVED for kind in APPROVING_KINDS}}
+PREFERENCE_FIELDS = ("rejected_in_app", "rejected_email", "approved_in_app", "approved_email", "daily_digest")
+
+
+@dataclass
+class _Line:
+    title: str
+    body: str
+    url: str
+
+
+def _item_line(model: type[Reviewable], item: Reviewable, role_code: str, event: str, actor: Any, reason: str) -> _Line:
+    verb = "rejected" if event == Event.REJECTED else "approved"
+    if model is TitleAlias:
+        what = f"Your alias “{item.alias}” of {role_code}"
+        url = reverse("admin:roles_titlealias_change", args=[item.pk])
+    else:
+        what = f"Your mapping of {role_code} to {item.code}"
+        url = reverse("admin:roles_classificationmapping_change", args=[item.pk])
+    body = f"{verb.capitalize()} by {actor.get_username()}" + (f": {reason}" if reason else ".")
+    return _Line(title=f"{what} was {verb}", body=body, url=url)
+
+
+def notify_decided(
+    sender: type[Reviewable], *, items: list[Reviewable], kind: str, actor: Any, reason: str, **kwargs: Any
+) -> list[Notification]:
+    """Tell each item's creator that `actor` rejected or approved it; return the in-app notifications written.
+
+    The receiver of `roles.workflow.decided`: runs inside the decision's transaction. Nobody is
+    told of their own decision, nor is the system account or an inactive user. Queries: none
+    when no creator is told; else one for the recipients with their preferences, one for the
+    role codes, one INSERT. Emails, one per recipient, are sent after commit.
+    """
+    event = EVENT_OF_KIND.get(kind)
+    if event is None or not items:
+        return []
+    creator_ids = {i.created_by_id for i in items if i.created_by_id is not None and i.created_by_id != actor.pk}
+    if not creator_ids:
+        return []
+    users = (
+        get_user_model()
+        .objects.filter(pk__in=creator_ids, is_active=True)
+        .exclude(username=settings.ROLEBOOK_SYSTEM_USERNAME)
+        .select_related("notification_preference")
+    )
+    recipients = {user.pk: user for user in users}
+    if not recipients:
+        return []
+    told = [item for item in items if item.created_by_id in recipients]
+    codes = dict(Role.objects.filter(pk__in={item.role_id for item in told}).values_list("pk", "code"))
+    rows: list[Notification] = []
+    emails: dict[int, list[_Line]] = defaultdict(list)
+    for item in told:
+        user = recipients[item.created_by_id]
+        prefs = getattr(user, "notification_preference", None) or NotificationPreference(user=user)
+        line = _item_line(sender, item, codes.get(item.role_id, "?"), event, actor, reason)
+        if prefs.wants(event, "in_app"):
+            rows.append(Notification(recipient=user, event=event, title=line.title, body=line.body, url=line.url,
+                                     actor=actor))
+        if prefs.wants(event, "email") and user.email:
+            emails[user.pk].append(line)
+    Notification.objects.bulk_create(rows)
+    for user_pk, lines in emails.items():
+        user = recipients[user_pk]
+        # robust: a mail server that refuses is logged, and never turns a committed decision into a 500.
+        transaction.on_commit(_email_later(user.email, user.get_username(), event, lines), robust=True)
+    return rows
+
+
+def _email_later(address: str, username: str, event: str, lines: list[_Line]):
+    # A plain function, not functools.partial: Django names a failing robust callback by __qualname__.
+    def send_event_email() -> None:
+        _send_event_email(address, username, event, lines)
+
+    return send_event_email
+
+
+def _absolute(path: str) -> str:
+    return f"{settings.ROLEBOOK_SITE_URL}{path}" if settings.ROLEBOOK_SITE_URL else path
+
+
+def _send_event_email(address: str, username: str, event: str, lines: list[_Line]) -> None:
+    """One email listing every item of one batch (sent after commit; a failure is logged, not raised)."""
+    verb = "rejected" if event == Event.REJECTED else "approved"
+    subject = (
+        f"Rolebook: {lines[0].title}" if len(lines) == 1 else f"Rolebook: {len(lines)} of your items were {verb}"
+    )
+    body = "\n\n".join(f"{line.title}.\n{line.body}\n{_absolute(line.url)}" for line in lines)
+    body += "\n\nChoose which notifications you get: " + _absolute(reverse("notifications:preferences"))
+    send_mail(subject, body, None, [address])
+    logger.info("notification email: %s to %s (%d item%s)", event, username, len(lines), "s" if len(lines) != 1 else "",
+                extra={"event": event, "recipient": username, "items": len(lines)})
+
+
+def mark_read(*, user: Any, pk: int) -> Notification:
+    """Mark `user`'s notification `pk` as read and return it; raises Notification.DoesNotExist for anyone else's."""
+    notification = Notification.objects.get(pk=pk, recipient=user)
+    if notification.read_at is None:
+        notification.read_at = timezone.now()
+        notification.save(update_fields=["read_at"])
+    return notification
+
+
+def mark_all_read(*, user: Any) -> int:
+    """Mark every unread notification of `user` as read; return how many (one UPDATE)."""
+    return Notification.objects.filter(recipient=user, read_at__isnull=True).update(read_at=timezone.now())
+
+
+def save_preferences(*, user: Any, values: dict[str, bool]) -> NotificationPreference:
+    """Store `user`'s choices (the PREFERENCE_FIELDS in `values`; others ignored) and return them.
+
+    Raises ValueError naming a field whose value is not a boolean.
+    """
+    for name in PREFERENCE_FIELDS:
+        if name in values and not isinstance(values[name], bool):
+            raise ValueError(f"{name}: expected true or false, got {values[name]!r}.")
+    prefs, _ = NotificationPreference.objects.update_or_create(
+        user=user, defaults={name: values[name] for name in PREFERENCE_FIELDS if name in values}
+    )
+    return prefs
+
+
+def send_digest(*, user: Any, day: date) -> bool:
+    """Send `user` the review digest for `day` unless it went out already; return whether it was sent.
+
+    The DigestSent row (unique per user and day) and the in-app notification are written in one
+    transaction with the sending: a failed send rolls both back and the next run tries again; a
+    second run on the same day sends nothing. Raises what the email backend raises.
+    """
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                DigestSent.objects.create(user=user, day=day)
+        except IntegrityError:
+            return False
+        summary = selectors.digest_summary(user)
+        title = f"Review digest for {day:%Y-%m-%d}: {summary.total:,} item{'s' if summary.total != 1 else ''} waiting"
+        lines = [f"{family}: {aliases:,} aliases, {mappings:,} mappings" for family, aliases, mappings in
+                 summary.families()]
+        if summary.oldest_since is not None:
+            lines.append(f"Waiting longest: {summary.oldest_text}, since {summary.oldest_since:%Y-%m-%d %H:%M} UTC.")
+        body = "\n".join(lines) or "Nothing is waiting for review."
+        url = reverse("review:dashboard")
+        Notification.objects.create(recipient=user, event=Event.DIGEST, title=title, body=body, url=url)
+        send_mail(f"Rolebook: {title}", f"{body}\n\n{_absolute(url)}", None, [user.email])
+    logger.info("review digest sent to %s for %s: %d waiting", user.get_username(), day, summary.total,
+                extra={"recipient": user.get_username(), "day": str(day), "waiting": summary.total})
+    return True
