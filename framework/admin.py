@@ -265,8 +265,11 @@ class ScalableChangeList:
 class TextInputFilter(admin.SimpleListFilter):
     """A list filter typed into a box, not a link per value: the sidebar stays short whatever the data.
 
-    Subclasses set `title`, `parameter_name` and `filter(queryset, value)`.
+    Subclasses set `title`, `parameter_name` and `lookup`, the ORM lookup the typed value is
+    compared with (override `filter` to normalise the value first).
     """
+
+    lookup: str
 
     template = "admin/rolebook_input_filter.html"
 
@@ -292,4 +295,4 @@ class TextInputFilter(admin.SimpleListFilter):
         return self.filter(queryset, value) if value else queryset
 
     def filter(self, queryset, value: str):
-        raise NotImplementedError(f"{type(self).__name__} must say how it filters.")
+        return queryset.filter(**{self.lookup: value})

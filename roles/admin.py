@@ -32,14 +32,14 @@ class FamilyFilter(TextInputFilter):
 
     title = "family"
     parameter_name = "family"
-    role_path = "node__parent__code"
+    lookup = "node__parent__code"
 
     def filter(self, queryset, value: str):
-        return queryset.filter(**{self.role_path: value.upper()})
+        return super().filter(queryset, value.upper())  # codes are upper case: an exact, indexed match
 
 
 class RoleFamilyFilter(FamilyFilter):
-    role_path = "role__node__parent__code"
+    lookup = "role__node__parent__code"
 
 
 class SourceFilter(TextInputFilter):
@@ -47,9 +47,7 @@ class SourceFilter(TextInputFilter):
 
     title = "source"
     parameter_name = "source"
-
-    def filter(self, queryset, value: str):
-        return queryset.filter(source__iexact=value)
+    lookup = "source__iexact"
 
 
 # The most roles whose code a search term may match and still be looked up by role.
