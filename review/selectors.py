@@ -70,7 +70,7 @@ def can_approve(user: Any, item: TitleAlias | ClassificationMapping) -> bool:
 
 def is_group_level(occupation: OccupationCode | None) -> bool:
     """True for a major, minor or broad SOC group: approving it needs an explicit confirmation."""
-    return occupation is not None and occupation.level in GROUP_LEVELS
+    return occupation is not None and occupation.is_group_level
 
 
 def occupation_ancestors(pk: int) -> list[OccupationCode]:
@@ -78,12 +78,7 @@ def occupation_ancestors(pk: int) -> list[OccupationCode]:
 
     Raises OccupationCode.DoesNotExist for an unknown pk.
     """
-    # An O*NET-SOC occupation sits four levels below its major group.
-    occupation = OccupationCode.objects.select_related("parent__parent__parent__parent").get(pk=pk)
-    chain = [occupation]
-    while chain[-1].parent_id is not None and len(chain) < 5:
-        chain.append(chain[-1].parent)
-    return chain
+    return OccupationCode.objects.ancestors(pk)
 
 
 def detailed_codes_under(occupation: OccupationCode, query: str = "") -> QuerySet[OccupationCode]:

@@ -1,7 +1,8 @@
 """The review pages: dashboard, alias and mapping queues, the mapping review page, decisions.
 
-Views parse input, check who may act (`can_review`, server-side: a curator's decision POST
-gets 403) and call review.services; every domain error is shown to the reviewer as it is.
+Views parse input and call review.services; the review core checks who may act, once, and a
+refusal of permission is a 403 (a curator's decision POST), every other domain error is shown to
+the reviewer as it is (409).
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
 from framework.paging import CURSOR_PARAMS, InvalidCursor, KeysetPaginator
+from framework.redirects import redirect_next
 from roles.models import ClassificationMapping, Decision, TitleAlias
 from roles.selectors import mapping_disagrees, neighbour_agreement, neighbour_mappings
 from taxonomy.models import OccupationCode
@@ -87,12 +89,8 @@ def _queue_data(params: QueryDict, default_status: str) -> QueryDict:
 
 
 def _back(request: HttpRequest, default: str) -> HttpResponse:
-    target = request.POST.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return redirect(target)
-    return redirect(default)
+    """Back to the POSTed `next` when it is a path on this site, else to `default`."""
+    return redirect_next(request, default)
 
 
 UNDO_SALT = "review.undo"
@@ -122,7 +120,13 @@ def _decided(request: HttpRequest, item: Any, text: str, default: str) -> HttpRe
     return _back(request, default)
 
 
-def _refused(request: HttpRequest, error: str, default: str, status: int = 409) -> HttpResponse:
+def _refused(request: HttpRequest, error: str | Exception, default: str, status: int = 409) -> HttpResponse:
+    """Answer a refused decision: 403 for a missing permission (the review core's), otherwise `status`."""
+    if isinstance(error, services.ReviewPermissionDenied):
+        if _wants_json(request):
+            return JsonResponse({"ok": False, "error": str(error)}, status=403)
+        raise PermissionDenied(str(error))
+    error = str(error)
     if _wants_json(request):
         return JsonResponse({"ok": False, "error": error}, status=status)
     messages.error(request, error)
@@ -308,8 +312,6 @@ def alias_queue_view(request: HttpRequest) -> HttpResponse:
 def alias_decide(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     """Approve, reject or reopen one alias (`action` comes from the URL pattern)."""
     alias = get_object_or_404(TitleAlias, pk=pk)
-    if not can_review(request.user, alias):
-        raise PermissionDenied("Deciding aliases needs the review permission.")
     form = (ApproveForm if action == "approve" else ReasonForm)(request.POST)
     queue = reverse("review:aliases")
     if not form.is_valid():
@@ -328,7 +330,7 @@ def alias_decide(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         else:
             done = services.reopen_alias(alias=alias, actor=request.user, reason=form.cleaned_data["reason"])
     except services.ReviewError as exc:
-        return _refused(request, str(exc), queue)
+        return _refused(request, exc, queue)
     past = {"approve": "approved", "reject": "rejected", "reopen": "reopened"}[action]
     return _decided(request, done, f"“{done.alias}” {past}.", queue)
 
@@ -357,8 +359,6 @@ def _report(request: HttpRequest, result: services.BulkResult, verb: str, limit:
 @login_required
 @require_POST
 def alias_bulk(request: HttpRequest) -> HttpResponse:
-    if not can_review(request.user, TitleAlias):
-        raise PermissionDenied("Deciding aliases needs the review permission.")
     form = BulkAliasForm(request.POST, user=request.user)
     if not form.is_valid():
         for errors in form.errors.values():
@@ -374,6 +374,8 @@ def alias_bulk(request: HttpRequest) -> HttpResponse:
                 aliases=chosen, actor=request.user, reason=form.cleaned_data["reason"], versions=form.versions
             )
             verb = "rejected"
+    except services.ReviewPermissionDenied as exc:
+        raise PermissionDenied(str(exc)) from exc
     except services.ReviewError as exc:
         messages.error(request, str(exc))
     else:
@@ -388,7 +390,8 @@ def alias_threshold(request: HttpRequest) -> HttpResponse:
     The confirm decides exactly the aliases the preview listed, at the versions it showed: one
     that changed since is skipped and named, and one that started to match since is left alone.
     """
-    if not can_review(request.user, TitleAlias):
+    if request.method != "POST" and not can_review(request.user, TitleAlias):
+        # The preview signs a list for the confirm; the confirm's decision is checked by the review core.
         raise PermissionDenied("Deciding aliases needs the review permission.")
     params = request.POST if request.method == "POST" else request.GET
     # Only the alias queue's own filters carry over; other parameters (a mapping filter) are ignored.
@@ -415,6 +418,8 @@ def alias_threshold(request: HttpRequest) -> HttpResponse:
                 aliases=list(shown), actor=request.user, versions=shown,
                 comment=form.cleaned_data["comment"] or f"approved at confidence ≥ {threshold}",
             )
+        except services.ReviewPermissionDenied as exc:
+            raise PermissionDenied(str(exc)) from exc
         except services.ReviewError as exc:
             messages.error(request, str(exc))
         else:
@@ -518,8 +523,6 @@ def mapping_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def mapping_decide(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     """Approve, reject, reopen or refine one mapping (`action` comes from the URL pattern)."""
     mapping = get_object_or_404(ClassificationMapping, pk=pk)
-    if not can_review(request.user, mapping):
-        raise PermissionDenied("Deciding mappings needs the review permission.")
     detail = reverse("review:mapping", args=[mapping.pk])
     form_class = {"approve": MappingApproveForm, "refine": RefineForm, "replace": ReplaceForm}.get(action, ReasonForm)
     form = form_class(request.POST)
@@ -557,7 +560,7 @@ def mapping_decide(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             done = services.reopen_mapping(mapping=mapping, actor=request.user, reason=data["reason"])
             text = f"Mapping to {done.code} reopened."
     except services.ReviewError as exc:
-        return _refused(request, str(exc), detail)
+        return _refused(request, exc, detail)
     return _decided(request, done, text, reverse("review:mappings"))
 
 
@@ -582,7 +585,7 @@ def undo(request: HttpRequest) -> HttpResponse:
         result = services.undo_decisions(model=model, pks=pks, actor=request.user,
                                          window_seconds=settings.REVIEW_UNDO_SECONDS)
     except services.ReviewError as exc:
-        return _refused(request, str(exc), default, status=403)
+        return _refused(request, exc, default, status=403)
     if result.decided:
         text = f"Undone: {_names(result.decided)} back to review."
     else:

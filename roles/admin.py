@@ -6,10 +6,14 @@ typed on the form, and content changes send decided items back to review.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest
 from django.urls import path
 
 from framework.admin import AuditedAdmin, ReasonForm, ScalableChangeList, TextInputFilter, VersionedInline
@@ -18,7 +22,9 @@ from taxonomy.models import OccupationCode
 
 from . import services, soc
 from .admin_cards import can_import_cards, import_cards_view
-from .models import ClassificationMapping, Component, Role, TitleAlias, band_range
+from .admin_review import ReviewActions
+from .forms import AliasInlineFormSet
+from .models import ClassificationMapping, Component, Decision, Role, TitleAlias, band_range
 
 # Review fields change only through the review workflow (roles.workflow).
 ALIAS_REVIEW_FIELDS = ["status", "decided_by", "decided_at", "created_by", "content_changed_by"]
@@ -216,6 +222,7 @@ COMPONENT_INLINES = [ResponsibilityInline, TaskInline, SkillInline, KnowledgeInl
 
 class TitleAliasInline(VersionedInline, admin.TabularInline):
     model = TitleAlias
+    formset = AliasInlineFormSet  # the (role, alias) constraint, checked as a form error
     classes = ["collapse"]
     fields = ["alias", "alias_type", "confidence", "band", "source", "status", "decided_at", "decided_by"]
     readonly_fields = ["band", "status", "decided_at", "decided_by"]
@@ -325,10 +332,12 @@ class ComponentAdmin(ScalableChangeList, ServiceSavingAdmin):
 
 
 @admin.register(TitleAlias)
-class TitleAliasAdmin(ScalableChangeList, ServiceSavingAdmin):
+class TitleAliasAdmin(ReviewActions, ScalableChangeList, ServiceSavingAdmin):
     list_display = [
         "alias", "role", "alias_type", "confidence", "band", "status", "decided_at", "decided_by", "source",
+        "shown_version",
     ]
+    actions = ["approve_selected", "reject_selected"]
     list_filter = ["status", ConfidenceBandFilter, "alias_type", SourceFilter, RoleFamilyFilter, "role__level"]
     search_fields = ["alias", "role__code"]
     # Newest first, along the primary key (see ComponentAdmin).
@@ -349,8 +358,10 @@ class TitleAliasAdmin(ScalableChangeList, ServiceSavingAdmin):
 
 
 @admin.register(ClassificationMapping)
-class ClassificationMappingAdmin(ScalableChangeList, ServiceSavingAdmin):
-    list_display = ["code", "title", "official_title", "in_reference", "role", "source", "status", "decided_by"]
+class ClassificationMappingAdmin(ReviewActions, ScalableChangeList, ServiceSavingAdmin):
+    list_display = ["code", "title", "official_title", "in_reference", "role", "source", "status", "decided_by",
+                    "shown_version"]
+    actions = ["approve_selected", "reject_selected"]
     list_filter = ["status", "source", InReferenceFilter, RoleFamilyFilter, "role__level"]
     search_fields = ["code", "title", "occupation__title", "role__code"]
     autocomplete_fields = ["role"]
@@ -373,3 +384,41 @@ class ClassificationMappingAdmin(ScalableChangeList, ServiceSavingAdmin):
     @admin.display(description="in reference", boolean=True)
     def in_reference(self, obj):
         return obj.in_reference
+
+
+@admin.register(Decision)
+class DecisionAdmin(ScalableChangeList, admin.ModelAdmin):
+    """The decision log, read-only: decisions are made through the review workflow."""
+
+    list_display = ["created_at", "actor", "decision", "item", "from_status", "to_status", "comment"]
+    list_filter = ["decision", "created_at"]
+    search_fields = ["comment", "actor__username", "alias__role__code"]
+    search_help_text = "A word of the comment, the reviewer's username, or a role code."
+    # No date_hierarchy: it lists the months of every decision on each page (the created_at filter
+    # narrows by date instead); the search looks each part up with its own index.
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Decision], search_term: str):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        # Short literal lists, so that each condition keeps its index (the planner ORs them).
+        actors = matching_ids(get_user_model().objects.filter(username__icontains=term))
+        role = Role.objects.filter(code__iexact=term).values("pk")
+        condition = (
+            Q(comment__icontains=term) | Q(actor_id__in=actors)
+            | Q(alias_id__in=matching_ids(TitleAlias.objects.filter(role_id__in=role)))
+            | Q(mapping_id__in=matching_ids(ClassificationMapping.objects.filter(role_id__in=role)))
+        )
+        return queryset.filter(condition), False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Decision]:
+        return super().get_queryset(request).with_related()
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -32,7 +32,6 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.db import connection, transaction
 from django.utils import timezone
-from simple_history.utils import bulk_create_with_history
 
 from taxonomy.models import Level, OccupationCode, TaxonomyNode
 
@@ -200,19 +199,12 @@ class _Writer:
     def flush(self, model: type, *, final: bool = False) -> list:
         """Write the buffered rows of `model` and their history; report progress every 10,000 rows."""
         objs = self.buffers.pop(model, [])
-        created = []
+        decisions = self.decisions.pop(model, [])
         if objs:
-            created = bulk_create_with_history(
-                objs,
-                model,
-                batch_size=BATCH_SIZE,
-                default_user=self.actor,
-                default_change_reason=self.reason,
-                default_date=self.now,
-            )
-        if decisions := self.decisions.pop(model, None):
-            # Their items have ids now: bulk_create filled them in.
-            Decision.objects.bulk_create(decisions, batch_size=BATCH_SIZE)
+            # Through the review core: it checks the reviewer's decisions and writes them after their items.
+            workflow.persist(actor=self.actor, reason=self.reason, creates={model: objs}, decisions=decisions,
+                             date=self.now, batch_size=BATCH_SIZE)
+        created = objs
         name = str(model._meta.verbose_name_plural)
         done = self.done.get(name, 0) + len(created)
         self.done[name] = done
@@ -664,7 +656,7 @@ def _create_children(
                 confidence=CONFIDENCE[rng.randint(low, high)],
                 source=rng.choice(ALIAS_SOURCES),
             )
-            workflow.start(alias, by=writer.actor, at=created_at)
+            workflow.start(alias, actor=writer.actor, at=created_at)
             decision = None
             if state:
                 decided_at = created_at + timedelta(minutes=rng.randint(5, 50 * 60))
@@ -677,7 +669,7 @@ def _create_children(
         summary.aliases += aliases_per_role
 
         for mapping in _mappings(rng, role, family, socs, by_major):
-            workflow.start(mapping, by=writer.actor, at=now - timedelta(minutes=rng.randint(60, 90 * 24 * 60)))
+            workflow.start(mapping, actor=writer.actor, at=now - timedelta(minutes=rng.randint(60, 90 * 24 * 60)))
             state = _state(rng, approve_fraction)
             decision = None
             if state:
@@ -697,9 +689,9 @@ def _decide(item, state: int, reviewer, at: datetime) -> Decision:
     """The demo reviewer's decision on a new item, made through the state machine (in memory)."""
     if state == 1:
         # The demo approves group-level codes as they are, as a reviewer may after confirming.
-        return workflow.prepare_move(item, "approved", by=reviewer, kind=DecisionKind.APPROVE, at=at,
+        return workflow.prepare_move(item, "approved", actor=reviewer, kind=DecisionKind.APPROVE, at=at,
                                      reason="demo data")
-    return workflow.prepare_move(item, "rejected", by=reviewer, kind=DecisionKind.REJECT, at=at,
+    return workflow.prepare_move(item, "rejected", actor=reviewer, kind=DecisionKind.REJECT, at=at,
                                  reason="demo data: not a fit")
 
 

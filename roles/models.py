@@ -224,7 +224,7 @@ class Reviewable(ChangeTracked):
     write of `status`, `decided_by`, `decided_at` and `content_editors` goes through
     `roles.workflow`, which checks `TRANSITIONS`, four-eyes and the actor's permission, and
     writes the Decision row. `TRANSITIONS` maps (from, to) to the decision kinds that may make
-    that move; the system check review.E001… validates it at start-up.
+    that move; the system check roles.E001… validates it at start-up.
     """
 
     created_by = models.ForeignKey(
@@ -235,8 +235,8 @@ class Reviewable(ChangeTracked):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     content_changed_at = models.DateTimeField(null=True, blank=True)
-    # Everyone who changed the content since it was last approved, as ",3,7," (a LIKE finds one).
-    # Not serialized: a release holds no user ids.
+    # The item's authors (roles.workflow.rules): everyone who wrote part of its content, as ",3,7,"
+    # (a LIKE finds one). Not serialized: a release holds no user ids.
     content_editors = models.TextField(blank=True, default="", editable=False, serialize=False)
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -264,8 +264,8 @@ class Reviewable(ChangeTracked):
         """Waiting for a decision (pending or needs_review)."""
         return self.status == self.OPEN
 
-    def content_editor_ids(self) -> set[int]:
-        """The ids of everyone who changed the content since it was last approved."""
+    def author_ids(self) -> set[int]:
+        """The ids of the item's authors: everyone who wrote part of its current content."""
         return {int(pk) for pk in self.content_editors.split(",") if pk}
 
     def changed_content(self) -> list[str]:
@@ -316,7 +316,7 @@ class TitleAlias(Reviewable):
         (Status.REJECTED, Status.PENDING): frozenset({DecisionKind.REOPEN, DecisionKind.RETURNED}),
     }
     # Everything a reviewer judged: a change to any of these sends a decided alias back to review.
-    # (review.E005 checks that every other field is review bookkeeping.)
+    # (roles.E005 checks that every other field is review bookkeeping.)
     CONTENT_FIELDS = ("role", "alias", "alias_type", "confidence", "source")
     REVIEW_PERMISSION = "review.review_alias"
 

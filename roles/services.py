@@ -10,13 +10,12 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Model
-from django.utils import timezone
 
 from framework.audit import MissingReason, StaleEdit, acting_as, require_reason, save_with_reason
 from taxonomy.models import OccupationCode
 
 from . import workflow
-from .models import ClassificationMapping, Component, Reviewable, Role, TitleAlias
+from .models import ClassificationMapping, Component, Role, TitleAlias
 
 __all__ = ["MissingReason", "StaleEdit", "delete_item", "link_occupation", "save_alias", "save_component",
            "save_mapping", "save_role", "save_tracked"]
@@ -45,34 +44,6 @@ def save_component(
     return component
 
 
-def _save_reviewable(item: Reviewable, *, actor: Any, reason: str, expected_version: int | None) -> None:
-    """Save a new or changed alias or mapping; a content change sends a decided item back to review.
-
-    The row is locked and its version checked first, so a decision made since the editor
-    loaded the item is never overwritten: the editor gets StaleEdit and reloads.
-    """
-    reason = require_reason(reason)
-    if item.pk is None:
-        workflow.start(item, by=actor)
-        with acting_as(actor, reason):
-            item.save()
-        return
-    if not item.changed_fields():
-        return
-    workflow_fields = set(item.REVIEW_STATE_FIELDS) & set(item.changed_fields())
-    if workflow_fields:
-        raise workflow.IllegalTransition(
-            f"{', '.join(sorted(workflow_fields))} change only through review (approve, reject, reopen)."
-        )
-    returned = None
-    if item.changed_content():
-        returned = workflow.note_content_change(item, by=actor, reason=reason, at=timezone.now())
-    # Locks the row and checks its version before writing: a concurrent decision wins cleanly.
-    save_with_reason(item, actor=actor, reason=reason, expected_version=expected_version)
-    if returned is not None:
-        returned.save()
-
-
 @transaction.atomic
 def save_alias(*, alias: TitleAlias, actor: Any, reason: str, expected_version: int | None = None) -> TitleAlias:
     """Create or update an alias as `actor`.
@@ -82,7 +53,7 @@ def save_alias(*, alias: TitleAlias, actor: Any, reason: str, expected_version: 
     Decision, and the actor may not approve it until someone else has. Raises MissingReason,
     StaleEdit, IllegalTransition (a review field was set by hand).
     """
-    _save_reviewable(alias, actor=actor, reason=reason, expected_version=expected_version)
+    workflow.save_content(alias, actor=actor, reason=reason, expected_version=expected_version)
     return alias
 
 
@@ -106,7 +77,7 @@ def save_mapping(
     """
     if mapping.pk is None or "code" in mapping.changed_fields():
         link_occupation(mapping)
-    _save_reviewable(mapping, actor=actor, reason=reason, expected_version=expected_version)
+    workflow.save_content(mapping, actor=actor, reason=reason, expected_version=expected_version)
     return mapping
 
 

@@ -21,9 +21,7 @@ from typing import Any, NamedTuple
 from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
-from simple_history.utils import bulk_create_with_history
 
-from framework.audit import acting_as
 from roles import workflow
 from roles.models import ClassificationMapping, Component, Role, RoleSuggestions, TitleAlias
 from taxonomy.coder import CoderQuery, Suggestion, coder_version, suggest_many
@@ -283,11 +281,10 @@ def suggest_mappings(
                 source=ClassificationMapping.Source.SUGGESTED, suggested_score=Decimal(f"{best.score:.4f}"),
                 coder_version=version,
             )
-            workflow.start(mapping, by=actor)
+            workflow.start(mapping, actor=actor)
             result.created.append(mapping)
     if result.created and not dry_run:
-        reason = f"SOC coder suggestion ({version})"
-        with acting_as(actor, reason):
-            bulk_create_with_history(result.created, ClassificationMapping, default_user=actor,
-                                     default_change_reason=reason)
+        # Through the review core: history rows, and the roles' derived rows marked stale.
+        workflow.persist(actor=actor, reason=f"SOC coder suggestion ({version})",
+                         creates={ClassificationMapping: result.created})
     return result

@@ -173,6 +173,18 @@ class OccupationCodeQuerySet(models.QuerySet):
         """Return the SOC 2018 detailed occupations."""
         return self.soc().filter(level=OccupationCode.Level.DETAILED)
 
+    def ancestors(self, pk: int) -> list[OccupationCode]:
+        """Return [occupation, parent, grandparent, …] up to the major group, in one query.
+
+        Raises OccupationCode.DoesNotExist for an unknown pk.
+        """
+        # An O*NET-SOC occupation sits four levels below its major group.
+        occupation = self.select_related("parent__parent__parent__parent").get(pk=pk)
+        chain = [occupation]
+        while chain[-1].parent_id is not None and len(chain) < 5:
+            chain.append(chain[-1].parent)
+        return chain
+
 
 class OccupationCode(ChangeTracked):
     """An official occupation: a SOC 2018 group or occupation, or an O*NET-SOC 2019 occupation."""
@@ -223,6 +235,11 @@ class OccupationCode(ChangeTracked):
     @property
     def is_detailed(self) -> bool:
         return self.level in (self.Level.DETAILED, self.Level.ONET)
+
+    @property
+    def is_group_level(self) -> bool:
+        """A major, minor or broad SOC group: approving a mapping to it needs an explicit confirmation."""
+        return self.level in (self.Level.MAJOR, self.Level.MINOR, self.Level.BROAD)
 
 
 

@@ -6,6 +6,7 @@ from django.core.management import call_command
 
 from review.groups import sync_review_permissions
 from roles.groups import CURATORS, REVIEWERS, sync_groups
+from roles.models import IMPORT_DECISIONS
 
 REFERENCE_FIXTURES = ("fixtures/soc2018.json", "fixtures/onet_soc_2019.json")
 
@@ -78,11 +79,19 @@ def review_groups(db):
 @pytest.fixture
 def make_user(review_groups):
     def make(kind: str, **kwargs):
-        """A user of `kind`: anonymous (None), curator, reviewer or superuser."""
+        """A user of `kind`: anonymous (None), curator, reviewer, superuser, or importer (a reviewer who was
+        explicitly granted review.import_decisions)."""
         if kind == "superuser":
             return _user_factory()(is_superuser=True, **kwargs)
         if kind == "anonymous":
             return None
+        if kind == "importer":
+            from django.contrib.auth.models import Permission
+
+            user = _user_factory()(groups=[REVIEWERS], **kwargs)
+            app_label, codename = IMPORT_DECISIONS.split(".")
+            user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+            return type(user).objects.get(pk=user.pk)
         return _user_factory()(groups=[{"curator": CURATORS, "reviewer": REVIEWERS}[kind]], **kwargs)
 
     return make

@@ -8,8 +8,11 @@ simple-history's bulk helpers: the number of queries per card stays bounded what
 
 Review states on a card are claims by the system that published it, never decisions by the
 person who uploads it. They become decisions ("imported" Decision rows naming the importer and
-the file) only when the import is asked to and the importer holds review.import_decisions;
-otherwise the items come in pending and the preview lists each claim that is ignored.
+the file) only when the import is asked to and the importer was granted review.import_decisions
+(superuser status does not imply it). An imported approval is the importer's decision and obeys
+four-eyes like any other: content the importer wrote (new items, changed ones) is never
+approved by the import. Otherwise the items come in pending and the preview lists each claim
+that is ignored, with why.
 Decisions made in Rolebook survive a re-import: an approved item stays approved while its
 content is unchanged, a changed one goes back to review, a rejected one is never brought back
 (reported as suppressed), and items missing from the card are reported, never deleted.
@@ -30,10 +33,9 @@ from typing import Any
 from django.db import DatabaseError, models, transaction
 from django.db.models import Q
 from django.utils import timezone
-from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
-from framework.audit import acting_as, save_with_reason
-from roles import derived, workflow
+from framework.audit import save_with_reason
+from roles import workflow
 from roles.models import (
     ClassificationMapping,
     Component,
@@ -544,12 +546,17 @@ def _ignore_claim(
 
 def _import_claim(
     plan: CardPlan, item: Reviewable, to: str, *, actor: Any, label: str, claim: str, decided_at: datetime | None,
+    line: int,
 ) -> None:
-    """Turn the card's claim into an "imported" decision on `item` (in memory; applied with the plan)."""
+    """Turn the card's claim into the importer's "imported" decision on `item` (in memory; applied with the
+    plan), or list it as ignored when the review core refuses it (four-eyes: the importer wrote it)."""
     reason = f"{import_reason(plan.filename)}: the card says {claim}"
-    plan.decisions.append(
-        workflow.prepare_move(item, to, by=actor, kind=DecisionKind.IMPORTED, reason=reason, decided_at=decided_at)
-    )
+    try:
+        plan.decisions.append(workflow.claim(item, to, actor=actor, reason=reason, decided_at=decided_at))
+    except workflow.ReviewError as exc:
+        stays = item.get_status_display().lower()
+        _ignore_claim(plan, label, claim, line, stays, why=f"the review core refuses it: {exc}")
+        return
     plan.claims_imported.append(f"{label}: {claim} (imported as a decision)")
 
 
@@ -571,10 +578,10 @@ def _plan_aliases(plan: CardPlan, actor: Any, context: _Context, options: Import
                 confidence=data.confidence,
                 source=ALIAS_SOURCE,
             )
-            workflow.start(alias, by=actor)
+            workflow.start(alias, actor=actor)
             if approved_at and options.import_decisions:
                 _import_claim(plan, alias, TitleAlias.Status.APPROVED, actor=actor, label=label, claim=claim,
-                              decided_at=approved_at)
+                              decided_at=approved_at, line=data.line)
             elif approved_at:
                 _ignore_claim(plan, label, claim, data.line, "pending")
             _queue(plan, alias, new=True)
@@ -593,7 +600,7 @@ def _plan_aliases(plan: CardPlan, actor: Any, context: _Context, options: Import
         changed = _settle_edits(plan, alias, ALIAS_FIELDS, edits, options, label)
         returned = None
         if changed:
-            returned = workflow.note_content_change(alias, by=actor, reason=import_reason(plan.filename))
+            returned = workflow.note_content_change(alias, actor=actor, reason=import_reason(plan.filename))
             if returned is not None:
                 plan.decisions.append(returned)
         if approved_at and returned is not None:
@@ -602,7 +609,7 @@ def _plan_aliases(plan: CardPlan, actor: Any, context: _Context, options: Import
         elif approved_at and alias.is_open:
             if options.import_decisions:
                 _import_claim(plan, alias, TitleAlias.Status.APPROVED, actor=actor, label=label, claim=claim,
-                              decided_at=approved_at)
+                              decided_at=approved_at, line=data.line)
             else:
                 _ignore_claim(plan, label, claim, data.line, "pending")
         if alias.changed_fields():
@@ -662,7 +669,7 @@ def _plan_mappings(plan: CardPlan, actor: Any, context: _Context, options: Impor
             mapping = ClassificationMapping(
                 role=plan.role, scheme=data.scheme, code=data.code, title=data.title, source=data.source
             )
-            workflow.start(mapping, by=actor)
+            workflow.start(mapping, actor=actor)
             new.append((mapping, data))
             plan.added.append(label)
             continue
@@ -684,7 +691,7 @@ def _plan_mappings(plan: CardPlan, actor: Any, context: _Context, options: Impor
         changed = _settle_edits(plan, mapping, MAPPING_FIELDS, edits, options, label)
         returned = None
         if changed:
-            returned = workflow.note_content_change(mapping, by=actor, reason=import_reason(plan.filename))
+            returned = workflow.note_content_change(mapping, actor=actor, reason=import_reason(plan.filename))
             if returned is not None:
                 plan.decisions.append(returned)
         if returned is not None and data.status != mapping.OPEN:
@@ -718,7 +725,8 @@ def _mapping_claim(
     if problem := _mapping_claim_problem(mapping, data):
         plan.problems.append(problem)
         return
-    _import_claim(plan, mapping, data.status, actor=actor, label=label, claim=claim, decided_at=None)
+    _import_claim(plan, mapping, data.status, actor=actor, label=label, claim=claim, decided_at=None,
+                  line=data.line)
 
 
 def _link_occupations(mappings: list[ClassificationMapping]) -> None:
@@ -747,18 +755,12 @@ def apply_plan(plan: CardPlan, *, actor: Any) -> None:
         save_with_reason(plan.level, actor=actor, reason=reason)
     if plan.role_dirty:
         save_with_reason(plan.role, actor=actor, reason=reason)
-    with acting_as(actor, reason):
-        for model in (Component, TitleAlias, ClassificationMapping):
-            if objs := plan.creates.get(model):
-                bulk_create_with_history(objs, model, default_user=actor, default_change_reason=reason)
-            if model in plan.updates:
-                objs, fields = plan.updates[model]
-                bulk_update_with_history(objs, model, sorted(fields), default_user=actor, default_change_reason=reason)
-    if plan.decisions:
-        # The decided items exist now, so each Decision's foreign key is filled in.
-        Decision.objects.bulk_create(plan.decisions)
-    # Bulk writes send no signals: mark the role's derived rows, and the texts of its aliases, stale.
-    texts = [a.alias for a in plan.creates.get(TitleAlias, [])]
-    for alias in plan.updates.get(TitleAlias, ([], set()))[0]:
-        texts += [alias.alias, alias._loaded_values.get("alias", "")]
-    derived.enqueue(roles=[plan.role.pk], texts=texts)
+    # Components, aliases, mappings and the decisions on them: written by the review core, which checks
+    # the batch's review states once more and marks the role's derived rows stale.
+    order = (Component, TitleAlias, ClassificationMapping)
+    workflow.persist(
+        actor=actor, reason=reason,
+        creates={model: plan.creates[model] for model in order if model in plan.creates},
+        updates={model: plan.updates[model] for model in order if model in plan.updates},
+        decisions=plan.decisions,
+    )

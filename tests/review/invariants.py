@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections import defaultdict
 from pathlib import Path
 
 from django.conf import settings
 
-from review.releases import write_release_files
+from publishing.releases import write_release_files
+from roles import derived
 from roles.models import ClassificationMapping, Decision, DecisionKind, TitleAlias
+from roles.workflow import is_approval
 
 MODELS = ((TitleAlias, "alias"), (ClassificationMapping, "mapping"))
 
@@ -71,3 +74,68 @@ def release_problems() -> list[str]:
             if keys != approved:
                 problems.append(f"{filename}: release holds {sorted(keys ^ approved)[:5]} wrongly")
     return problems
+
+
+def _ids(text: str | None) -> set[int]:
+    return {int(pk) for pk in (text or "").split(",") if pk}
+
+
+def history_problems() -> list[str]:
+    """Per item: one Decision per status change in its history, in the same order; authors never shrink;
+    no approval by one of the item's authors at the time of the move.
+
+    A creation row with a status other than open counts as a move (an imported claim). The authors
+    a move is checked against are the row's before it (the creation row's own for a new item),
+    plus the creator: a refiner becomes an author by the move itself, not before it.
+    """
+    problems = []
+    allow_self = settings.REVIEW_ALLOW_SELF_APPROVAL
+    for model, field in MODELS:
+        made: dict[int, list[Decision]] = defaultdict(list)
+        for decision in Decision.objects.filter(**{f"{field}__isnull": False}).order_by("created_at", "pk"):
+            made[getattr(decision, f"{field}_id")].append(decision)
+        rows: dict[int, list] = defaultdict(list)
+        for row in model.history.order_by("history_id"):
+            rows[row.id].append(row)
+        for item in model.objects.all():
+            moves: list[tuple[str, str, set[int]]] = []
+            previous = None
+            for row in rows.get(item.pk, []):
+                authors = _ids(row.content_editors)
+                if previous is None:
+                    if row.status != item.OPEN:
+                        moves.append((item.OPEN, row.status, authors | {row.created_by_id}))
+                else:
+                    before = _ids(previous.content_editors)
+                    if not before <= authors:
+                        problems.append(f"{item}: authors shrank from {sorted(before)} to {sorted(authors)} "
+                                        f"(history {row.history_id})")
+                    if row.status != previous.status:
+                        moves.append((previous.status, row.status, before | {previous.created_by_id}))
+                previous = row
+            if previous is not None and not _ids(previous.content_editors) <= item.author_ids():
+                problems.append(f"{item}: its authors {sorted(item.author_ids())} lost some of its history's")
+            decisions = made.get(item.pk, [])
+            if [(f, t) for f, t, _a in moves] != [(d.from_status, d.to_status) for d in decisions]:
+                problems.append(
+                    f"{item}: history moves {[(f, t) for f, t, _a in moves]} but Decisions "
+                    f"{[(d.decision, d.from_status, d.to_status) for d in decisions]}"
+                )
+                continue
+            for (_f, _t, authors), decision in zip(moves, decisions, strict=True):
+                if allow_self or not is_approval(decision.decision, decision.to_status):
+                    continue
+                if decision.actor_id in authors:
+                    problems.append(f"{item}: {decision.decision} by user {decision.actor_id}, one of its "
+                                    f"authors {sorted(authors - {None})} at the time")
+            latest = decisions[-1] if decisions else None
+            if (not allow_self and latest is not None and item.status == "approved"
+                    and latest.decision in (DecisionKind.APPROVE, DecisionKind.IMPORTED)
+                    and latest.actor_id in item.author_ids() | {item.created_by_id}):
+                problems.append(f"{item}: approved by user {latest.actor_id}, one of its authors now")
+    return problems
+
+
+def derived_problems() -> list[str]:
+    """The stored derived rows equal a full recompute (`roles.derived.differences()`)."""
+    return derived.differences()

@@ -196,13 +196,15 @@ def test_the_suggest_mappings_command(make_user, seed_role, reference_soc):
     call_command("suggest_mappings", "--roles", "AIMLAM.GEN.P1", "--dry-run", stdout=out)
     assert "Would suggest 1 mapping(s) for 1 role(s)" in out.getvalue()
     assert not ClassificationMapping.objects.filter(source="suggested").exists()
-    call_command("suggest_mappings", "--all", "--min-score", "0.99", stdout=out)
+    operator = make_user("reviewer", username="operator")
+    call_command("suggest_mappings", "--all", "--min-score", "0.99", "--as", "operator", stdout=out)
     assert "Suggested 0 mapping(s)" in out.getvalue()
-    call_command("suggest_mappings", "--all", stdout=out)
+    call_command("suggest_mappings", "--all", "--as", "operator", stdout=out)
     suggested = ClassificationMapping.objects.get(source="suggested")
     assert suggested.code in {"15-1221", "15-2051", "15-1299"}
+    assert suggested.created_by == operator
     for args, flag in ((["--roles", "NOPE.X.P1"], "--roles"), (["--all", "--min-score", "2"], "min-score"),
-                       (["--all", "--as", "ghost"], "--as")):
+                       (["--all", "--as", "ghost"], "--as"), (["--all"], "--as USERNAME is required")):
         with pytest.raises(CommandError, match=re.escape(flag)):
             call_command("suggest_mappings", *args, stdout=StringIO())
 

@@ -17,6 +17,7 @@ from tests.factories import (
     ComponentFactory,
     RoleFactory,
     TitleAliasFactory,
+    UserFactory,
     reviewer,
 )
 
@@ -87,6 +88,9 @@ def test_approved_aliases_print_their_date_and_import_it_back(reference_soc):
     text = REFERENCE.decode("utf-8").replace(
         "| Deep Learning I | common | medium0.70 | — |", "| Deep Learning I | common | medium0.70 | 2026-01-31 |"
     )
+    # A curator brings the card in; the system's import of the published approval then decides it.
+    curator = UserFactory()
+    assert import_cards([CardSource("card.txt", REFERENCE)], actor=curator).ok
     _import(text)
     role = Role.objects.get(code="AIMLAM.GEN.P1")
     assert role.aliases.get(alias="Deep Learning I").status == TitleAlias.Status.APPROVED

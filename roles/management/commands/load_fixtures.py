@@ -6,9 +6,10 @@ decisions. Every row added gets a history row from the acting user ("+", with th
 "fixture load: FILE"), which `loaddata`'s raw saves would skip.
 
 A reviewable item's review state in a fixture (an approved release loaded back, say) is a
-claim, like a card's: it becomes an "imported" decision through the state machine when the
-acting user holds review.import_decisions (the system account does), and is otherwise
-ignored (the item comes in open, and the count is reported).
+claim, like a card's: it becomes the loader's "imported" decision through the review core when
+the acting user was granted review.import_decisions (the system account is), and is otherwise
+ignored (the item comes in open, and the count is reported). The loader is the author of what
+it loads, so four-eyes leaves claimed approvals open for a reviewer; rejections are imported.
 """
 
 from __future__ import annotations
@@ -47,10 +48,12 @@ class Command(BaseCommand):
         self.stdout.write(line)
 
     def _load(self, path: Path, actor) -> None:
-        """Save the fixture's new objects, their decisions and their history."""
+        """Save the fixture's new objects with their history; new aliases and mappings through the review core."""
         if not path.is_file():
             raise CommandError(f"{path}: no such fixture file.")
+        reason = f"fixture load: {path.name}"
         new_by_model: dict[type, list] = defaultdict(list)
+        reviewables: dict[type, list] = defaultdict(list)
         decisions = []
         may_import = workflow.may_move(actor, Reviewable, DecisionKind.IMPORTED)
         try:
@@ -61,35 +64,37 @@ class Command(BaseCommand):
                         self.kept += 1
                         continue
                     if isinstance(obj, Reviewable):
-                        decision = self._claim(obj, actor, path, may_import)
+                        # Leaves of the data: written after the rest of the file, by the review core.
+                        decision = self._claim(obj, actor, reason, may_import)
                         if decision is not None:
                             decisions.append(decision)
+                        reviewables[type(obj)].append(obj)
+                        continue
                     item.save()
                     new_by_model[type(obj)].append(obj)
+            for model, objs in new_by_model.items():
+                if hasattr(model, "history"):
+                    model.history.bulk_history_create(objs, default_user=actor, default_change_reason=reason)
+            workflow.persist(actor=actor, reason=reason, creates=dict(reviewables), decisions=decisions)
         except serializers.base.DeserializationError as exc:
             raise CommandError(f"{path}: {exc}") from exc
         except workflow.ReviewError as exc:
             raise CommandError(f"{path}: {exc}") from exc
-        for decision in decisions:
-            decision.save()
-        for model, objs in new_by_model.items():
-            if hasattr(model, "history"):
-                model.history.bulk_history_create(
-                    objs, default_user=actor, default_change_reason=f"fixture load: {path.name}"
-                )
-        self.added += sum(len(v) for v in new_by_model.values())
+        self.added += sum(len(v) for v in new_by_model.values()) + sum(len(v) for v in reviewables.values())
 
-    def _claim(self, obj: Reviewable, actor, path: Path, may_import: bool):
-        """Open `obj` as new; return the "imported" Decision of the state the fixture claims, or None."""
+    def _claim(self, obj: Reviewable, actor, reason: str, may_import: bool):
+        """Open `obj` as new; return the loader's "imported" Decision of the state the fixture claims, or None."""
         claimed, claimed_at, created_at = obj.status, obj.decided_at, obj.created_at
-        workflow.start(obj, by=actor, at=created_at)
+        workflow.start(obj, actor=actor, at=created_at)
         if claimed == obj.OPEN:
             return None
         if not may_import:
             self.ignored += 1
             return None
+        try:
+            decision = workflow.claim(obj, claimed, actor=actor, reason=reason, decided_at=claimed_at)
+        except workflow.FourEyesViolation:
+            self.ignored += 1
+            return None
         self.imported += 1
-        return workflow.prepare_move(
-            obj, claimed, by=actor, kind=DecisionKind.IMPORTED, reason=f"fixture load: {path.name}",
-            decided_at=claimed_at,
-        )
+        return decision

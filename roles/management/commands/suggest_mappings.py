@@ -1,18 +1,17 @@
 """`manage.py suggest_mappings [--roles CODES | --all] [--min-score S] [--dry-run] [--as USER]`.
 
 Gives each chosen role that has no detailed SOC mapping a "suggested" mapping to the SOC coder's
-best code. Suggested mappings wait in needs_review like any other; the acting user is their
-creator, so another person approves them.
+best code. Suggested mappings wait in needs_review like any other; the person named by `--as`
+(required unless `--dry-run`) is their author, so another person approves them.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
-from framework.audit import resolve_user
+from framework.commands import ActingCommand
 from roles.models import Role
 from roles.soc import suggest_mappings
 
@@ -24,25 +23,24 @@ def score(value: str) -> float:
     return number
 
 
-class Command(BaseCommand):
+class Command(ActingCommand):
     help = "Create SOC coder suggestions as mappings that need review, for roles without a detailed mapping."
 
+    person_required = True
+    as_help = "The person the suggestions are created by (required unless --dry-run)."
+
     def add_arguments(self, parser: CommandParser) -> None:
+        super().add_arguments(parser)
         which = parser.add_mutually_exclusive_group(required=True)
         which.add_argument("--roles", metavar="CODES", help="Comma-separated role codes, e.g. AIMLAM.GEN.P1.")
         which.add_argument("--all", action="store_true", help="Every role without a detailed mapping.")
         parser.add_argument("--min-score", type=score, default=0.0, metavar="S",
                             help="Only suggest when the coder's best score is at least S (0 to 1).")
         parser.add_argument("--dry-run", action="store_true", help="Say what would be suggested; write nothing.")
-        parser.add_argument("--as", dest="username", metavar="USERNAME",
-                            help="The user the suggestions are created by (default: the system user).")
 
     def handle(self, *args: Any, roles: str | None, all: bool, min_score: float, dry_run: bool,
                username: str | None, **options: Any) -> None:
-        try:
-            actor = resolve_user(username)
-        except get_user_model().DoesNotExist as exc:
-            raise CommandError(f"--as {username}: no active user has that name.") from exc
+        actor = self.acting_user(username, dry_run=dry_run)
         if all:
             chosen = list(Role.objects.order_by("code"))
         else:

@@ -1,4 +1,4 @@
-"""System checks of the review state machine's tables (review.E001–E006), run at start-up.
+"""System checks of the review state machine's tables (roles.E001–E006), run at start-up.
 
 Each reviewable model's TRANSITIONS is data read by roles.workflow; a typo in it would let a
 move through or lock items in a state. These checks read the tables and the models only.
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from django.core import checks
 
-from roles.models import APPROVING_KINDS, DecisionKind, Reviewable
-from roles.workflow import APPROVED, REVIEWABLE_MODELS
+from .models import APPROVING_KINDS, DecisionKind, Reviewable
+from .workflow import APPROVED, REVIEWABLE_MODELS
 
 # Fields that are neither content nor review state: identity, authorship and bookkeeping.
 BOOKKEEPING_FIELDS = frozenset(
@@ -22,7 +22,7 @@ BOOKKEEPING_FIELDS = frozenset(
 
 
 def _error(model: type[Reviewable], code: int, message: str, hint: str = "") -> checks.Error:
-    return checks.Error(message, hint=hint or None, obj=model, id=f"review.E{code:03d}")
+    return checks.Error(message, hint=hint or None, obj=model, id=f"roles.E{code:03d}")
 
 
 def check_table(model: type[Reviewable]) -> list[checks.CheckMessage]:
@@ -66,7 +66,7 @@ def check_table(model: type[Reviewable]) -> list[checks.CheckMessage]:
         errors.append(
             _error(model, 5, f"Fields {sorted(unclassified)} are neither content nor review state.",
                    "Add them to CONTENT_FIELDS (a change sends the item back to review) or, if a "
-                   "reviewer never judges them, to review.checks.BOOKKEEPING_FIELDS.")
+                   "reviewer never judges them, to roles.checks.BOOKKEEPING_FIELDS.")
         )
     overlap = set(model.CONTENT_FIELDS) & set(model.REVIEW_STATE_FIELDS)
     if overlap:
@@ -76,7 +76,7 @@ def check_table(model: type[Reviewable]) -> list[checks.CheckMessage]:
 
 @checks.register()
 def check_transition_tables(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
-    """review.E001–E006: every reviewable model's transition table and field classification."""
+    """roles.E001–E006: every reviewable model's transition table and field classification."""
     errors: list[checks.CheckMessage] = []
     for model in REVIEWABLE_MODELS:
         errors.extend(check_table(model))

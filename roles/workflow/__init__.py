@@ -1,0 +1,55 @@
+"""The review core: the rules (`rules`) and the one place that writes review state (`core`).
+
+Callers import from here: `from roles import workflow; workflow.decide(...)`.
+"""
+
+from .core import (
+    BULK_BATCH_SIZE,
+    BulkResult,
+    Skipped,
+    claim,
+    decide,
+    decide_many,
+    decided,
+    last_decisions,
+    note_content_change,
+    persist,
+    prepare_move,
+    save_content,
+    start,
+    undo_many,
+)
+from .rules import (
+    APPROVED,
+    REVIEWABLE_MODELS,
+    AlreadyDecided,
+    FourEyesViolation,
+    GroupLevelNotConfirmed,
+    IllegalTransition,
+    InvalidCode,
+    ItemChanged,
+    ItemGone,
+    ReasonRequired,
+    ReplaceNotConfirmed,
+    ReviewError,
+    ReviewPermissionDenied,
+    check_move,
+    check_permission,
+    describe,
+    four_eyes_q,
+    four_eyes_reason,
+    holds_explicitly,
+    is_approval,
+    may_move,
+    required_permission,
+    who_decided,
+)
+
+__all__ = [
+    "APPROVED", "BULK_BATCH_SIZE", "REVIEWABLE_MODELS", "AlreadyDecided", "BulkResult", "FourEyesViolation",
+    "GroupLevelNotConfirmed", "IllegalTransition", "InvalidCode", "ItemChanged", "ItemGone", "ReasonRequired",
+    "ReplaceNotConfirmed", "ReviewError", "ReviewPermissionDenied", "Skipped", "check_move", "check_permission",
+    "claim", "decide", "decide_many", "decided", "describe", "four_eyes_q", "four_eyes_reason", "holds_explicitly",
+    "is_approval", "last_decisions", "may_move", "note_content_change", "persist", "prepare_move",
+    "required_permission", "save_content", "start", "undo_many", "who_decided",
+]
