@@ -8,18 +8,17 @@ Values come from the environment, else from `.env` beside manage.py (or ROLEBOOK
 DATABASE_URL, DJANGO_SECRET_KEY and DJANGO_ALLOWED_HOSTS are required, and a missing one
 stops here with one line and exit status 2. Set-up is idempotent: migrate, collectstatic,
 the SOC 2018 / O*NET-SOC reference rows when some are missing, and the SOC coder's index.
-With ROLEBOOK_MIGRATE=0 the database steps are skipped (hosts after the first of a release).
+With ROLEBOOK_MIGRATE=0 the database steps are skipped (hosts after the first of a release),
+except the rebuild of derived data made with other settings (`refresh_derived --if-stale`).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-REFERENCE_FIXTURES = ("fixtures/soc2018.json", "fixtures/onet_soc_2019.json")
 
 
 def prepare_environment() -> None:
@@ -36,21 +35,6 @@ def _say(text: str) -> None:
     print(f"serve: {text}", flush=True)
 
 
-def load_reference_if_missing() -> None:
-    """Load the SOC 2018 and O*NET-SOC 2019 rows through load_fixtures when the database lacks any."""
-    from django.core.management import call_command
-
-    from taxonomy.models import OccupationCode
-
-    expected = sum(len(json.loads((BASE_DIR / name).read_text(encoding="utf-8"))) for name in REFERENCE_FIXTURES)
-    present = OccupationCode.objects.count()
-    if present >= expected:
-        _say(f"reference data present ({present:,} codes)")
-        return
-    _say(f"loading reference data ({present:,} of {expected:,} codes present)")
-    call_command("load_fixtures", *(str(BASE_DIR / name) for name in REFERENCE_FIXTURES))
-
-
 def setup() -> None:
     """Migrate, collect static files, load missing reference data, build the coder's index."""
     import django
@@ -61,7 +45,11 @@ def setup() -> None:
         _say("migrate")
         call_command("migrate", interactive=False, verbosity=1)
         call_command("createcachetable")  # for ROLEBOOK_CACHE=database; nothing otherwise
-        load_reference_if_missing()
+        _say("load_reference")
+        call_command("load_reference")  # roles' command: the SOC / O*NET-SOC rows when some are missing
+    # Derived data made with other settings (the flags' words, the bands) is rebuilt on every host.
+    _say("refresh_derived --if-stale")
+    call_command("refresh_derived", "--if-stale")
     _say("collectstatic")
     call_command("collectstatic", interactive=False, verbosity=1)
     _say("build_coder")

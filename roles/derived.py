@@ -9,10 +9,13 @@ How it stays current:
 
 1. A write marks what it made stale with `enqueue(roles=…, texts=…)`: a role (its aliases'
    flags and its digest) or an alias text in lower case (the flags of every alias spelled so,
-   in any role). Single-row saves and deletes of aliases, mappings and roles do this through
-   signals (roles.apps); bulk writes (the state machine's batches, card imports, the demo
-   generator) call it themselves. The mark is a row in DerivedQueue, written in the writer's own
-   transaction: a rolled-back write leaves nothing to do.
+   in any role); `enqueue_selected(queryset)` marks every role a query selects in one INSERT.
+   Every model these rows read has a signal receiver in roles.signals: single-row saves and
+   deletes of aliases, mappings and roles; saves of taxonomy nodes (a family's code, a
+   specialization's parent), levels (code, rank) and occupation codes (level); reloads of the
+   reference titles. Bulk writes send no signals (the state machine's batches, card imports,
+   the demo generator) and call `enqueue` themselves. The mark is a row in DerivedQueue, written
+   in the writer's own transaction: a rolled-back write leaves nothing to do.
 2. After the transaction commits, `process_queue()` recomputes what the queue names from the
    committed rows, one worker at a time (a PostgreSQL advisory lock), and deletes the queue
    rows it did. Writers never lock a derived row, so no writer waits for another's flags and no
@@ -21,6 +24,11 @@ How it stays current:
 
 ROLEBOOK_DERIVED_REFRESH = "immediate" (the tests) works the queue off at once, inside the
 writer's transaction, so a test sees the flags of the rows it just wrote.
+
+`differences()` proves the rows current: it recomputes everything in memory and names each
+stored row that differs (`manage.py refresh_derived --check`). The settings the flags read
+(`fingerprint()`) are checked at `migrate` and at start-up (`refresh_derived --if-stale`).
+docs/derived-data.md says why the rows are stored and marked stale rather than counted live.
 """
 
 from __future__ import annotations
@@ -28,13 +36,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import sys
 from collections import defaultdict
 from collections.abc import Iterable
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import Count, Q, Sum
+from django.db import connection, connections, router, transaction
+from django.db.models import CharField, Count, Q, QuerySet, Sum, Value
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -60,6 +69,8 @@ REBUILD_CHUNK = 250
 # An arbitrary key of the advisory lock that lets one worker at a time recompute.
 _LOCK_KEY = 0x526F6C65  # "Role"
 STATE_NAME = "derived"
+SIGNAL_FIELDS = ("confidence", *AliasSignals.FLAGS)
+DIGEST_FIELDS = ("family_code", "level_code", *RoleDigest.COUNTS, "search_text")
 
 
 def fingerprint() -> str:
@@ -81,6 +92,26 @@ def enqueue(*, roles: Iterable[int | None] = (), texts: Iterable[str | None] = (
         return
     DerivedQueue.objects.bulk_create(rows)
     _schedule()
+
+
+def enqueue_selected(roles: QuerySet) -> None:
+    """Mark the derived rows of the roles `roles` selects stale: one INSERT … SELECT, however many.
+
+    For a change that reaches every role under a node or at a level: the ids never leave the
+    database. Raises TypeError for a QuerySet of another model.
+    """
+    if roles.model is not Role:
+        raise TypeError(f"enqueue_selected() takes a QuerySet of Role, not of {roles.model.__name__}.")
+    select = roles.order_by().values_list("pk", Value("", output_field=CharField()))
+    sql, params = select.query.sql_with_params()
+    conn = connections[router.db_for_write(DerivedQueue)]
+    quote = conn.ops.quote_name
+    columns = ", ".join(quote(DerivedQueue._meta.get_field(name).column) for name in ("role_id", "text"))
+    with conn.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {quote(DerivedQueue._meta.db_table)} ({columns}) {sql}", params)
+        inserted = cursor.rowcount  # -1 where the driver cannot tell: scheduled all the same
+    if inserted:
+        _schedule()
 
 
 def _schedule() -> None:
@@ -155,39 +186,46 @@ def refresh(
         _store_digests(roles, [a for a in aliases if a.role_id in roles], flags, tally=tally)
 
 
-def _store_signals(aliases: list[TitleAlias], flags: dict, *, compare: bool) -> None:
-    wanted = {}
+def _computed_signals(aliases: list[TitleAlias], flags: dict) -> dict[int, AliasSignals]:
+    """The AliasSignals row each alias should have, keyed by alias pk (no queries)."""
+    rows = {}
     for alias in aliases:
         codes = {f.code for f in flags.get(alias.pk, [])}
-        wanted[alias.pk] = AliasSignals(
+        rows[alias.pk] = AliasSignals(
             alias_id=alias.pk, confidence=alias.confidence, **{flag: flag in codes for flag in AliasSignals.FLAGS}
         )
+    return rows
+
+
+def _store_signals(aliases: list[TitleAlias], flags: dict, *, compare: bool) -> None:
+    wanted = _computed_signals(aliases, flags)
     if compare and wanted:
-        fields = ("confidence", *AliasSignals.FLAGS)
-        for row in AliasSignals.objects.filter(alias_id__in=list(wanted)).values("alias_id", *fields):
+        for row in AliasSignals.objects.filter(alias_id__in=list(wanted)).values("alias_id", *SIGNAL_FIELDS):
             new = wanted[row["alias_id"]]
-            if all(getattr(new, f) == row[f] for f in fields):
+            if all(getattr(new, f) == row[f] for f in SIGNAL_FIELDS):
                 del wanted[row["alias_id"]]
     if wanted:
         AliasSignals.objects.bulk_create(
             list(wanted.values()), batch_size=2000, update_conflicts=True, unique_fields=["alias"],
-            update_fields=["confidence", *AliasSignals.FLAGS],
+            update_fields=list(SIGNAL_FIELDS),
         )
 
 
-def _store_digests(roles: set[int], aliases: list[TitleAlias], flags: dict, *, tally: bool = True) -> None:
-    rows = list(
+def _role_rows(roles: set[int]) -> list[tuple[int, str, str, str | None, str]]:
+    """(pk, code, title, family code, level code) of the existing roles of `roles`: one query."""
+    return list(
         Role.objects.filter(pk__in=roles).values_list("pk", "code", "title", "node__parent__code", "level__code")
     )
-    names = {pk: (code, title) for pk, code, title, _family, _level in rows}
-    places = {pk: (family or "", level or "") for pk, _code, _title, family, level in rows}
-    old = {row["role_id"]: row for row in RoleDigest.objects.filter(role_id__in=roles).values(
-        "role_id", "family_code", "level_code", *RoleDigest.COUNTS)} if tally else {}
-    if gone := roles - set(names):
-        RoleDigest.objects.filter(role_id__in=gone).delete()
+
+
+def _computed_digests(rows: list[tuple], aliases: list[TitleAlias], flags: dict) -> dict[int, RoleDigest]:
+    """The RoleDigest each role of `rows` (_role_rows) should have, from its `aliases`: one query (mappings)."""
     bands = settings.ROLEBOOK_CONFIDENCE_BANDS
     medium, high = Decimal(bands["medium"]), Decimal(bands["high"])
-    digests = {pk: RoleDigest(role_id=pk, family_code=places[pk][0], level_code=places[pk][1]) for pk in names}
+    digests = {
+        pk: RoleDigest(role_id=pk, family_code=family or "", level_code=level or "")
+        for pk, _code, _title, family, level in rows
+    }
     texts: dict[int, list[str]] = defaultdict(list)
     for alias in aliases:
         digest = digests.get(alias.role_id)
@@ -209,7 +247,7 @@ def _store_digests(roles: set[int], aliases: list[TitleAlias], flags: dict, *, t
         else:
             digest.aliases_rejected += 1
     mapping_counts = (
-        ClassificationMapping.objects.filter(role_id__in=names).order_by().values_list("role_id", "status")
+        ClassificationMapping.objects.filter(role_id__in=digests).order_by().values_list("role_id", "status")
         .annotate(n=Count("pk"))
     )
     for role_id, status, n in mapping_counts:
@@ -217,9 +255,18 @@ def _store_digests(roles: set[int], aliases: list[TitleAlias], flags: dict, *, t
                  "rejected": "mappings_rejected"}.get(status)
         if field:
             setattr(digests[role_id], field, n)
-    for pk, digest in digests.items():
+    for pk, code, title, _family, _level in rows:
         # What the directory searches: the code, the title and every alias, one per line.
-        digest.search_text = "\n".join([*names[pk], *sorted(texts[pk])]).lower()
+        digests[pk].search_text = "\n".join([code, title, *sorted(texts[pk])]).lower()
+    return digests
+
+
+def _store_digests(roles: set[int], aliases: list[TitleAlias], flags: dict, *, tally: bool = True) -> None:
+    old = {row["role_id"]: row for row in RoleDigest.objects.filter(role_id__in=roles).values(
+        "role_id", "family_code", "level_code", *RoleDigest.COUNTS)} if tally else {}
+    digests = _computed_digests(_role_rows(roles), aliases, flags)
+    if gone := roles - set(digests):
+        RoleDigest.objects.filter(role_id__in=gone).delete()
     if digests:
         fields = [f.name for f in RoleDigest._meta.concrete_fields if not f.primary_key]
         RoleDigest.objects.bulk_create(
@@ -314,29 +361,133 @@ def rebuild_all(*, stdout=None) -> int:
     return len(role_ids)
 
 
+def rebuild_if_stale(*, stdout=None) -> int | None:
+    """Rebuild every row when the stored ones were made with another version or settings, then work the queue off.
+
+    Returns the number of roles rebuilt, or None when the rows were current (two queries, plus
+    whatever the queue holds). `migrate` runs it (post_migrate) and so does start-up
+    (`refresh_derived --if-stale`): a host whose settings change the flags rebuilds even
+    when it does not migrate.
+    """
+    if is_current():
+        process_queue()
+        return None
+    count = rebuild_all(stdout=stdout)
+    process_queue()
+    return count
+
+
 def rebuild_after_migrate(sender, using: str = "default", verbosity: int = 1, **kwargs) -> None:
     """post_migrate: rebuild the derived rows when they were made with another version or settings.
 
     Runs after `migrate` (and `flush`). On a new or up-to-date database it costs two queries.
     """
-    from django.db import connections
-
     conn = connections[using]
     tables = set(conn.introspection.table_names())
     if DerivedState._meta.db_table not in tables or AliasSignals._meta.db_table not in tables:
         return  # Migrated backwards past the derived tables.
-    if is_current():
-        process_queue()
-        return
-    import sys
-
-    stdout = sys.stdout if verbosity >= 1 and Role.objects.exists() else None
+    stale = not is_current()
+    stdout = sys.stdout if stale and verbosity >= 1 and Role.objects.exists() else None
     if stdout is not None:
         stdout.write("  Rebuilding derived data (alias flags, role digests) …\n")
-    count = rebuild_all(stdout=_Lines(stdout) if stdout else None)
-    process_queue()
-    if stdout is not None:
+    count = rebuild_if_stale(stdout=_Lines(stdout) if stdout else None)
+    if stdout is not None and count is not None:
         stdout.write(f"  Derived data rebuilt for {count:,} roles.\n")
+
+
+# ---------------------------------------------------------------------------------------------
+# Proving it current
+
+
+def differences() -> list[str]:
+    """Name every way the stored derived rows differ from a recompute of the curated rows, one line each.
+
+    Empty when they are current: every alias's AliasSignals, every role's RoleDigest and every
+    ReviewTally (a missing tally counts as zeros) equal what `rebuild_all()` would write now,
+    with today's settings. Also a difference: rows computed with another version or settings
+    (the fingerprint), queue entries not worked off yet, signals of a missing alias and the
+    digest of a missing role (rows a rebuild drops). Writes nothing. Queries: 6 + 10 per
+    REBUILD_CHUNK roles (the five flag queries among them), whatever the number of rows.
+    """
+    found = []
+    stored_state = DerivedState.objects.filter(name=STATE_NAME).values_list("fingerprint", flat=True).first()
+    if stored_state != fingerprint():
+        found.append("derived state: made with another version or other settings (refresh_derived --if-stale)")
+    if queued := DerivedQueue.objects.count():
+        found.append(f"derived queue: {queued} {'entry' if queued == 1 else 'entries'} not worked off yet")
+    tallies: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: dict.fromkeys(RoleDigest.COUNTS, 0))
+    role_ids = list(Role.objects.order_by("pk").values_list("pk", flat=True))
+    for start in range(0, len(role_ids), REBUILD_CHUNK):
+        chunk = set(role_ids[start : start + REBUILD_CHUNK])
+        aliases = list(TitleAlias.objects.filter(role_id__in=chunk).select_related("role__level").order_by("pk"))
+        flags = alias_flags(aliases)
+        found += _signal_differences(aliases, _computed_signals(aliases, flags), chunk)
+        rows = _role_rows(chunk)
+        digests = _computed_digests(rows, aliases, flags)
+        found += _digest_differences(digests, {pk: code for pk, code, *_rest in rows})
+        for digest in digests.values():
+            for place in _places(digest.family_code, digest.level_code):
+                for name in RoleDigest.COUNTS:
+                    tallies[place][name] += getattr(digest, name)
+    for alias_id in AliasSignals.objects.exclude(alias_id__in=TitleAlias.objects.values("pk")).values_list(
+        "alias_id", flat=True
+    ).order_by("alias_id"):
+        found.append(f"alias {alias_id}: signals of a missing alias")
+    for role_id in RoleDigest.objects.exclude(role_id__in=Role.objects.values("pk")).values_list(
+        "role_id", flat=True
+    ).order_by("role_id"):
+        found.append(f"role {role_id}: digest of a missing role (its counts stay in the tallies)")
+    stored = {(t["scope"], t["key"]): t for t in ReviewTally.objects.values("scope", "key", *RoleDigest.COUNTS)}
+    for place in sorted(set(stored) | set(tallies)):
+        scope, key = place
+        label = "tally all" if scope == ReviewTally.Scope.ALL else f"tally {scope} {key or repr(key)}"
+        for name in RoleDigest.COUNTS:
+            old, new = stored.get(place, {}).get(name, 0), tallies.get(place, {}).get(name, 0)
+            if old != new:
+                found.append(f"{label}: {name} stored {old}, computed {new}")
+    return found
+
+
+def _signal_differences(aliases: list[TitleAlias], wanted: dict[int, AliasSignals], roles: set[int]) -> list[str]:
+    """Lines for the aliases whose stored signals differ from `wanted`: one query."""
+    stored = {row["alias_id"]: row for row in AliasSignals.objects.filter(alias__role_id__in=roles).values(
+        "alias_id", *SIGNAL_FIELDS)}
+    found = []
+    for alias in aliases:
+        new, row = wanted[alias.pk], stored.get(alias.pk)
+        if row is None:
+            found.append(f"alias {alias.pk} {alias.alias!r}: no stored signals")
+            continue
+        found += [
+            f"alias {alias.pk} {alias.alias!r}: {name} stored {row[name]}, computed {getattr(new, name)}"
+            for name in SIGNAL_FIELDS if row[name] != getattr(new, name)
+        ]
+    return found
+
+
+def _digest_differences(wanted: dict[int, RoleDigest], codes: dict[int, str]) -> list[str]:
+    """Lines for the roles whose stored digest differs from `wanted`: one query."""
+    stored = {row["role_id"]: row for row in RoleDigest.objects.filter(role_id__in=wanted).values(
+        "role_id", *DIGEST_FIELDS)}
+    found = []
+    for pk in sorted(wanted):
+        new, row = wanted[pk], stored.get(pk)
+        label = f"role {pk} {codes[pk]}"
+        if row is None:
+            found.append(f"{label}: no digest")
+            continue
+        for name in DIGEST_FIELDS:
+            old, value = row[name], getattr(new, name)
+            if old != value:
+                if name == "search_text":
+                    old, value = _short(old), _short(value)
+                found.append(f"{label}: {name} stored {old}, computed {value}")
+    return found
+
+
+def _short(text: str, width: int = 60) -> str:
+    text = repr(text)
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 class _Lines:

@@ -1,15 +1,25 @@
 """Signal receivers that mark derived rows stale after a single-row save or delete (see roles.derived).
 
-Bulk writes send no signals; the code that makes them calls `derived.enqueue` itself.
-`_loaded_values` (framework.audit.ChangeTracked) still holds the values the row was loaded with
-when post_save runs, so a receiver sees what a save changed.
+One receiver per model the derived rows read: aliases, mappings and roles here, and the taxonomy's
+nodes, levels, occupation codes and reference titles, whose app knows nothing of roles (it only
+sends the signals). Bulk writes send no signals; the code that makes them calls `derived.enqueue`
+itself. `_loaded_values` (framework.audit.ChangeTracked) still holds the values the row was loaded
+with when post_save runs, so a receiver sees what a save changed.
+
+Nodes, levels and occupation codes need no delete receiver: roles and mappings protect the rows
+they point to, so a deleted one had nothing derived from it.
 """
 
 from __future__ import annotations
 
+import operator
+from functools import reduce
+
+from django.db.models import Q
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
+from taxonomy.models import Level, OccupationCode, TaxonomyNode
 from taxonomy.signals import reference_titles_loaded
 
 from . import derived
@@ -18,6 +28,14 @@ from .models import ClassificationMapping, Role, TitleAlias
 
 def _old(instance, attname: str):
     return (getattr(instance, "_loaded_values", None) or {}).get(attname)
+
+
+def _changed(instance, attnames: tuple[str, ...]) -> bool:
+    """Whether a save changed any of `attnames` (True for a row not loaded from the database)."""
+    loaded = getattr(instance, "_loaded_values", None)
+    if loaded is None:
+        return True
+    return any(name not in loaded or loaded[name] != getattr(instance, name) for name in attnames)
 
 
 @receiver(post_save, sender=TitleAlias, dispatch_uid="derived_alias_saved")
@@ -57,7 +75,36 @@ def role_deleted(sender, instance: Role, **kwargs) -> None:
     derived.enqueue(roles=[instance.pk], texts=[instance.title])
 
 
+@receiver(post_save, sender=TaxonomyNode, dispatch_uid="derived_node_saved")
+def node_saved(sender, instance: TaxonomyNode, created: bool, **kwargs) -> None:
+    # A digest is tallied under its specialization's parent's code: a new code moves the counts of
+    # the roles one level down (a family's), a new parent those of the roles at the node (a
+    # specialization's). Nothing derived reads a node's name, kind or default SOC code, nor
+    # anything two levels up; a new node has no roles.
+    if created:
+        return
+    reached = [Q(node__parent=instance)] if _changed(instance, ("code",)) else []
+    reached += [Q(node=instance)] if _changed(instance, ("parent_id",)) else []
+    if reached:
+        derived.enqueue_selected(Role.objects.filter(reduce(operator.or_, reached)))
+
+
+@receiver(post_save, sender=Level, dispatch_uid="derived_level_saved")
+def level_saved(sender, instance: Level, created: bool, **kwargs) -> None:
+    # Digests are tallied under the level's code; the "level" flag compares an alias's words with
+    # the level's rank (settings.REVIEW_LEVEL_WORDS, covered by derived.fingerprint()).
+    if not created and _changed(instance, ("code", "rank")):
+        derived.enqueue_selected(Role.objects.filter(level=instance))
+
+
+@receiver(post_save, sender=OccupationCode, dispatch_uid="derived_occupation_saved")
+def occupation_saved(sender, instance: OccupationCode, created: bool, **kwargs) -> None:
+    # "Official title of another SOC code" counts only approved mappings to a detailed occupation.
+    if not created and _changed(instance, ("level",)):
+        derived.enqueue_selected(Role.objects.filter(mappings__occupation=instance).distinct())
+
+
 @receiver(reference_titles_loaded, dispatch_uid="derived_reference_titles_loaded")
 def reference_titles_changed(sender, **kwargs) -> None:
     # Every alias's "official title of another SOC code" flag reads the reference titles.
-    derived.enqueue(roles=Role.objects.values_list("pk", flat=True))
+    derived.enqueue_selected(Role.objects.all())

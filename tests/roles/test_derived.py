@@ -7,6 +7,7 @@ curated tables (roles.flags for the flags, plain counts for the digests).
 from __future__ import annotations
 
 from decimal import Decimal
+from io import StringIO
 
 import pytest
 from django.db import connection, transaction
@@ -223,3 +224,159 @@ def test_the_command_rebuilds_on_request(two_roles, capsys):
     call_command("refresh_derived", "--all")
     assert "Derived data rebuilt for 2 roles." in capsys.readouterr().out
     assert_current()
+
+
+def test_an_occupation_no_longer_detailed_reflags_the_aliases_of_roles_approved_under_it(two_roles, make_user):
+    _a, b, curator = two_roles
+    admiral = TitleAliasFactory(role=b, alias="Admiral", created_by=curator)  # BLS files it under 11-1011
+    mapping = ClassificationMappingFactory(role=b, occupation=soc("15-2051"), created_by=curator)
+    services.approve_mapping(mapping=mapping, actor=make_user("reviewer"))
+    assert "reference_elsewhere" in stored_flags()[admiral.pk]
+    occupation = soc("15-2051")
+    occupation.level = "broad"  # only approved mappings to a detailed occupation count
+    occupation.save()
+    assert "reference_elsewhere" not in stored_flags()[admiral.pk]
+    assert derived.differences() == []
+
+
+def test_marking_every_role_a_query_selects_is_one_insert(two_roles, settings, django_assert_num_queries):
+    a, b, _curator = two_roles
+    settings.ROLEBOOK_DERIVED_REFRESH = "on_commit"
+    with django_assert_num_queries(1):  # INSERT … SELECT
+        derived.enqueue_selected(Role.objects.filter(pk__in=[a.pk, b.pk]))
+    assert sorted(DerivedQueue.objects.values_list("role_id", "text")) == sorted([(a.pk, ""), (b.pk, "")])
+    with pytest.raises(TypeError, match="QuerySet of Role, not of TitleAlias"):
+        derived.enqueue_selected(TitleAlias.objects.all())
+
+
+# differences() and `refresh_derived --check` ------------------------------------------------------
+
+
+def test_differences_is_empty_when_the_stored_rows_are_current(two_roles):
+    assert derived.differences() == []
+
+
+def test_differences_names_every_row_that_differs_from_a_recompute(two_roles):
+    a, b, _curator = two_roles
+    twin = TitleAlias.objects.get(alias="Machine Learning I")
+    AliasSignals.objects.filter(alias=twin).update(near_duplicate=True)
+    RoleDigest.objects.filter(role=b).update(aliases_pending=7)
+    ReviewTally.objects.filter(scope="family", key=a.node.parent.code).update(aliases_pending=326)
+    RoleDigest.objects.create(role_id=a.pk + 1000)
+    found = derived.differences()
+    assert f"alias {twin.pk} 'Machine Learning I': near_duplicate stored True, computed False" in found
+    assert f"role {b.pk} {b.code}: aliases_pending stored 7, computed 1" in found
+    assert f"tally family {a.node.parent.code}: aliases_pending stored 326, computed 3" in found
+    assert any(line.startswith(f"role {a.pk + 1000}: digest of a missing role") for line in found)
+    assert len(found) == 4, found
+
+
+def test_differences_counts_work_still_queued(two_roles, settings):
+    a, _b, curator = two_roles
+    settings.ROLEBOOK_DERIVED_REFRESH = "on_commit"  # never worked off: the test never commits
+    TitleAliasFactory(role=a, alias="Data Wrangler", created_by=curator)
+    found = derived.differences()
+    assert "derived queue: 2 entries not worked off yet" in found
+    assert any("'Data Wrangler': no stored signals" in line for line in found)
+
+
+@pytest.mark.parametrize("n", [2, 4])
+def test_differences_takes_constant_queries(make_user, n, django_assert_num_queries):
+    curator = make_user("curator")
+    for _ in range(n):
+        role = RoleFactory()
+        for i in range(n):
+            TitleAliasFactory(role=role, alias=f"Alias {role.pk} {i}", created_by=curator)
+    # The state's fingerprint; the queue's count; the role ids; per chunk of roles: the aliases, the
+    # five flag queries, the roles (code, title, family, level), the mappings' counts, the stored
+    # signals and digests; the signals of missing aliases, the digests of missing roles; the tallies.
+    with django_assert_num_queries(16):
+        assert derived.differences() == []
+
+
+def test_check_exits_0_with_one_summary_line_when_current(two_roles):
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("refresh_derived", "--check", stdout=out)
+    assert out.getvalue().strip().splitlines() == [
+        "Derived data current: 2 roles, 4 aliases and their tallies equal a recompute."
+    ]
+
+
+def test_check_exits_1_and_names_the_row_after_a_tally_is_tampered_with(two_roles):
+    from django.core.management import CommandError, call_command
+
+    a, _b, _curator = two_roles
+    family = a.node.parent.code
+    ReviewTally.objects.filter(scope="family", key=family).update(aliases_pending=326)
+    out = StringIO()
+    with pytest.raises(CommandError, match="^1 difference between the derived rows and a recompute") as raised:
+        call_command("refresh_derived", "--check", stdout=out)
+    assert raised.value.returncode == 1
+    assert f"tally family {family}: aliases_pending stored 326, computed 3" in out.getvalue()
+
+
+def test_check_caps_the_lines_it_prints(two_roles, monkeypatch):
+    from django.core.management import CommandError, call_command
+
+    monkeypatch.setattr(derived, "differences", lambda: [f"row {i}" for i in range(120)])
+    out = StringIO()
+    with pytest.raises(CommandError, match="^120 differences between"):
+        call_command("refresh_derived", "--check", stdout=out)
+    lines = out.getvalue().strip().splitlines()
+    assert lines[:2] == ["row 0", "row 1"] and "row 50" not in lines
+    assert lines[-1] == "… and 70 more."
+
+
+def test_check_works_the_queue_off_before_comparing(two_roles, settings):
+    from django.core.management import call_command
+
+    a, _b, curator = two_roles
+    settings.ROLEBOOK_DERIVED_REFRESH = "on_commit"
+    TitleAliasFactory(role=a, alias="Data Wrangler", created_by=curator)
+    assert derived.differences()
+    call_command("refresh_derived", "--check", stdout=StringIO())
+    assert not DerivedQueue.objects.exists()
+
+
+# Settings that change the flags: a rebuild at start-up ----------------------------------------------
+
+
+def test_a_settings_change_rebuilds_at_start_up_with_if_stale(two_roles, settings):
+    from django.core.management import call_command
+
+    derived.rebuild_all()
+    out = StringIO()
+    call_command("refresh_derived", "--if-stale", stdout=out)
+    assert "current" in out.getvalue() and "rebuilt" not in out.getvalue()
+    settings.REVIEW_LEVEL_WORDS = {"senior": {"words": ["modeller"], "min_rank": 3}}
+    call_command("refresh_derived", "--if-stale", stdout=out)
+    assert "Derived data rebuilt for 2 roles" in out.getvalue()
+    assert derived.is_current()
+    assert "level" in stored_flags()[TitleAlias.objects.get(alias="Senior Modeller").pk]
+    assert derived.differences() == []
+
+
+def test_serve_refreshes_stale_derived_data_even_without_migrate(monkeypatch):
+    from django.core import management
+
+    from framework import serve
+
+    calls = []
+    monkeypatch.setenv("ROLEBOOK_MIGRATE", "0")
+    monkeypatch.setattr(management, "call_command", lambda *args, **kwargs: calls.append(args))
+    serve.setup()
+    assert ("refresh_derived", "--if-stale") in calls
+    assert not any(args[:1] == ("migrate",) for args in calls)
+
+
+def test_migrate_rebuilds_after_a_settings_change(two_roles, settings):
+    from django.core.management import call_command
+
+    derived.rebuild_all()
+    settings.ROLEBOOK_CONFIDENCE_BANDS = {"medium": Decimal("0.10"), "high": Decimal("0.20")}
+    assert not derived.is_current()
+    call_command("migrate", verbosity=0, interactive=False)
+    assert derived.is_current()
+    assert derived.differences() == []
