@@ -1,5 +1,5 @@
 """The read-only REST API at /api/v1/: approved data for everyone else (see README "For data teams").
 
-Nothing in the project imports this app; it reads `review.published`, `review.releases`,
-`roles` and `taxonomy`, and owns only the personal API tokens.
+Nothing in the project imports this app; it reads `publishing` (the published rule and the
+releases), `roles` and `taxonomy`, and owns only the personal API tokens.
 """

@@ -4,7 +4,7 @@ Every successful GET or HEAD gets:
 
 - ``ETag``: a strong validator, the SHA-256 of the body (release files: of their manifest
   hashes), so equal bodies have equal tags on any server; ``If-None-Match`` with it gives 304.
-- ``Last-Modified``: when published data last changed (review.published.published_last_modified;
+- ``Last-Modified``: when published data last changed (publishing.published.published_last_modified;
   a release: its creation time). Informative: validation uses the ETag only, since a commit can
   carry an earlier timestamp than one already visible.
 - ``Cache-Control``: ``public, max-age=ROLEBOOK_API_CACHE_SECONDS`` for a request without
@@ -25,7 +25,7 @@ from django.utils.cache import get_conditional_response, patch_vary_headers
 from django.utils.http import http_date, quote_etag
 from rest_framework.response import Response
 
-from review.published import published_last_modified
+from publishing.published import published_last_modified
 
 from .problems import MEDIA_TYPE, ProblemJSONRenderer
 

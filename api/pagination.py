@@ -13,6 +13,7 @@ from rest_framework.utils.urls import replace_query_param
 from .selectors import ORDER
 
 BAD_CURSOR = "Not a cursor from this API: start without one."
+MAX_POSITION = 200  # characters; role and occupation codes have at most 40
 
 
 class CodeCursorPagination(CursorPagination):
@@ -33,10 +34,16 @@ class CodeCursorPagination(CursorPagination):
 
     def decode_cursor(self, request):
         try:
-            return super().decode_cursor(request)
+            cursor = super().decode_cursor(request)
         except NotFound:
             # A cursor the server did not write is a bad parameter, not a missing page.
             raise ValidationError({self.cursor_query_param: [BAD_CURSOR]}) from None
+        # The position is compared with codes in SQL: PostgreSQL refuses a NUL in text, and no code
+        # is longer than MAX_POSITION, so either is a cursor this API did not write.
+        position = cursor.position if cursor is not None else None
+        if position is not None and ("\x00" in position or len(position) > MAX_POSITION):
+            raise ValidationError({self.cursor_query_param: [BAD_CURSOR]})
+        return cursor
 
 
 class VersionCursorPagination:

@@ -149,6 +149,11 @@ def problem_response(request: HttpRequest, status: int, detail: str, *, code: st
     return HttpResponse(json.dumps(body, ensure_ascii=False), status=status, content_type=MEDIA_TYPE)
 
 
+def nul_problem(request: HttpRequest, message: str) -> HttpResponse:
+    """The NUL guard's 400 (framework.middleware) as problem details."""
+    return problem_response(request, 400, message, code="nul_character")
+
+
 def describe(slug: str) -> tuple[str, str] | None:
     """Return (title, explanation) of the problem type `slug`, or None when there is no such type."""
     for type_slug, title, explanation in PROBLEM_TYPES.values():

@@ -1,6 +1,6 @@
 """Reads for the API: who may do what, and the published rows each endpoint serves.
 
-Every row comes from `review.published` (approved aliases and mappings only), the selector the
+Every row comes from `publishing.published` (approved aliases and mappings only), the selector the
 releases use too. Each list reads a fixed number of queries whatever its page size:
 
     roles page:   1 roles (node chain and level joined), 1 approved aliases, 1 approved mappings
@@ -17,7 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from review.published import (
+from publishing.published import (
     binary_order,
     published_aliases,
     published_components,

@@ -11,8 +11,8 @@ from decimal import Decimal
 from django.urls import reverse
 from rest_framework import serializers
 
-from review.published import code_scheme, match_type
-from review.releases import json_value
+from publishing.files import json_value
+from publishing.published import code_scheme, match_type
 from roles.models import ClassificationMapping, Component, TitleAlias
 from taxonomy.models import Level, OccupationCode
 

@@ -1,6 +1,6 @@
 """The read-only REST API, version 1: roles, role cards, official codes, releases and the SOC coder.
 
-Every endpoint serves published data only (review.published: approved aliases and mappings).
+Every endpoint serves published data only (publishing.published: approved aliases and mappings).
 Access, validators, caching headers and error bodies are the same everywhere (api.http).
 """
 
@@ -22,9 +22,10 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from review.published import published_card
-from review.release_store import published_release, published_releases
-from review.releases import FIXTURES, FORMATS, MANIFEST, REVIEWERS, ReleaseError, files_of_format, zip_files
+from publishing.files import FIXTURES, FORMATS, MANIFEST, REVIEWERS, ReleaseError
+from publishing.published import published_card
+from publishing.releases import files_of_format, zip_files
+from publishing.store import published_release, published_releases
 from roles.models import Role
 from taxonomy.coder import CoderQuery, coder_version, suggest
 from taxonomy.models import OccupationCode

@@ -123,10 +123,10 @@ def _best(write) -> tuple[float, dict]:
 
 
 def _formats() -> None:
-    from review.published import published_reference_ids
-    from review.release_csv import write_csv_files
-    from review.release_skos import write_skos_file
-    from review.releases import write_release_files
+    from publishing.formats.csv import write_csv_files
+    from publishing.formats.skos import write_skos_file
+    from publishing.published import published_reference_ids
+    from publishing.releases import write_release_files
 
     def fixtures(tmp: Path) -> dict:
         return write_release_files(tmp, formats=["fixtures"])[2]

@@ -99,7 +99,7 @@ def _copy_floor() -> tuple[float, int]:
     """Time COPY (SELECT …) TO STDOUT of the export's own queries; return (seconds, bytes)."""
     import psycopg
 
-    from review.releases import export_querysets
+    from publishing.formats.fixtures import export_querysets
 
     statements = []
     with connection.cursor() as cursor:

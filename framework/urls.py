@@ -15,7 +15,7 @@ urlpatterns = [
     path("admin/login/", SiteLoginView.as_view(), name="login"),
     path("admin/", admin.site.urls),
     path("roles/", include("roles.urls")),
-    path("review/release/", include("review.urls_release")),
+    path("review/release/", include("publishing.urls")),
     path("review/", include("review.urls")),
     # The REST API for data teams (/api/v1/…) and the personal token page (/api/tokens/).
     path("api/", include("api.urls")),

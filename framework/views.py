@@ -8,7 +8,8 @@ from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+
+from framework.redirects import is_local_path
 
 REVIEW_PERMISSIONS = ("review.review_alias", "review.review_mapping")
 CURATOR_PERMISSIONS = ("roles.change_role",)
@@ -51,8 +52,6 @@ class SiteLoginView(LoginView):
     def get_success_url(self) -> str:
         asked = self.request.POST.get(REDIRECT_FIELD_NAME) or self.request.GET.get(REDIRECT_FIELD_NAME) or ""
         # The admin index is what the admin's own links ask for by default: treat it as "no preference".
-        if asked and asked != reverse("admin:index") and url_has_allowed_host_and_scheme(
-            asked, allowed_hosts={self.request.get_host()}, require_https=self.request.is_secure()
-        ):
+        if asked != reverse("admin:index") and is_local_path(asked, self.request):
             return asked
         return landing_url(self.request.user)

@@ -9,25 +9,18 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
+
+from framework.redirects import redirect_next, safe_next
 
 from . import selectors, services
 from .forms import PreferencesForm
 from .models import Notification
 
 PAGE_SIZE = 50
-
-
-def _safe_next(request: HttpRequest, fallback: str) -> str:
-    """The POSTed `next` when it is a path on this site, else `fallback` (no open redirect)."""
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts=None, require_https=request.is_secure()):
-        return target
-    return fallback
 
 
 @login_required
@@ -43,7 +36,7 @@ def mark_read(request: HttpRequest, pk: int) -> HttpResponse:
         services.mark_read(user=request.user, pk=pk)
     except Notification.DoesNotExist:
         raise Http404("No such notification.") from None
-    return redirect(_safe_next(request, reverse("notifications:list")))
+    return redirect_next(request, reverse("notifications:list"))
 
 
 @login_required
@@ -54,10 +47,7 @@ def open_notification(request: HttpRequest, pk: int) -> HttpResponse:
         notification = services.mark_read(user=request.user, pk=pk)
     except Notification.DoesNotExist:
         raise Http404("No such notification.") from None
-    url = notification.url
-    if not url or not url_has_allowed_host_and_scheme(url, allowed_hosts=None):
-        url = reverse("notifications:list")
-    return redirect(url)
+    return HttpResponseRedirect(safe_next(request, notification.url, reverse("notifications:list")))
 
 
 @login_required
@@ -65,7 +55,7 @@ def open_notification(request: HttpRequest, pk: int) -> HttpResponse:
 def mark_all_read(request: HttpRequest) -> HttpResponse:
     count = services.mark_all_read(user=request.user)
     messages.success(request, f"Marked {count} notification{'s' if count != 1 else ''} as read.")
-    return redirect(_safe_next(request, reverse("notifications:list")))
+    return redirect_next(request, reverse("notifications:list"))
 
 
 @login_required

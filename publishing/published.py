@@ -2,7 +2,7 @@
 
 Published data is every role, component, level and taxonomy node, and of the reviewed items only
 the **approved** aliases and mappings. Pending, rejected and reopened items never leave Rolebook.
-`review.releases` (fixtures, CSV, SKOS) and `api` (the REST API) take their rows from the
+`publishing.formats` (fixtures, CSV, SKOS) and `api` (the REST API) take their rows from the
 functions below and nowhere else, so a release and the API cannot drift apart; the property
 tests in tests/api/test_no_leak.py hold them to the same set.
 

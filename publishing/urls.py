@@ -2,11 +2,11 @@
 
 from django.urls import path
 
-from . import views_release
+from . import views
 
 app_name = "releases"
 
 urlpatterns = [
-    path("", views_release.release_page, name="release"),
-    path("download/", views_release.release_download, name="download"),
+    path("", views.release_page, name="release"),
+    path("download/", views.release_download, name="download"),
 ]

@@ -1,7 +1,8 @@
 """The "Export approved release" page and its zip download, for reviewers and superusers.
 
 The zip holds the same files as `manage.py export_approved`, written by the same code
-(`review.releases.write_release_zip`).
+(`publishing.releases.write_release_zip`). The pages live at /review/release/, next to the
+review desk whose reviewers use them.
 """
 
 from __future__ import annotations
@@ -17,20 +18,18 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from .releases import (
-    CSV,
-    FORMATS,
-    PARTS,
-    SEMVER_RE,
-    SKOS,
-    ReleaseError,
-    can_export_release,
-    release_counts,
-    release_formats,
-    write_release_zip,
-)
+from .files import CSV, FORMATS, SEMVER_RE, SKOS, ReleaseError, release_formats
+from .formats.fixtures import PARTS, release_counts
+from .releases import write_release_zip
 
 FORMAT_LABELS = {CSV: "CSV (roles, aliases, mappings, components)", SKOS: "SKOS (Turtle)"}
+# Exporting is part of reviewing: the review app's permission, named here by its string.
+EXPORT_PERMISSION = "review.review_alias"
+
+
+def can_export_release(user) -> bool:
+    """Return True for reviewers (permission review.review_alias) and superusers."""
+    return bool(user and user.is_active and (user.is_superuser or user.has_perm(EXPORT_PERMISSION)))
 
 
 def exporters_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -67,7 +66,7 @@ def _page(request: HttpRequest, *, version: str = "", with_reviewers: bool = Fal
         "error": error,
         "format_choices": [(name, label, name in formats) for name, label in FORMAT_LABELS.items()],
     }
-    return render(request, "review/release.html", context, status=status)
+    return render(request, "publishing/release.html", context, status=status)
 
 
 @require_GET

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "taxonomy",
     "roles",
     "review",
+    "publishing",  # releases and the "published" rule the REST API reads
     "notifications",  # issue 12: in-app and email notifications
     "axes",  # issue 12: login lockout (after auth, as django-axes asks)
     "csp",  # issue 12: Content-Security-Policy's system checks
@@ -55,6 +56,8 @@ MIDDLEWARE = [
     # issue 12: /healthz before the host check and HTTPS redirect; then one JSON log line per request.
     "framework.health.HealthCheckMiddleware",
     "framework.requestlog.RequestLogMiddleware",
+    # A database locked past its timeout by a long writer (SQLite) is a 503 "busy, retry", never a 500.
+    "framework.busy.BusyDatabaseMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # issue 12: static files, right after SecurityMiddleware
     "framework.security.RolebookCSPMiddleware",  # issue 12: Content-Security-Policy (django-csp)
@@ -208,7 +211,7 @@ ROLEBOOK_CODER_REFERENCE_DIR = BASE_DIR / "fixtures" / "reference"
 # Card upload: curators upload cards by the hundred (Django refuses more than 100 files by default).
 DATA_UPLOAD_MAX_NUMBER_FILES = 1000
 
-# --- Data for everyone else: the REST API (api/) and the release formats (review/release_*.py) ---
+# --- Data for everyone else: the REST API (api/) and the release formats (publishing/formats/) ---
 INSTALLED_APPS += ["rest_framework", "drf_spectacular", "drf_spectacular_sidecar", "api"]
 # Where `export_approved --publish` writes releases, one folder per version, and the API reads them.
 ROLEBOOK_RELEASES_DIR = Path(os.environ.get("ROLEBOOK_RELEASES_DIR", BASE_DIR / "var" / "releases"))

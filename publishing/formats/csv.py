@@ -14,7 +14,7 @@ Values: empty for none; timestamps UTC ISO 8601 with microseconds and a ``Z``; c
 two decimals; a role's ``plan`` and ``core_outputs`` as JSON arrays of text. Values are written
 as curated, not escaped for spreadsheets: a cell that starts with ``=`` stays one.
 
-The rows come from `review.published`, the same rule as the fixtures and the API.
+The rows come from `publishing.published`, the same rule as the fixtures and the API.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ from django.db.models import Case, IntegerField, Value, When
 
 from roles.models import Component
 
-from .published import (
+from ..files import CSV, json_value, sha256_file
+from ..published import (
     binary_order,
     code_scheme,
     match_type,
@@ -37,7 +38,6 @@ from .published import (
     published_mappings,
     published_roles,
 )
-from .releases import _sha256, json_value
 
 ROLES_CSV, ALIASES_CSV, MAPPINGS_CSV, COMPONENTS_CSV = "roles.csv", "aliases.csv", "mappings.csv", "components.csv"
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -159,8 +159,8 @@ def write_csv_files(directory: Path, *, progress: Callable[[str], None] | None =
             "columns": list(columns),
             "count": count,
             "entity": ENTITIES[name],
-            "format": "csv",
-            "sha256": _sha256(path),
+            "format": CSV,
+            "sha256": sha256_file(path),
         }
         report(f"{name}: {count} rows")
     return entries

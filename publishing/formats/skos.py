@@ -23,7 +23,7 @@ predicates in `PREDICATES` order; objects sorted), so the file is deterministic 
 never holds the graph in memory: rdflib's own Turtle serializer needs the whole graph and took
 longer than the whole fixtures export at O*NET scale. `skos_graph()` builds the same statements
 as an rdflib Graph; the tests parse the file back and compare the two, and validate it with
-pySHACL against `SHAPES` (review/skos_shapes.ttl).
+pySHACL against `SHAPES` (publishing/formats/skos_shapes.ttl).
 """
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ from rdflib.term import Node
 from roles.models import TitleAlias
 from taxonomy.models import OccupationCode, TaxonomyNode
 
-from .published import binary_order, code_scheme, match_type, published_aliases, published_mappings, published_roles
-from .releases import _sha256
+from ..files import sha256_file
+from ..published import binary_order, code_scheme, match_type, published_aliases, published_mappings, published_roles
 
 SKOS_FILE = "skos.ttl"
 SHAPES = Path(__file__).with_name("skos_shapes.ttl")
@@ -130,7 +130,7 @@ def _sort_key(term: Node) -> tuple:
 def skos_blocks(node_ids: set[int], occupation_ids: set[int], uris: SkosUris | None = None) -> Iterator[Block]:
     """Yield (subject, statements) for the whole file, in file order (5 queries).
 
-    `node_ids` and `occupation_ids` are the release's reference rows (review.published).
+    `node_ids` and `occupation_ids` are the release's reference rows (publishing.published).
     """
     uris = uris or SkosUris.from_settings()
     scheme = uris.scheme
@@ -307,4 +307,4 @@ def write_skos_file(
         count = write_turtle(skos_blocks(node_ids, occupation_ids), handle)
     if progress:
         progress(f"{SKOS_FILE}: {count} statements")
-    return {SKOS_FILE: {"count": count, "entity": "skos", "format": "skos", "sha256": _sha256(path)}}
+    return {SKOS_FILE: {"count": count, "entity": "skos", "format": "skos", "sha256": sha256_file(path)}}

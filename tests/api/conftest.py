@@ -17,7 +17,7 @@ from tests.factories import (
     TitleAliasFactory,
     UserFactory,
 )
-from tests.review.test_releases import make_reviewer
+from tests.publishing.test_releases import make_reviewer
 
 
 @pytest.fixture(autouse=True)

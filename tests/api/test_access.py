@@ -16,7 +16,7 @@ from django.urls import URLResolver, get_resolver
 
 from api.models import ApiToken
 from api.services import create_token, revoke_token
-from review.release_store import publish_release
+from publishing.store import publish_release
 from tests.api.conftest import bearer
 from tests.factories import UserFactory
 

@@ -129,6 +129,53 @@ def test_a_nul_byte_is_refused_before_any_query(client, published, reader):
     assert response.json()["code"] == "nul_character" and "NUL" in response.json()["detail"]
 
 
+@pytest.mark.parametrize("path", ["/api/v1/roles", "/api/v1/occupation-codes"])
+@pytest.mark.parametrize("cursor", ["cD0A", "cD0xNS0AMjA1MQ==", "bz0xJnA9AA==", "cj0xJnA9AA=="])
+def test_a_cursor_that_decodes_to_a_nul_is_a_400_problem(client, published, reader, path, cursor):
+    """`cD0A` is base64 of "p=\\x00": a position PostgreSQL could not even compare."""
+    response = client.get(f"{path}?cursor={cursor}", **reader)
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+    body = response.json()
+    assert body["code"] == "invalid" and list(body["errors"]) == ["cursor"]
+
+
+def test_every_api_list_survives_any_decoded_cursor(client, published, make_token, releases_dir):
+    """Every list of /api/v1/ (from the URL list) answers a crafted cursor with 200 or a 400 problem, never 5xx."""
+    import base64
+    import random
+    from urllib.parse import parse_qs, urlencode, urlsplit
+
+    from django.urls import get_resolver
+
+    from tests.review.test_url_matrix import CURSOR_ATOMS, crafted_cursors
+
+    headers = bearer(make_token(("read", "releases"))[1])
+    lists = [f"/api/v1/{pattern.pattern}" for pattern in get_resolver("api.urls").url_patterns[0].url_patterns
+             if getattr(pattern, "name", "") and pattern.name.endswith("-list")]
+    assert lists == ["/api/v1/roles", "/api/v1/occupation-codes", "/api/v1/releases"], lists
+    rnd = random.Random(7)
+    cells = 0
+    for path in lists:
+        cursors = crafted_cursors()
+        following = client.get(path, {"page_size": 1}, **headers).json()["next"]
+        if following:
+            # The cursor the API wrote, with each of its parts in turn replaced by a crafted value.
+            real = parse_qs(base64.b64decode(parse_qs(urlsplit(following).query)["cursor"][0]).decode())
+            for key in ("p", "o", "r"):
+                for atom in [*CURSOR_ATOMS, "\x00", "1\x00", "-1", "9" * 40, "p" * 5000]:
+                    crafted = {**{k: v[0] for k, v in real.items()}, key: str(atom)}
+                    cursors.append(base64.b64encode(urlencode(crafted).encode()).decode())
+        for cursor in cursors:
+            response = client.get(path, {"cursor": cursor, "page_size": rnd.choice(["1", "2", ""])}, **headers)
+            cells += 1
+            assert response.status_code in (200, 400), (path, cursor, response.status_code)
+            if response.status_code == 400:
+                assert response["Content-Type"] == "application/problem+json"
+                assert list(response.json()["errors"]) == ["cursor"], response.json()
+    print(f"\nAPI lists {lists}: {cells} crafted cursors, no 5xx")
+
+
 def test_throttles_answer_429_with_retry_after(client, published, reader, settings):
     settings.ROLEBOOK_API_THROTTLE_RATES = {**settings.ROLEBOOK_API_THROTTLE_RATES, "user": "2/minute"}
     assert client.get("/api/v1/occupation-codes?page_size=1", **reader).status_code == 200

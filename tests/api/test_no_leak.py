@@ -23,14 +23,14 @@ from rdflib import Graph
 from rdflib.namespace import SKOS
 
 from api.services import create_token
-from review.release_csv import ALIASES_CSV, MAPPINGS_CSV, read_csv
-from review.release_skos import SKOS_FILE
-from review.releases import write_release
+from publishing.formats.csv import ALIASES_CSV, MAPPINGS_CSV, read_csv
+from publishing.formats.skos import SKOS_FILE
+from publishing.releases import write_release
 from roles.cards.parser import parse_card
 from roles.models import ClassificationMapping, Role, TitleAlias
 from tests.api.conftest import bearer
 from tests.factories import ClassificationMappingFactory, TitleAliasFactory, UserFactory
-from tests.review.test_releases import ALIAS_PATHS, _drive_alias, _drive_mapping, build_roles, make_reviewer
+from tests.publishing.test_releases import ALIAS_PATHS, _drive_alias, _drive_mapping, build_roles, make_reviewer
 
 pytestmark = pytest.mark.django_db
 EXAMPLES = 25

@@ -7,9 +7,10 @@ import zipfile
 
 import pytest
 
+from publishing.files import REVIEWERS
+from publishing.releases import write_release
+from publishing.store import publish_release, published_releases, version_key
 from review import services
-from review.release_store import publish_release, published_releases, version_key
-from review.releases import REVIEWERS, write_release
 from roles.models import TitleAlias
 
 pytestmark = pytest.mark.django_db
@@ -162,3 +163,11 @@ def test_the_releases_list_runs_one_query(client, published, releases_dir, downl
     with django_assert_num_queries(1):
         response = client.get("/api/v1/releases", **downloader)
     assert len(response.json()["results"]) == count
+
+
+def test_a_release_whose_files_do_not_match_its_manifest_is_neither_listed_nor_served(client, releases, downloader):
+    (releases / "1.1.0" / "aliases.csv").write_bytes(b"role_code,alias\r\n")
+    body = client.get("/api/v1/releases", **downloader).json()
+    assert [r["version"] for r in body["results"]] == ["1.2.0", "1.0.0"]
+    assert client.get("/api/v1/releases/1.1.0", **downloader).status_code == 404
+    assert client.get("/api/v1/releases/1.1.0/download/csv", **downloader).status_code == 404

@@ -36,12 +36,12 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from api.services import create_token
+from publishing.store import publish_release
 from review import services
-from review.release_store import publish_release
 from roles.models import ClassificationMapping, TitleAlias
 from tests.api.conftest import populate
 from tests.factories import UserFactory
-from tests.review.test_releases import make_reviewer
+from tests.publishing.test_releases import make_reviewer
 
 # Examples per operation; SCHEMATHESIS_EXAMPLES raises it for a deeper run.
 EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "25"))

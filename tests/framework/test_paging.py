@@ -105,3 +105,76 @@ def test_a_crafted_cursor_in_the_queue_restarts_at_the_first_page(aliases, make_
     assert response.redirect_chain[0][1] == 302
     assert "after=" not in response.redirect_chain[0][0] and "family=X" in response.redirect_chain[0][0]
     assert "(after/before) is not a position in this list: back to the first page" in response.content.decode()
+
+
+def _cursor(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+# Cursors whose base64 and JSON are well formed but whose values are not a position any list wrote.
+DECODED_BAD = {
+    "nul in a text key": b'["\\u0000", "0.10", 1]',
+    "nul inside a text key": b'["AIMLAM\\u0000.GEN.P1", "0.10", 1]',
+    "a huge text key": b'["' + b"x" * 300 + b'", "0.10", 1]',
+    "an infinite id": b'["A", "0.10", 1e400]',
+    "an id past 64 bits": b'["A", "0.10", 100000000000000000000000000000]',
+    "a boolean id": b'["A", "0.10", true]',
+    "a fractional id": b'["A", "0.10", 1.5]',
+    "a NaN confidence": b'["A", "NaN", 1]',
+    "an infinite confidence": b'["A", "Infinity", 1]',
+    "a text id": b'["A", "0.10", "1"]',
+}
+
+
+@pytest.mark.parametrize("raw", DECODED_BAD.values(), ids=DECODED_BAD.keys())
+def test_a_decoded_cursor_with_a_nul_a_wrong_type_or_an_odd_size_is_refused(aliases, raw):
+    paginator = KeysetPaginator(TitleAlias.objects.all(), ("role__code", "confidence", "pk"), per_page=5)
+    for name in ("after", "before"):
+        with pytest.raises(InvalidCursor):
+            paginator.page(QueryDict(f"{name}={_cursor(raw)}"))
+
+
+@pytest.mark.parametrize("raw", [
+    b'["2026-01-01T00:00:00", 1]',  # no offset: cursors carry one
+    b'["0001-01-01T00:00:00+05:00", 1]',  # before year 1 in UTC
+    b'["2026-01-01T00:00:00\\u0000+00:00", 1]',
+])
+def test_a_decoded_time_cursor_that_is_no_instant_is_refused(make_user, raw):
+    from roles.models import Decision
+
+    paginator = KeysetPaginator(Decision.objects.all(), ("-created_at", "-pk"), per_page=5)
+    with pytest.raises(InvalidCursor):
+        paginator.page(QueryDict(f"after={_cursor(raw)}"))
+
+
+def test_an_overlong_cursor_is_refused_before_decoding(aliases):
+    paginator = KeysetPaginator(TitleAlias.objects.all(), ("confidence", "pk"), per_page=5)
+    with pytest.raises(InvalidCursor):
+        paginator.page(QueryDict(f"after={_cursor(b'[0.1, 1]' + b' ' * 5000)}"))
+
+
+def test_the_cursors_the_list_writes_still_read_back(aliases, make_user):
+    """The checks refuse no cursor a page wrote: text, decimal, time and id keys round-trip."""
+    from review.services import approve_alias
+    from roles.models import Decision
+
+    reviewer = make_user("reviewer")
+    for alias in aliases[:12]:
+        approve_alias(alias=alias, actor=reviewer)
+    pages, _ = walk(KeysetPaginator(TitleAlias.objects.all(), ("role__code", "-confidence", "pk"), per_page=5))
+    assert sum(len(p) for p in pages) == 23
+    pages, _ = walk(KeysetPaginator(Decision.objects.all(), ("-created_at", "-pk"), per_page=5))
+    assert sum(len(p) for p in pages) == Decision.objects.count() >= 12
+
+
+@pytest.mark.parametrize("sort", ["role", "confidence"])
+def test_a_crafted_cursor_holding_a_nul_restarts_the_queue_and_never_fails(aliases, make_user, sort):
+    from django.test import Client
+
+    browser = Client()
+    browser.force_login(make_user("reviewer"))
+    cursor = _cursor(b'["\\u0000", "0.10", 1]' if sort == "role" else b'["0.10\\u0000", 1]')
+    for name in ("after", "before"):
+        response = browser.get(reverse("review:aliases"), {name: cursor, "sort": sort})
+        assert response.status_code == 302, (name, response.status_code)
+        assert f"{name}=" not in response["Location"]

@@ -91,7 +91,8 @@ def test_nobody_reads_or_marks_someone_elses_notification(people):
 
 
 @pytest.mark.parametrize(
-    "target", ["https://evil.example/", "//evil.example/", "/\\evil.example", "javascript:alert(1)"]
+    "target", ["https://evil.example/", "//evil.example/", "/\\evil.example", "javascript:alert(1)", "-1",
+               "admin:index", "/\t/evil.example", "/" + "a" * 20000]
 )
 def test_next_never_leaves_the_site(people, target):
     _notes(people["carl"], 1)

@@ -13,10 +13,10 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from publishing.files import CHANGES, MANIFEST, REVIEWERS, read_manifest
 from review import services
-from review.releases import CHANGES, MANIFEST, REVIEWERS, read_manifest
 from roles.models import ClassificationMapping, TitleAlias
-from tests.review.test_releases import (
+from tests.publishing.test_releases import (
     approve_aliases,
     approve_mappings,
     build_roles,

@@ -12,17 +12,18 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.compare import isomorphic
 from rdflib.namespace import RDF, SKOS
 
+from publishing.files import read_manifest
+from publishing.formats.csv import ALIASES_CSV, COLUMNS, COMPONENTS_CSV, MAPPINGS_CSV, ROLES_CSV, read_csv
+from publishing.formats.skos import SHAPES, SKOS_FILE, SkosUris, skos_graph
+from publishing.published import published_reference_ids
+from publishing.releases import files_of_format, write_release
 from review import services
-from review.published import published_reference_ids
-from review.release_csv import ALIASES_CSV, COLUMNS, COMPONENTS_CSV, MAPPINGS_CSV, ROLES_CSV, read_csv
-from review.release_skos import SHAPES, SKOS_FILE, SkosUris, skos_graph
-from review.releases import files_of_format, read_manifest, write_release
 from roles.models import ClassificationMapping, Component, Role, TitleAlias
 from taxonomy.models import TaxonomyNode
 from tests.api.conftest import populate
 from tests.conftest import REFERENCE_FIXTURES
 from tests.factories import ComponentFactory, FamilyFactory, TitleAliasFactory
-from tests.review.test_releases import fixture_bytes, load_release, make_reviewer
+from tests.publishing.test_releases import fixture_bytes, load_release, make_reviewer
 
 pytestmark = pytest.mark.django_db
 

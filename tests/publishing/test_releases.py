@@ -14,20 +14,13 @@ from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from publishing.files import CHANGES, REVIEWERS, read_manifest
+from publishing.formats.csv import CSV_QUERIES
+from publishing.formats.fixtures import EXPORT_QUERIES, PARTS, iter_fixture, release_counts
+from publishing.formats.skos import SKOS_QUERIES
+from publishing.releases import write_release
 from review import services
 from review.groups import sync_review_permissions
-from review.release_csv import CSV_QUERIES
-from review.release_skos import SKOS_QUERIES
-from review.releases import (
-    CHANGES,
-    EXPORT_QUERIES,
-    PARTS,
-    REVIEWERS,
-    iter_fixture,
-    read_manifest,
-    release_counts,
-    write_release,
-)
 from roles.models import ClassificationMapping, Role, TitleAlias
 from taxonomy.models import OccupationCode, TaxonomyNode
 from tests.conftest import REFERENCE_FIXTURES

@@ -8,10 +8,11 @@ import zipfile
 import pytest
 from django.urls import reverse
 
-from review.releases import release_counts, write_release
+from publishing.formats.fixtures import release_counts
+from publishing.releases import write_release
 from roles.models import TitleAlias
 from tests.factories import UserFactory, curator
-from tests.review.test_releases import approve_aliases, build_roles, fixture_bytes, make_reviewer
+from tests.publishing.test_releases import approve_aliases, build_roles, fixture_bytes, make_reviewer
 
 pytestmark = pytest.mark.django_db
 

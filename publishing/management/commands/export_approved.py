@@ -1,7 +1,8 @@
 """export_approved: write (or check, or publish) a release of what reviewers approved.
 
 Fixtures that load with stock loaddata, plus CSV and SKOS (``--format``); ``--publish`` writes it
-as a new immutable release under ROLEBOOK_RELEASES_DIR, where the REST API serves it.
+as a new immutable release under ROLEBOOK_RELEASES_DIR, where the REST API serves it. A killed run
+leaves the old release whole; the next run cleans up after it and says so in one line.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from review.release_store import publish_release
-from review.releases import FORMATS, MANIFEST, SEMVER_RE, ReleaseError, check_release, export_release
+from publishing.files import FORMATS, MANIFEST, SEMVER_RE, ReleaseError
+from publishing.releases import check_release, export_release
+from publishing.store import publish_release
 
 
 class Command(BaseCommand):
@@ -84,7 +86,7 @@ class Command(BaseCommand):
                 return
             if options["publish"]:
                 output, manifest = publish_release(
-                    version=version, since=since, formats=formats, progress=self._progress
+                    version=version, since=since, formats=formats, progress=self._progress, notice=self._notice
                 )
             else:
                 manifest = export_release(
@@ -94,6 +96,7 @@ class Command(BaseCommand):
                     with_reviewers=options["with_reviewers"],
                     progress=self._progress,
                     formats=formats,
+                    notice=self._notice,
                 )
         except ReleaseError as exc:
             raise CommandError(str(exc)) from exc
@@ -113,6 +116,10 @@ class Command(BaseCommand):
     def _progress(self, message: str) -> None:
         if self.verbosity >= 1:
             self.stdout.write(message)
+
+    def _notice(self, message: str) -> None:
+        if self.verbosity >= 1:
+            self.stdout.write(self.style.WARNING(message))
 
     def _check(self, output: Path, *, since: Path | None, with_reviewers: bool) -> None:
         if not (output / MANIFEST).is_file():
