@@ -361,6 +361,9 @@ def _report(request: HttpRequest, result: services.BulkResult, verb: str, limit:
 def alias_bulk(request: HttpRequest) -> HttpResponse:
     form = BulkAliasForm(request.POST, user=request.user)
     if not form.is_valid():
+        if not can_review(request.user, TitleAlias):
+            # Nothing reached the review core: answer a non-reviewer as it would.
+            raise PermissionDenied("Deciding aliases needs the review permission.")
         for errors in form.errors.values():
             messages.error(request, " ".join(errors))
         return _back(request, reverse("review:aliases"))
@@ -390,8 +393,8 @@ def alias_threshold(request: HttpRequest) -> HttpResponse:
     The confirm decides exactly the aliases the preview listed, at the versions it showed: one
     that changed since is skipped and named, and one that started to match since is left alone.
     """
-    if request.method != "POST" and not can_review(request.user, TitleAlias):
-        # The preview signs a list for the confirm; the confirm's decision is checked by the review core.
+    if not can_review(request.user, TitleAlias):
+        # The preview and its confirm page are for reviewers; the decision itself is checked by the review core.
         raise PermissionDenied("Deciding aliases needs the review permission.")
     params = request.POST if request.method == "POST" else request.GET
     # Only the alias queue's own filters carry over; other parameters (a mapping filter) are ignored.

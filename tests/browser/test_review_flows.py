@@ -193,12 +193,12 @@ def test_four_eyes_refusal_is_shown_to_the_editor(page, live_server, seed_role, 
     login(page, live_server, "rita")
     page.goto(f"{live_server.url}/review/aliases/?role=AIMLAM.GEN.P1")
     row = alias_row(page, "Deep Learning I")
-    expect(row.locator(".four-eyes")).to_contain_text("you changed its content since it was last approved")
+    expect(row.locator(".four-eyes")).to_contain_text("you wrote part of its content")
     expect(row.locator("button.approve")).to_have_count(0)
     row.focus()
     page.keyboard.press("a")
     expect(page.locator("#messages")).to_contain_text(
-        "Four-eyes: you changed its content since it was last approved; another reviewer must approve"
+        "Four-eyes: you wrote part of its content; another reviewer must approve"
     )
     alias.refresh_from_db()
     assert alias.status == "pending"

@@ -150,7 +150,7 @@ def test_four_eyes_refusal_is_shown(make_user, alias):
     alias.alias = "Data Wrangler Senior"
     save_alias(alias=alias, actor=editor, reason="clarify")
     html = client.get(reverse("review:aliases")).content.decode()
-    assert "Four-eyes: you changed its content since it was last approved" in html
+    assert "Four-eyes: you wrote part of its content" in html
     response = client.post(reverse("review:alias-approve", args=[alias.pk]), follow=True)
     assert "You cannot approve the alias “Data Wrangler Senior”" in response.content.decode()
     alias.refresh_from_db()
