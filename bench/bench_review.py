@@ -39,11 +39,9 @@ if not any(getattr(p, "namespace", None) == "review" for p in urlpatterns):
 
 
 def _reviewer():
-    from review.groups import sync_review_permissions
     from roles.groups import REVIEWERS, sync_groups
 
     sync_groups(Group, Permission)
-    sync_review_permissions(Group, Permission)
     user = get_user_model().objects.create_user("bench-reviewer", password="pw", is_staff=True)
     user.groups.add(Group.objects.get(name=REVIEWERS))
     return get_user_model().objects.get(pk=user.pk)

@@ -106,13 +106,11 @@ import os, random
 from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
-from review.groups import sync_review_permissions
 from roles.groups import CURATORS, REVIEWERS, sync_groups
 from roles.cards.renderer import render_card
 from roles.models import Role
 
 sync_groups(Group, Permission)
-sync_review_permissions(Group, Permission)
 User = get_user_model()
 password = os.environ["BENCH_LOAD_PASSWORD"]
 for name, group in [*((f"rev{i}", REVIEWERS) for i in range(1, 9)), ("cur1", CURATORS), ("cur2", CURATORS),

@@ -76,11 +76,9 @@ def users() -> dict[str, Any]:
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group, Permission
 
-    from review.groups import sync_review_permissions
     from roles.groups import CURATORS, REVIEWERS, sync_groups
 
     sync_groups(Group, Permission)
-    sync_review_permissions(Group, Permission)
     User = get_user_model()
     made = {}
     for name, group in (("bench-reviewer", REVIEWERS), ("bench-curator", CURATORS)):

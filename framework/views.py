@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from framework.redirects import is_local_path
 
-REVIEW_PERMISSIONS = ("review.review_alias", "review.review_mapping")
+REVIEW_PERMISSIONS = ("roles.review_alias", "roles.review_mapping")
 CURATOR_PERMISSIONS = ("roles.change_role",)
 
 

@@ -14,7 +14,7 @@ from roles.models import ClassificationMapping, TitleAlias
 from .models import Notification, NotificationPreference
 
 BELL_SIZE = 5
-REVIEW_PERMISSIONS = ("review.review_alias", "review.review_mapping")
+REVIEW_PERMISSIONS = (TitleAlias.REVIEW_PERMISSION, ClassificationMapping.REVIEW_PERMISSION)
 
 
 def notifications_for(user: Any) -> QuerySet[Notification]:
@@ -77,10 +77,10 @@ def _by_family(queryset: QuerySet) -> dict[str, int]:
 
 def digest_summary(user: Any) -> DigestSummary:
     """What `user` may review: open aliases and/or mappings per family, and the oldest open item (4 queries)."""
-    aliases = TitleAlias.objects.pending() if user.has_perm("review.review_alias") else TitleAlias.objects.none()
+    aliases = TitleAlias.objects.pending() if user.has_perm(TitleAlias.REVIEW_PERMISSION) else TitleAlias.objects.none()
     mappings = (
         ClassificationMapping.objects.filter(status=ClassificationMapping.OPEN)
-        if user.has_perm("review.review_mapping")
+        if user.has_perm(ClassificationMapping.REVIEW_PERMISSION)
         else ClassificationMapping.objects.none()
     )
     oldest_alias = aliases.select_related("role").order_by("created_at", "pk").first()

@@ -18,17 +18,19 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from roles.models import TitleAlias
+
 from .files import CSV, FORMATS, SEMVER_RE, SKOS, ReleaseError, release_formats
 from .formats.fixtures import PARTS, release_counts
 from .releases import write_release_zip
 
 FORMAT_LABELS = {CSV: "CSV (roles, aliases, mappings, components)", SKOS: "SKOS (Turtle)"}
-# Exporting is part of reviewing: the review app's permission, named here by its string.
-EXPORT_PERMISSION = "review.review_alias"
+# Exporting is part of reviewing: whoever may decide on aliases may export what was approved.
+EXPORT_PERMISSION = TitleAlias.REVIEW_PERMISSION
 
 
 def can_export_release(user) -> bool:
-    """Return True for reviewers (permission review.review_alias) and superusers."""
+    """Return True for reviewers (permission roles.review_alias) and superusers."""
     return bool(user and user.is_active and (user.is_superuser or user.has_perm(EXPORT_PERMISSION)))
 
 
@@ -40,7 +42,7 @@ def exporters_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         if not can_export_release(request.user):
-            raise PermissionDenied("Exporting a release needs the review permission (review.review_alias).")
+            raise PermissionDenied("Exporting a release needs the review permission (roles.review_alias).")
         return view(request, *args, **kwargs)
 
     return wrapped

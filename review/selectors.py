@@ -33,8 +33,6 @@ from roles.workflow import four_eyes_q, four_eyes_reason  # noqa: F401 - the que
 from taxonomy.coder import CoderQuery, coder_version, suggest
 from taxonomy.models import Level, OccupationCode
 
-from .groups import REVIEW_ALIAS, REVIEW_MAPPING
-
 GROUP_LEVELS = (OccupationCode.Level.MAJOR, OccupationCode.Level.MINOR, OccupationCode.Level.BROAD)
 
 
@@ -46,9 +44,9 @@ def review_permission(item: Any) -> str:
     """Return the permission needed to decide `item` (an alias or a mapping, instance or class)."""
     model = item if isinstance(item, type) else type(item)
     if issubclass(model, TitleAlias):
-        return REVIEW_ALIAS
+        return TitleAlias.REVIEW_PERMISSION
     if issubclass(model, ClassificationMapping):
-        return REVIEW_MAPPING
+        return ClassificationMapping.REVIEW_PERMISSION
     raise TypeError(f"{model.__name__} is not reviewable.")
 
 

@@ -7,7 +7,7 @@ what is imported is exactly what was previewed and no client-side plan is truste
 Two choices go with an import. "Overwrite Rolebook edits" lets the cards' values replace fields
 people changed in Rolebook since the card's last import (by default those are kept and listed).
 "Import review decisions" turns the review states the cards claim into "imported" decisions; it
-is offered only to holders of review.import_decisions, and the importer checks the permission
+is offered only to holders of roles.import_decisions, and the importer checks the permission
 again, so a crafted POST from anyone else only imports the items, pending.
 """
 
@@ -63,7 +63,7 @@ class ImportOptionsForm(forms.Form):
         required=False,
         label="Import review decisions",
         help_text="Record the approvals and rejections the cards carry as decisions in your name "
-        "(needs review.import_decisions).",
+        "(needs roles.import_decisions).",
     )
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:

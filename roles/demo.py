@@ -431,7 +431,7 @@ def _demo_reviewer():
             user.groups.add(group)
     # The review permissions themselves, in case the group is missing (a flushed database).
     user.user_permissions.add(*Permission.objects.filter(
-        content_type__app_label="review", codename__in=["review_alias", "review_mapping"]
+        content_type__app_label="roles", codename__in=["review_alias", "review_mapping"]
     ))
     return user_model._default_manager.get(pk=user.pk)
 

@@ -26,11 +26,14 @@ def _codenames(models: dict[str, list[str]], actions: list[str]) -> list[tuple[s
 
 # The decision log is readable by both groups; only roles.workflow writes it.
 DECISION_LOG = [("roles", "view_decision")]
+# Reviewers decide aliases and mappings (TitleAlias/ClassificationMapping.REVIEW_PERMISSION). Nobody
+# gets roles.import_decisions from a group: the command-line system account holds it.
+REVIEW = [("roles", "review_alias"), ("roles", "review_mapping")]
 
 GROUP_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
     CURATORS: _codenames(CURATED_MODELS, ["add", "change", "view"]) + _codenames(REFERENCE_MODELS, ["view"])
     + DECISION_LOG,
-    REVIEWERS: _codenames(CURATED_MODELS, ["view"]) + _codenames(REFERENCE_MODELS, ["view"]) + DECISION_LOG,
+    REVIEWERS: _codenames(CURATED_MODELS, ["view"]) + _codenames(REFERENCE_MODELS, ["view"]) + DECISION_LOG + REVIEW,
 }
 
 

@@ -214,7 +214,8 @@ CODE_CHANGING_KINDS = frozenset({DecisionKind.REFINE, DecisionKind.REPLACE})
 KINDS_NEEDING_REASON = frozenset(
     {DecisionKind.REJECT, DecisionKind.REOPEN, DecisionKind.REPLACE, DecisionKind.IMPORTED, DecisionKind.RETURNED}
 )
-IMPORT_DECISIONS = "review.import_decisions"
+# Importing the review states a file claims as decisions: declared on Decision, granted explicitly.
+IMPORT_DECISIONS = "roles.import_decisions"
 
 
 class Reviewable(ChangeTracked):
@@ -318,7 +319,8 @@ class TitleAlias(Reviewable):
     # Everything a reviewer judged: a change to any of these sends a decided alias back to review.
     # (roles.E005 checks that every other field is review bookkeeping.)
     CONTENT_FIELDS = ("role", "alias", "alias_type", "confidence", "source")
-    REVIEW_PERMISSION = "review.review_alias"
+    # Declared in Meta.permissions below.
+    REVIEW_PERMISSION = "roles.review_alias"
 
     role = models.ForeignKey(Role, on_delete=models.CASCADE, related_name="aliases")
     alias = NormalizedCharField(max_length=200)
@@ -341,6 +343,7 @@ class TitleAlias(Reviewable):
         ordering = ["role", "pk"]
         verbose_name = "title alias"
         verbose_name_plural = "title aliases"
+        permissions = [("review_alias", "Can approve, reject and reopen title aliases")]
         constraints = [
             models.UniqueConstraint(
                 "role",
@@ -433,7 +436,8 @@ class ClassificationMapping(Reviewable):
     }
     # Everything a reviewer judged; `occupation` follows from the code, `previous_code` is history.
     CONTENT_FIELDS = ("role", "scheme", "code", "occupation", "title", "source")
-    REVIEW_PERMISSION = "review.review_mapping"
+    # Declared in Meta.permissions below.
+    REVIEW_PERMISSION = "roles.review_mapping"
     CODE_RE = MAPPING_CODE_RE
 
     role = models.ForeignKey(Role, on_delete=models.CASCADE, related_name="mappings")
@@ -469,6 +473,7 @@ class ClassificationMapping(Reviewable):
     class Meta:
         ordering = ["role", "scheme", "code"]
         verbose_name = "classification mapping"
+        permissions = [("review_mapping", "Can approve, reject, refine, replace and reopen classification mappings")]
         # The mapping queue's "code" sort (status, code, id): its keyset pages read this index in order.
         indexes = [models.Index(fields=["status", "code", "id"], name="mapping_code_key_idx")]
         constraints = [
@@ -577,6 +582,9 @@ class Decision(models.Model):
     class Meta:
         db_table = "review_decision"
         ordering = ["-created_at", "-pk"]
+        # An explicit grant (roles.workflow.holds_explicitly): superuser status never implies it.
+        permissions = [("import_decisions", "Can import the review states a file claims (approved, rejected) as "
+                        "decisions")]
         get_latest_by = "created_at"
         constraints = [
             models.CheckConstraint(

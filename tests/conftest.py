@@ -4,7 +4,6 @@ import pytest
 from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command
 
-from review.groups import sync_review_permissions
 from roles.groups import CURATORS, REVIEWERS, sync_groups
 from roles.models import IMPORT_DECISIONS
 
@@ -45,7 +44,6 @@ def reference_titles(db):
 def groups(db):
     """The Curators and Reviewers groups with their permissions, review permissions included."""
     sync_groups(Group, Permission)
-    sync_review_permissions(Group, Permission)
 
 
 @pytest.fixture
@@ -73,14 +71,13 @@ def seed_role(reference_soc):
 def review_groups(db):
     """Curators and Reviewers with their roles and review permissions (a flush removes them)."""
     sync_groups(Group, Permission)
-    sync_review_permissions(Group, Permission)
 
 
 @pytest.fixture
 def make_user(review_groups):
     def make(kind: str, **kwargs):
         """A user of `kind`: anonymous (None), curator, reviewer, superuser, or importer (a reviewer who was
-        explicitly granted review.import_decisions)."""
+        explicitly granted roles.import_decisions)."""
         if kind == "superuser":
             return _user_factory()(is_superuser=True, **kwargs)
         if kind == "anonymous":

@@ -6,7 +6,6 @@ import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 
-from review.groups import sync_review_permissions
 from roles.groups import CURATORS, REVIEWERS, sync_groups
 from roles.models import ClassificationMapping, Component, Role, TitleAlias
 from taxonomy.models import Level, OccupationCode, TaxonomyNode
@@ -29,7 +28,6 @@ class UserFactory(factory.django.DjangoModelFactory):
             return
         # Groups made by the data migration vanish after a transactional test: recreate them.
         sync_groups(Group, Permission)
-        sync_review_permissions(Group, Permission)
         self.groups.add(*Group.objects.filter(name__in=extracted))
 
 

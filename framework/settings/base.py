@@ -159,7 +159,7 @@ ROLEBOOK_SITE_HEADER = "Rolebook"
 ROLEBOOK_SYSTEM_USERNAME = "rolebook-system"
 # What that account may do beyond saving: shell access is an operator's, so commands may import
 # the review states a published card claims as decisions (Curators and Reviewers may not).
-ROLEBOOK_SYSTEM_PERMISSIONS = ["review.import_decisions"]
+ROLEBOOK_SYSTEM_PERMISSIONS = ["roles.import_decisions"]
 # Four-eyes: nobody approves an item they created or last changed, superusers included.
 REVIEW_ALLOW_SELF_APPROVAL = env_bool("REVIEW_ALLOW_SELF_APPROVAL", False)
 

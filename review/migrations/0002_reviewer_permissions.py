@@ -1,11 +1,20 @@
 from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
-from review.groups import sync_review_permissions
 from roles.groups import CURATORS, REVIEWERS
 
 # The permissions as this migration granted them (the decision log's moved to roles later).
 GROUP_PERMISSIONS = {REVIEWERS: ["review_alias", "review_mapping", "view_decision"], CURATORS: ["view_decision"]}
+
+
+def sync_review_permissions(group_model, permission_model, permissions: dict[str, list[str]]) -> None:
+    for group_name, codenames in permissions.items():
+        group, _ = group_model.objects.get_or_create(name=group_name)
+        found = list(permission_model.objects.filter(content_type__app_label="review", codename__in=codenames))
+        missing = set(codenames) - {p.codename for p in found}
+        if missing:
+            raise LookupError(f"Permissions review.{', review.'.join(sorted(missing))} do not exist.")
+        group.permissions.add(*found)
 
 
 def grant(apps, schema_editor):

@@ -8,7 +8,7 @@ simple-history's bulk helpers: the number of queries per card stays bounded what
 
 Review states on a card are claims by the system that published it, never decisions by the
 person who uploads it. They become decisions ("imported" Decision rows naming the importer and
-the file) only when the import is asked to and the importer was granted review.import_decisions
+the file) only when the import is asked to and the importer was granted roles.import_decisions
 (superuser status does not imply it). An imported approval is the importer's decision and obeys
 four-eyes like any other: content the importer wrote (new items, changed ones) is never
 approved by the import. Otherwise the items come in pending and the preview lists each claim
@@ -258,7 +258,7 @@ def import_cards(
     """Import every card in one transaction, or nothing at all if any card has a problem.
 
     With dry_run, only plan: nothing is written. With import_decisions, the card's review
-    claims become "imported" decisions when `actor` holds review.import_decisions (otherwise
+    claims become "imported" decisions when `actor` holds roles.import_decisions (otherwise
     they are listed as ignored). With overwrite_edits, the card's values replace fields changed
     in Rolebook since its last import. Returns the plans, or the problems as (filename,
     Problem); never raises for bad input.
@@ -534,7 +534,7 @@ def _claim_date(data: AliasData) -> datetime | None:
 
 
 NO_PERMISSION_CLAIM = "the import does not decide for a reviewer (importing review decisions needs " \
-    "review.import_decisions, and the choice to import them)"
+    "roles.import_decisions, and the choice to import them)"
 RETURNED_CLAIM = "the card changes content a reviewer decided in Rolebook, so it goes back to review first"
 
 

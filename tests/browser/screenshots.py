@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import Group, Permission
 
-from review.groups import sync_review_permissions
 from roles.groups import CURATORS, REVIEWERS, sync_groups
 from roles.models import ClassificationMapping
 from tests.browser.conftest import login
@@ -22,7 +21,6 @@ SIZES = {"1280": {"width": 1280, "height": 900}, "390": {"width": 390, "height":
 @pytest.mark.browser
 def test_screenshots(browser, live_server, seed_role, reference_soc):
     sync_groups(Group, Permission)
-    sync_review_permissions(Group, Permission)
     UserFactory(username="rita", groups=[REVIEWERS])
     UserFactory(username="carl", groups=[CURATORS])
     UserFactory(username="ada", is_superuser=True)

@@ -10,7 +10,6 @@ import pytest
 from django.contrib.auth.models import Group, Permission
 from django.db.models import Model
 
-from review.groups import sync_review_permissions
 from roles.groups import CURATORS, REVIEWERS, sync_groups
 from roles.models import ClassificationMapping, Component, Decision, Role, TitleAlias
 from taxonomy.models import Level, OccupationCode, TaxonomyNode
@@ -27,7 +26,6 @@ COUNTS: dict[str, dict[str, int]] = {}
 @pytest.fixture
 def users(seed_role):
     sync_groups(Group, Permission)
-    sync_review_permissions(Group, Permission)
     return {
         "reviewer": UserFactory(username="rita", groups=[REVIEWERS]),
         "curator": UserFactory(username="carl", groups=[CURATORS]),

@@ -5,7 +5,6 @@ import pytest
 from django.contrib.auth.models import Group, Permission
 from playwright.sync_api import expect
 
-from review.groups import sync_review_permissions
 from roles.groups import CURATORS, REVIEWERS, sync_groups
 from roles.models import ClassificationMapping, Decision
 from tests.browser.conftest import login
@@ -19,7 +18,6 @@ pytestmark = pytest.mark.browser
 def users(seed_role):
     """Reviewers, a curator and an admin (groups are recreated: the live server's database was flushed)."""
     sync_groups(Group, Permission)
-    sync_review_permissions(Group, Permission)
     return {
         "reviewer": UserFactory(username="rita", groups=[REVIEWERS]),
         "curator": UserFactory(username="carl", groups=[CURATORS]),

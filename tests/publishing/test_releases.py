@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command
 from django.db import transaction
 from hypothesis import HealthCheck, given, settings
@@ -20,7 +19,6 @@ from publishing.formats.fixtures import EXPORT_QUERIES, PARTS, iter_fixture, rel
 from publishing.formats.skos import SKOS_QUERIES
 from publishing.releases import write_release
 from review import services
-from review.groups import sync_review_permissions
 from roles.models import ClassificationMapping, Role, TitleAlias
 from taxonomy.models import OccupationCode, TaxonomyNode
 from tests.conftest import REFERENCE_FIXTURES
@@ -44,9 +42,8 @@ MAPPING_FILE = "07_classification_mappings.json"
 
 
 def make_reviewer(**kwargs):
-    """A member of Reviewers holding review.review_alias and review.review_mapping."""
+    """A member of Reviewers holding roles.review_alias and roles.review_mapping."""
     user = reviewer(**kwargs)
-    sync_review_permissions(Group, Permission)
     return get_user_model().objects.get(pk=user.pk)  # fresh permission cache
 
 

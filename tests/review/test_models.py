@@ -50,7 +50,7 @@ def test_migration_grants_review_permissions_to_reviewers_only():
 
 
 def test_reviewer_and_curator_permissions(reviewer, curator, superuser):
-    assert reviewer.has_perm("review.review_alias") and reviewer.has_perm("review.review_mapping")
-    assert not curator.has_perm("review.review_alias")
+    assert reviewer.has_perm("roles.review_alias") and reviewer.has_perm("roles.review_mapping")
+    assert not curator.has_perm("roles.review_alias")
     assert curator.has_perm("roles.view_titlealias")
-    assert superuser.has_perm("review.review_mapping")
+    assert superuser.has_perm("roles.review_mapping")

@@ -343,7 +343,7 @@ def make_aliases(role, n, **kwargs):
 def test_bulk_approve_runs_constant_queries_per_batch(role, reviewer, n, django_assert_num_queries,
                                                      derived_after_commit):
     make_aliases(role, n)
-    reviewer.has_perm("review.review_alias")  # load the permission cache outside the count
+    reviewer.has_perm("roles.review_alias")  # load the permission cache outside the count
     # 1 SAVEPOINT, 1 SELECT pks, 1 SELECT … FOR UPDATE (batch), 1 UPDATE (bulk_update),
     # 1 INSERT history rows, 1 INSERT marking the role stale (roles.derived), 1 INSERT decisions,
     # 1 RELEASE SAVEPOINT.
@@ -362,7 +362,7 @@ def test_bulk_queries_grow_with_batches_not_items(role, reviewer, monkeypatch, d
 
     monkeypatch.setattr(core, "BULK_BATCH_SIZE", 4)
     make_aliases(role, 12)
-    reviewer.has_perm("review.review_alias")
+    reviewer.has_perm("roles.review_alias")
     with CaptureQueriesContext(connection) as ctx:
         services.approve_aliases(aliases=TitleAlias.objects.filter(role=role), actor=reviewer)
     # 3 batches × 5 queries (lock, UPDATE, history INSERT … SELECT, the roles marked stale,

@@ -6,7 +6,7 @@ bulk decisions (with the versions shown, sometimes stale), threshold approval, t
 "approve selected" action, undo, card imports with and without review claims, the SOC coder's
 suggested mappings, and taxonomy moves (the role's specialization to another family). Actors: a
 creating curator, an editing curator, a reviewer, a superuser, an importer (a reviewer granted
-review.import_decisions) and the system account.
+roles.import_decisions) and the system account.
 
 Invariants, after every step:
 
@@ -333,7 +333,7 @@ class ReviewMachine(RuleBasedStateMachine):
         for key, (status, _content) in after.items():
             if status != "approved" or before[key][0] == "approved":
                 continue
-            # Only an explicit holder of review.import_decisions, asking for it, turns a claim into a decision.
+            # Only an explicit holder of roles.import_decisions, asking for it, turns a claim into a decision.
             assert decisions, f"{key} approved by an import that did not import decisions"
             assert workflow.holds_explicitly(actor, IMPORT_DECISIONS), f"{key} approved by an import of {actor}"
         self._step("import card" + (" with claims" if claim and decisions else ""), actor, before)

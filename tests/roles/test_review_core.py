@@ -118,7 +118,7 @@ def test_suggested_mappings_mark_the_roles_derived_rows_stale(make_user, seed_ro
 
 
 def test_the_system_account_holds_import_decisions_explicitly():
-    assert workflow.holds_explicitly(get_system_user(), "review.import_decisions")
+    assert workflow.holds_explicitly(get_system_user(), "roles.import_decisions")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -168,7 +168,7 @@ def test_move_many_skips_with_a_reason_each_in_constant_queries(make_user, djang
     workflow.decide(done, kind=DecisionKind.REJECT, actor=make_user("reviewer"), reason="no")
     items = list(TitleAlias.objects.filter(role=role).order_by("pk"))
     reviewer = type(reviewer).objects.get(pk=reviewer.pk)
-    reviewer.has_perm("review.review_alias")  # loads the permission cache outside the count
+    reviewer.has_perm("roles.review_alias")  # loads the permission cache outside the count
     # Queries (11): the core's savepoint and its release; the locking SELECT; who decided the
     # rejected one; the UPDATE; its history INSERT … SELECT; one Decision INSERT … SELECT; the role
     # marked stale for roles.derived; the notifications (the items' creators, their roles' codes,

@@ -52,7 +52,7 @@ class Command(BaseCommand):
             dest="import_decisions",
             action="store_false",
             help="Import the items only, open for review, ignoring the review states the cards claim "
-            "(by default they become decisions when the acting user holds review.import_decisions).",
+            "(by default they become decisions when the acting user holds roles.import_decisions).",
         )
         parser.add_argument(
             "--as",

@@ -7,7 +7,7 @@ decisions. Every row added gets a history row from the acting user ("+", with th
 
 A reviewable item's review state in a fixture (an approved release loaded back, say) is a
 claim, like a card's: it becomes the loader's "imported" decision through the review core when
-the acting user was granted review.import_decisions (the system account is), and is otherwise
+the acting user was granted roles.import_decisions (the system account is), and is otherwise
 ignored (the item comes in open, and the count is reported). The loader is the author of what
 it loads, so four-eyes leaves claimed approvals open for a reviewer; rejections are imported.
 """
