@@ -59,8 +59,10 @@ test: venv browser axe
 screenshots: venv browser
 	$(PY) -m pytest tests/browser/screenshots.py -q -s -p no:cacheprovider
 
+# ruff, then the import contracts of pyproject.toml ([tool.importlinter]).
 lint: venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 bench: venv
 	$(PY) -m bench

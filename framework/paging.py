@@ -20,6 +20,7 @@ import base64
 import binascii
 import datetime as dt
 import json
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -31,6 +32,11 @@ from django.db.models import F, Q, QuerySet
 from django.http import QueryDict
 
 CURSOR_PARAMS = ("after", "before", "p", "page")
+# Bounds of what a cursor may hold: any list's keys fit well inside them.
+MAX_CURSOR_LENGTH = 4096
+MAX_TEXT_KEY = 1000  # text keys without a max_length
+INTEGER_FIELDS = {"AutoField", "BigAutoField", "SmallAutoField", "IntegerField", "BigIntegerField",
+                  "SmallIntegerField", "PositiveIntegerField", "PositiveBigIntegerField", "PositiveSmallIntegerField"}
 
 
 class InvalidCursor(ValueError):
@@ -57,23 +63,53 @@ def _encode(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+def _checked(value: Any, output_field: Any) -> Any:
+    """`value` as `output_field` holds it, when it is one _encode could have written; else InvalidCursor.
+
+    The cursor is read from the address, so anything can arrive here: a NUL (which PostgreSQL
+    refuses in text), a number for a text key, a float for an id, a time without an offset.
+    """
+    internal = output_field.get_internal_type()
+    if internal in INTEGER_FIELDS:
+        # bool is an int to Python; a float (1e400, 1.5) is no id.
+        if type(value) is not int or not -(2**63) <= value < 2**63:
+            raise InvalidCursor("not a position in this list")
+    elif internal == "FloatField":
+        if type(value) not in (int, float) or not math.isfinite(value):
+            raise InvalidCursor("not a position in this list")
+    elif internal == "BooleanField":
+        if type(value) is not bool:
+            raise InvalidCursor("not a position in this list")
+    elif (not isinstance(value, str) or "\x00" in value
+          or len(value) > (getattr(output_field, "max_length", None) or MAX_TEXT_KEY)):
+        raise InvalidCursor("not a position in this list")
+    try:
+        typed = output_field.to_python(value)
+    except (ValidationError, TypeError, ValueError, OverflowError) as exc:
+        raise InvalidCursor("not a position in this list") from exc
+    if isinstance(typed, dt.datetime):
+        # _encode writes aware times; one without an offset, or out of range in UTC, is not ours.
+        if typed.tzinfo is None:
+            raise InvalidCursor("not a position in this list")
+        try:
+            typed = typed.astimezone(dt.UTC)
+        except OverflowError as exc:
+            raise InvalidCursor("not a position in this list") from exc
+    return typed
+
+
 def _decode(cursor: str, fields: list[Any]) -> list[Any]:
+    # A cursor is a few dozen characters; a long one is refused before any decoding work.
+    if len(cursor) > MAX_CURSOR_LENGTH:
+        raise InvalidCursor("not a position in this list")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         values = json.loads(raw.decode())
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidCursor("not a position in this list") from exc
     if not isinstance(values, list) or len(values) != len(fields):
         raise InvalidCursor("not a position in this list")
-    typed = []
-    for value, output_field in zip(values, fields, strict=True):
-        if value is None or isinstance(value, dict | list):
-            raise InvalidCursor("not a position in this list")
-        try:
-            typed.append(output_field.to_python(value))
-        except (ValidationError, TypeError, ValueError) as exc:
-            raise InvalidCursor("not a position in this list") from exc
-    return typed
+    return [_checked(value, output_field) for value, output_field in zip(values, fields, strict=True)]
 
 
 @dataclass

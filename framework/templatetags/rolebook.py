@@ -1,4 +1,4 @@
-"""Template helpers shared by the site's pages: undo actions in messages, the review panel."""
+"""Template helpers shared by the site's pages: the undo a decision's message offers."""
 
 from __future__ import annotations
 
@@ -16,12 +16,3 @@ def undo_action(message) -> dict | None:
         if tag.startswith(f"{UNDO_TAG}|"):
             return {"token": tag.split("|", 1)[1]}
     return None
-
-
-@register.inclusion_tag("admin/_review_panel.html", takes_context=True)
-def review_panel(context) -> dict:
-    """The admin index's "Review" and "Roles" panel: what waits for this user (three queries)."""
-    from review.selectors import pending_for
-
-    request = context["request"]
-    return {"pending": pending_for(request.user), "request": request}

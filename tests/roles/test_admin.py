@@ -267,6 +267,77 @@ def test_an_untouched_inline_row_does_not_make_the_form_stale(client, groups, se
     assert seed_role.aliases.get(alias="Deep Learning I").status == "approved"
 
 
+def _alias_row(data: dict, alias: TitleAlias) -> str:
+    """The index of `alias`'s row in the role form's alias inline."""
+    return next(k.split("-")[1] for k, v in data.items() if k.startswith("aliases-") and k.endswith("-id")
+                and v == str(alias.pk))
+
+
+def _alias_errors(response) -> dict[int, list[str]]:
+    formset = next(f.formset for f in response.context["inline_admin_formsets"] if f.formset.prefix == "aliases")
+    return {i: form.errors.get("alias", []) for i, form in enumerate(formset.forms) if form.errors.get("alias")}
+
+
+def test_renaming_an_alias_to_one_the_role_has_is_a_form_error_on_that_row(curator_client, seed_role):
+    """The constraint is on (role, lower(alias)) and the inline leaves out the role: the form must check it."""
+    url = reverse("admin:roles_role_change", args=[seed_role.pk])
+    component = seed_role.components.order_by("pk").first()
+    page = curator_client.get(url)
+    data = change_form_data(page, change_reason="rename", title="Renamed role")
+    renamed = seed_role.aliases.get(alias="Deep Learning 1")
+    index = _alias_row(data, renamed)
+    data[f"aliases-{index}-alias"] = "  deep   LEARNING i "
+    text_key = next(k for k, v in data.items() if k.startswith("components-") and k.endswith("-id")
+                    and v == str(component.pk)).replace("-id", "-text")
+    data[text_key] = "An edited component"
+    response = curator_client.post(url, data)
+    assert response.status_code == 200
+    errors = _alias_errors(response)
+    assert list(errors) == [int(index)], errors
+    assert "already has the alias" in errors[int(index)][0]
+    # Nothing of the save landed, and the form still holds every edit.
+    seed_role.refresh_from_db()
+    renamed.refresh_from_db()
+    component.refresh_from_db()
+    assert (seed_role.title, renamed.alias) == ("Entry-Level AI/ML Engineer", "Deep Learning 1")
+    assert component.text != "An edited component"
+    assert "An edited component" in response.content.decode()
+
+
+@pytest.mark.parametrize("case", ["two new rows", "new row and existing", "swap", "rename onto a deleted one"])
+def test_duplicate_aliases_within_one_role_form_are_caught_before_the_database(curator_client, seed_role, case):
+    url = reverse("admin:roles_role_change", args=[seed_role.pk])
+    data = change_form_data(curator_client.get(url), change_reason="aliases")
+    total = int(data["aliases-TOTAL_FORMS"])
+    first, second = (_alias_row(data, seed_role.aliases.get(alias=a)) for a in ("Deep Learning I", "Deep Learning 1"))
+    new_row = {"alias_type": "common", "confidence": "0.50", "source": "manual"}
+    if case == "two new rows":
+        for i in (total, total + 1):
+            row = {**new_row, "alias": f"Brand New{' ' * (i - total)}"}
+            data.update({f"aliases-{i}-{k}": v for k, v in row.items()})
+        data["aliases-TOTAL_FORMS"] = str(total + 2)
+    elif case == "new row and existing":
+        data.update({f"aliases-{total}-{k}": v for k, v in {**new_row, "alias": "MACHINE learning i"}.items()})
+        data["aliases-TOTAL_FORMS"] = str(total + 1)
+    elif case == "swap":
+        # Rows are saved one at a time, so a swap would collide half-way: refused, do it in two saves.
+        data[f"aliases-{first}-alias"], data[f"aliases-{second}-alias"] = "Deep Learning 1", "Deep Learning I"
+    else:
+        # Deleted rows go before saved ones: their aliases are free again (deleting takes a superuser).
+        curator_client.force_login(UserFactory(is_staff=True, is_superuser=True))
+        data[f"aliases-{first}-DELETE"] = "on"
+        data[f"aliases-{second}-alias"] = "deep learning i"
+    before = sorted(seed_role.aliases.values_list("alias", flat=True))
+    response = curator_client.post(url, data)
+    if case == "rename onto a deleted one":
+        assert response.status_code == 302
+        assert "deep learning i" in set(seed_role.aliases.values_list("alias", flat=True))
+        return
+    assert response.status_code == 200
+    assert _alias_errors(response)
+    assert sorted(seed_role.aliases.values_list("alias", flat=True)) == before
+
+
 # -- large tables: capped counts, typed filters, searches that keep their indexes ---------------
 
 
