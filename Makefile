@@ -31,7 +31,7 @@ run: setup-demo
 	@echo "Rolebook at http://$(HOST):$(PORT)/admin/ (Ctrl-C stops it)"
 	$(MANAGE) runserver $(HOST):$(PORT)
 
-# Production on this host (issue 12): DATABASE_URL, DJANGO_SECRET_KEY and DJANGO_ALLOWED_HOSTS from the
+# Production on this host: DATABASE_URL, DJANGO_SECRET_KEY and DJANGO_ALLOWED_HOSTS from the
 # environment or .env; migrate, collectstatic, reference data, the coder's index, then gunicorn.
 serve: venv
 	$(PY) -m framework.serve

@@ -1,6 +1,6 @@
 """Review at O*NET scale: bulk approval against a loop of single approvals, and the alias queue.
 
-On the demo data set (≈56k pending aliases from roles.demo.generate_demo):
+On the demo data set (≈56k pending aliases from demo.generator.generate_demo):
 - approve 10,000 aliases with `approve_aliases` (five calls of 2,000; constant queries per batch);
 - approve aliases one by one with `approve_alias`, timed on a 1,000-alias sample and
   extrapolated per item to 10,000 (stated in the output), and print the ratio (target ≥20×).

@@ -93,15 +93,15 @@ def demo_data(
     actor: Any = None,
     quiet: bool = True,
 ):
-    """Fill the current database with `roles.demo.generate_demo` data and return its DemoSummary.
+    """Fill the current database with `demo.generator.generate_demo` data and return its DemoSummary.
 
     Defaults give the O*NET-scale data set (≈56k aliases, ≈40k components). The actor defaults
     to the system user. Progress goes to stdout unless quiet.
     """
     import sys
 
+    from demo.generator import generate_demo
     from framework.audit import get_system_user
-    from roles.demo import generate_demo
 
     return generate_demo(
         roles=roles,

@@ -19,6 +19,6 @@ urlpatterns = [
     path("review/", include("review.urls")),
     # The REST API for data teams (/api/v1/…) and the personal token page (/api/tokens/).
     path("api/", include("api.urls")),
-    # issue 12: each person's notifications and preferences (/healthz is answered by framework.health).
+    # each person's notifications and preferences (/healthz is answered by framework.health).
     path("notifications/", include("notifications.urls")),
 ]

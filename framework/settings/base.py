@@ -47,20 +47,21 @@ INSTALLED_APPS = [
     "roles",
     "review",
     "publishing",  # releases and the "published" rule the REST API reads
-    "notifications",  # issue 12: in-app and email notifications
-    "axes",  # issue 12: login lockout (after auth, as django-axes asks)
-    "csp",  # issue 12: Content-Security-Policy's system checks
+    "notifications",  # in-app and email notifications
+    "demo",  # generate_demo and the demo accounts
+    "axes",  # login lockout (after auth, as django-axes asks)
+    "csp",  # Content-Security-Policy's system checks
 ]
 
 MIDDLEWARE = [
-    # issue 12: /healthz before the host check and HTTPS redirect; then one JSON log line per request.
+    # /healthz before the host check and HTTPS redirect; then one JSON log line per request.
     "framework.health.HealthCheckMiddleware",
     "framework.requestlog.RequestLogMiddleware",
     # A database locked past its timeout by a long writer (SQLite) is a 503 "busy, retry", never a 500.
     "framework.busy.BusyDatabaseMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",  # issue 12: static files, right after SecurityMiddleware
-    "framework.security.RolebookCSPMiddleware",  # issue 12: Content-Security-Policy (django-csp)
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # static files, right after SecurityMiddleware
+    "framework.security.RolebookCSPMiddleware",  # Content-Security-Policy (django-csp)
     "framework.middleware.RejectNulBytesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -70,7 +71,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "framework.audit.ActingUserMiddleware",
-    "axes.middleware.AxesMiddleware",  # issue 12: last, as django-axes asks
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
 
 ROOT_URLCONF = "framework.urls"
@@ -86,7 +87,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "framework.context_processors.site",
-                "notifications.context_processors.bell",  # issue 12: the header's bell (lazy, 2 queries)
+                "notifications.context_processors.bell",  # the header's bell (lazy, 2 queries)
             ],
             "libraries": {"rolebook": "framework.templatetags.rolebook"},
         },
@@ -279,7 +280,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "api.schema.add_http_responses"],
 }
 
-# --- Running it for real (issue 12): make serve, static files, login lockout, notifications, headers ---
+# --- Running it for real: make serve, static files, login lockout, notifications, headers ---
 # Static files: WhiteNoise serves what collectstatic wrote, compressed, under hashed names with
 # far-future cache headers (immutable); unhashed names get a short max-age.
 STORAGES = {

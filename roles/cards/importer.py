@@ -50,7 +50,7 @@ from taxonomy.models import Level, OccupationCode, TaxonomyNode
 
 from .parser import AliasData, CardData, CardSyntaxError, MappingData, Problem, parse_card
 
-logger = logging.getLogger("rolebook.import")  # issue 12
+logger = logging.getLogger("rolebook.import")
 
 ROLE_FIELDS = (
     "title",
@@ -291,12 +291,12 @@ def import_cards(
         if result.problems or dry_run:
             transaction.set_rollback(True)
         else:
-            transaction.on_commit(partial(_log_import, result, actor))  # issue 12: one log line per import
+            transaction.on_commit(partial(_log_import, result, actor))  # one log line per import
     return result
 
 
 def _log_import(result: ImportResult, actor: Any) -> None:
-    """Log one line naming the cards an import wrote (issue 12); called once it has committed."""
+    """Log one line naming the cards an import wrote; called once it has committed."""
     written = [f"{plan.code} {plan.action}" for plan in result.plans if plan.action != "unchanged"]
     logger.info(
         "card import by %s: %s%s", getattr(actor, "username", None), result.summary(),

@@ -1,9 +1,9 @@
-"""Word lists and the taxonomy tree that roles/demo.py draws its demo data from."""
+"""Word lists and the taxonomy tree that demo/generator.py draws its demo data from."""
 
 import re
 from decimal import Decimal
 
-from .models import Component
+from roles.models import Component
 
 # --- Vocabulary -------------------------------------------------------------------------------
 # Superfunction CODE Name SOC-major; function CODE Name | nouns | SOC codes for manual mappings;

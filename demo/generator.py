@@ -33,10 +33,21 @@ from django.contrib.auth.models import Group, Permission
 from django.db import connection, transaction
 from django.utils import timezone
 
+from roles import derived, workflow
+from roles.groups import REVIEWERS
+from roles.models import (
+    AliasSignals,
+    ClassificationMapping,
+    Component,
+    Decision,
+    DecisionKind,
+    Role,
+    RoleDigest,
+    TitleAlias,
+)
 from taxonomy.models import Level, OccupationCode, TaxonomyNode
 
-from . import derived, workflow
-from .demo_vocabulary import (
+from .vocabulary import (
     ABBREVIATION_RE,
     ABBREVIATIONS,
     ALIAS_SOURCES,
@@ -61,17 +72,6 @@ from .demo_vocabulary import (
     TREE,
     WHO,
     WHY,
-)
-from .groups import REVIEWERS
-from .models import (
-    AliasSignals,
-    ClassificationMapping,
-    Component,
-    Decision,
-    DecisionKind,
-    Role,
-    RoleDigest,
-    TitleAlias,
 )
 
 BATCH_SIZE = 2000

@@ -11,8 +11,8 @@ import time
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from demo.generator import DemoError, generate_demo
 from framework.audit import resolve_user
-from roles.demo import DemoError, generate_demo
 
 
 class Command(BaseCommand):

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import transaction
 
-from roles.demo import REVIEWER_USERNAME, DemoDataExists, DemoError, generate_demo
+from demo.generator import REVIEWER_USERNAME, DemoDataExists, DemoError, generate_demo
 from roles.models import ROLE_CODE_RE, ClassificationMapping, Component, Decision, Role, TitleAlias, confidence_band
 from taxonomy.models import Level, OccupationCode, TaxonomyNode
 from tests.factories import UserFactory
@@ -239,7 +239,7 @@ def test_progress_goes_to_stdout(reference_soc, actor):
 
 def test_progress_reports_rows_written_by_full_batches(reference_soc, actor, monkeypatch):
     """A last batch that happens to be full still ends with a progress line."""
-    monkeypatch.setattr("roles.demo.BATCH_SIZE", 40)
+    monkeypatch.setattr("demo.generator.BATCH_SIZE", 40)
     out = io.StringIO()
     generate_demo(roles=10, aliases_per_role=4, components_per_role=4, seed=1, actor=actor, stdout=out)
 
