@@ -242,6 +242,9 @@ def export_release(
     that are not a release's.
     """
     output = Path(output)
+    if output.is_symlink():
+        # The release goes where the link points, as files written through it would; the link stays.
+        output = output.resolve()
     if output.exists() and not output.is_dir():
         raise ReleaseError(f"{output} exists and is not a directory.")
     cleaned = staging.sweep_leftovers(output.parent, name=output.name, whole=lambda path: not release_defects(path))

@@ -33,8 +33,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 STAGING = ".staging-"
-CLEANED = "Cleaned up after an interrupted export"
 ASIDE = ".old-"
+# How a command's one line about a sweep starts.
+CLEANED = "Cleaned up after an interrupted export"
 # The random part of a staging or aside name: 6 bytes in hex.
 TOKEN_RE = r"[0-9a-f]{12}"
 _AT_FDCWD = -100

@@ -210,3 +210,16 @@ def test_publish_never_names_reviewers(roles, settings, tmp_path):
     with pytest.raises(CommandError, match="cannot be combined with --with-reviewers"):
         export("--publish", "--with-reviewers")
     assert not (tmp_path / "published").exists()
+
+
+def test_re_export_through_a_symlink_writes_where_it_points_and_keeps_the_link(actor, roles, tmp_path):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    export("--output", str(tmp_path / "link"))
+    services.approve_alias(alias=TitleAlias.objects.pending().first(), actor=actor)
+
+    export("--output", str(tmp_path / "link"))
+
+    assert (tmp_path / "link").is_symlink()
+    assert read_manifest(tmp_path / "real")["counts"]["roles.titlealias"] == 5
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "real"]
