@@ -203,7 +203,8 @@ def test_the_suggest_mappings_command(make_user, seed_role, reference_soc):
     suggested = ClassificationMapping.objects.get(source="suggested")
     assert suggested.code in {"15-1221", "15-2051", "15-1299"}
     assert suggested.created_by == operator
-    for args, flag in ((["--roles", "NOPE.X.P1"], "--roles"), (["--all", "--min-score", "2"], "min-score"),
+    for args, flag in ((["--roles", "NOPE.X.P1", "--as", "operator"], "--roles"),
+                       (["--all", "--min-score", "2", "--as", "operator"], "min-score"),
                        (["--all", "--as", "ghost"], "--as"), (["--all"], "--as USERNAME is required")):
         with pytest.raises(CommandError, match=re.escape(flag)):
             call_command("suggest_mappings", *args, stdout=StringIO())
