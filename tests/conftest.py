@@ -108,3 +108,38 @@ def derived_after_commit(settings):
     after the (here never committed) transaction.
     """
     settings.ROLEBOOK_DERIVED_REFRESH = "on_commit"
+
+
+# Tests whose behaviour does not depend on the database (file operations, parsing, the coder,
+# the pages as a browser sees them): `make test` runs them in the SQLite pass, and the
+# PostgreSQL pass deselects them (never skips: they are not collected there) to keep CI's two
+# passes within their time. ROLEBOOK_TEST_ALL=1 runs everything on either database.
+DATABASE_INDEPENDENT = (
+    "tests/browser/test_accessibility.py",
+    "tests/browser/test_card_page.py",
+    "tests/browser/test_review_flows.py",
+    "tests/browser/test_soc_flows.py",
+    "tests/publishing/test_crash_safety.py",
+    "tests/roles/test_cards_hypothesis.py",
+    "tests/roles/test_cards_parser.py",
+    "tests/taxonomy/test_coder.py",
+    "tests/api/test_schemathesis.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    """On PostgreSQL, leave out the DATABASE_INDEPENDENT files (they ran in the SQLite pass)."""
+    import os
+
+    from django.db import connection
+
+    if connection.vendor != "postgresql" or os.environ.get("ROLEBOOK_TEST_ALL") == "1":
+        return
+    kept, left_out = [], []
+    for item in items:
+        path = str(item.path.relative_to(config.rootpath))
+        (left_out if path.startswith(DATABASE_INDEPENDENT) else kept).append(item)
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = kept
+
