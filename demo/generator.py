@@ -202,8 +202,10 @@ class _Writer:
         decisions = self.decisions.pop(model, [])
         if objs:
             # Through the review core: it checks the reviewer's decisions and writes them after their items.
+            # generate_demo marks every role stale at the end, which re-flags every alias: marking each
+            # new alias's text as well would queue the same work 56k times over.
             workflow.persist(actor=self.actor, reason=self.reason, creates={model: objs}, decisions=decisions,
-                             date=self.now, batch_size=BATCH_SIZE)
+                             date=self.now, batch_size=BATCH_SIZE, mark_texts=False)
         created = objs
         name = str(model._meta.verbose_name_plural)
         done = self.done.get(name, 0) + len(created)

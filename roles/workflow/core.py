@@ -181,8 +181,9 @@ def note_content_change(
 # After every write
 
 
-def _mark_stale(items: Iterable[Reviewable]) -> None:
-    """Mark the derived rows the written items feed stale: their roles, and for aliases their texts."""
+def _mark_stale(items: Iterable[Reviewable], *, content: bool) -> None:
+    """Mark the derived rows the written items feed stale: their roles (counts and flags), and when
+    their `content` was written, for aliases their texts (the flags of aliases spelled alike)."""
     roles: set[int] = set()
     texts: set[str] = set()
     for item in items:
@@ -190,7 +191,7 @@ def _mark_stale(items: Iterable[Reviewable]) -> None:
         loaded = getattr(item, "_loaded_values", None) or {}
         if loaded.get("role_id") is not None:
             roles.add(loaded["role_id"])
-        if isinstance(item, TitleAlias):
+        if content and isinstance(item, TitleAlias):
             texts.update(t for t in (item.alias, loaded.get("alias")) if t)
     derived.enqueue(roles=roles, texts=texts)
 
@@ -288,7 +289,7 @@ def decide(
         with acting_as(actor, history_reason(kind, text, old_code, new_code)):
             locked.save(update_fields=[*model.REVIEW_STATE_FIELDS, *also])
         decision.save()
-        _mark_stale([locked])
+        _mark_stale([locked], content=bool(also))
         _announce(model, [locked], to, kind=kind, actor=actor, text=text)
     _copy_back(item, locked, [*model.REVIEW_STATE_FIELDS, "decided_by_id", "version", *also])
     return locked
@@ -423,7 +424,7 @@ def _move_many(
         item.status = to
         item.decided_by_id, item.decided_at = values["decided_by_id"], values["decided_at"]
         item.version += 1
-    _mark_stale(moved)
+    _mark_stale(moved, content=False)
     _announce(model, moved, to, kind=kind, actor=actor, text=text)
     return moved, skipped
 
@@ -517,7 +518,7 @@ def save_content(item: Reviewable, *, actor: Any, reason: str, expected_version:
             start(item, actor=actor)
             with acting_as(actor, reason):
                 item.save()
-            _mark_stale([item])
+            _mark_stale([item], content=True)
             return True
         changed = item.changed_fields()
         if not changed:
@@ -534,7 +535,7 @@ def save_content(item: Reviewable, *, actor: Any, reason: str, expected_version:
         if returned is not None:
             returned.save()
             _announce(type(item), [item], item.OPEN, kind=DecisionKind.RETURNED, actor=actor, text=returned.comment)
-        _mark_stale([item])
+        _mark_stale([item], content=True)
     return True
 
 
@@ -551,6 +552,7 @@ def persist(
     decisions: Sequence[Decision] = (),
     date: datetime | None = None,
     batch_size: int = 1000,
+    mark_texts: bool = True,
 ) -> None:
     """Write a planned batch: new and changed rows with their history, then their Decisions.
 
@@ -559,7 +561,9 @@ def persist(
     `start`, `claim`, `prepare_move` or `note_content_change`: before writing, the batch is
     checked as a whole (permission once per actor and kind, four-eyes per approval, one Decision
     per changed review state), so a batch writer cannot write a state the core did not decide.
-    Marks the derived rows of every written item stale. Call inside a transaction. Raises
+    Marks the derived rows of every written item's role stale, and (unless `mark_texts` is off,
+    for a writer that marks every role itself) the flags of aliases spelled like the written ones.
+    Call inside a transaction. Raises
     ReviewPermissionDenied, FourEyesViolation, IllegalTransition (an inconsistent batch).
     """
     creates, updates = creates or {}, updates or {}
@@ -584,7 +588,7 @@ def persist(
             item = _item_of(decision)
             setattr(decision, f"{Decision.item_field(type(item))}_id", item.pk)
         Decision.objects.bulk_create(list(decisions), batch_size=batch_size)
-    _mark_stale(written)
+    _mark_stale(written, content=mark_texts)
 
 
 def _item_of(decision: Decision) -> Reviewable:
