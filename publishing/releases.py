@@ -4,21 +4,12 @@ A release is a directory that loads into an empty database with stock ``loaddata
 
     python manage.py loaddata release/0*.json
 
-It holds one fixture file per model, in load order (``manifest.json`` lists them under
-``load_order``; empty files are left out, since ``loaddata`` warns about them):
-
-    01_levels.json                 levels that roles use
-    02_occupation_codes.json       codes that approved mappings and exported nodes reference, with ancestors
-    03_taxonomy_nodes.json         nodes that roles use, with their ancestors
-    04_roles.json, 05_components.json
-    06_title_aliases.json          approved aliases only
-    07_classification_mappings.json  approved mappings only
-
-Every object is written with natural keys only (no ``pk``), objects sorted by natural key in
-code-point order (the same on SQLite and PostgreSQL: the sort uses a binary collation), keys
-sorted, one object per line. Timestamps are UTC ISO 8601 with microseconds and a ``Z``. So
-exporting twice, or exporting, loading into an empty database and exporting again, gives
-byte-identical fixture files; only ``manifest.json``'s ``created_at`` differs.
+It holds one fixture file per model, in load order (`publishing.formats.fixtures` lists them;
+``manifest.json`` names them under ``load_order``; empty files are left out, since ``loaddata``
+warns about them), with natural keys only, sorted the same on both databases. Timestamps are
+UTC ISO 8601 with microseconds and a ``Z``. So exporting twice, or exporting, loading into an
+empty database and exporting again, gives byte-identical fixture files; only
+``manifest.json``'s ``created_at`` differs.
 
 Users never appear: the user foreign keys (``created_by``, ``content_changed_by``,
 ``decided_by``) are written as null, so the fixtures need no user rows. ``decided_at`` stays.
