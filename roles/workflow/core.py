@@ -29,7 +29,8 @@ from django.dispatch import Signal
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
-from framework.audit import acting_as, update_with_history
+from framework.audit import acting_as, require_reason, save_with_reason, update_with_history
+from taxonomy.models import OccupationCode
 
 from .. import derived
 from ..models import CODE_CHANGING_KINDS, ClassificationMapping, Decision, DecisionKind, Reviewable, TitleAlias
@@ -224,8 +225,7 @@ def _lock(model: type[Reviewable], pk: int | None) -> Reviewable:
         raise ItemGone(f"This {model._meta.verbose_name} no longer exists: reload the queue.") from None
     if isinstance(locked, ClassificationMapping) and locked.occupation_id is not None:
         # Reference data, never locked: read with its parents for the checks.
-        locked.occupation = ClassificationMapping.occupation.field.related_model.objects.ancestors(
-            locked.occupation_id)[0]
+        locked.occupation = OccupationCode.objects.ancestors(locked.occupation_id)[0]
     return locked
 
 
@@ -510,8 +510,6 @@ def save_content(item: Reviewable, *, actor: Any, reason: str, expected_version:
     overwritten. Raises MissingReason, StaleEdit, IllegalTransition (a review field set by hand),
     ReasonRequired.
     """
-    from framework.audit import require_reason, save_with_reason
-
     reason = require_reason(reason)
     with transaction.atomic():
         if item.pk is None:

@@ -12,6 +12,7 @@ approve it (four-eyes), superusers included, unless REVIEW_ALLOW_SELF_APPROVAL i
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.conf import settings
@@ -324,8 +325,6 @@ def approval_problem(item: Reviewable, *, confirm_group_level: bool = False) -> 
 
 def detailed_target(code: str) -> tuple[OccupationCode, list[OccupationCode]]:
     """Return (occupation, its chain of groups) for an official detailed `code`; raises InvalidCode."""
-    import re
-
     code = (code or "").strip()
     if not re.fullmatch(ClassificationMapping.CODE_RE, code):
         raise InvalidCode(f"{code!r} is not a SOC code: use NN-NNNN (SOC 2018) or NN-NNNN.NN (O*NET-SOC).")
