@@ -20,16 +20,22 @@ def alias(make_user):
     return TitleAliasFactory(role=RoleFactory(), created_by=make_user("curator"))
 
 
-def test_a_locked_database_is_a_503_with_retry_after(make_user, monkeypatch, alias):
-    """Any write that meets "database is locked" (here: the decision itself) is answered 503, not 500."""
+def _reviewer_whose_decision_raises(make_user, monkeypatch, message: str) -> Client:
+    """A logged-in reviewer's client whose alias approval meets an OperationalError(`message`)."""
     from review import services
 
-    def locked(**kwargs):
-        raise OperationalError("database is locked")
+    def failing(**kwargs):
+        raise OperationalError(message)
 
-    monkeypatch.setattr(services, "approve_alias", locked)
+    monkeypatch.setattr(services, "approve_alias", failing)
     client = Client(raise_request_exception=False)
     client.force_login(make_user("reviewer"))
+    return client
+
+
+def test_a_locked_database_is_a_503_with_retry_after(make_user, monkeypatch, alias):
+    """Any write that meets "database is locked" (here: the decision itself) is answered 503, not 500."""
+    client = _reviewer_whose_decision_raises(make_user, monkeypatch, "database is locked")
     response = client.post(reverse("review:alias-approve", args=[alias.pk]), {"version": alias.version})
     assert response.status_code == 503
     assert response["Retry-After"] == "5"
@@ -40,14 +46,7 @@ def test_a_locked_database_is_a_503_with_retry_after(make_user, monkeypatch, ali
 
 
 def test_other_database_errors_stay_errors(make_user, monkeypatch, alias):
-    from review import services
-
-    def broken(**kwargs):
-        raise OperationalError("no such table: nowhere")
-
-    monkeypatch.setattr(services, "approve_alias", broken)
-    client = Client(raise_request_exception=False)
-    client.force_login(make_user("reviewer"))
+    client = _reviewer_whose_decision_raises(make_user, monkeypatch, "no such table: nowhere")
     response = client.post(reverse("review:alias-approve", args=[alias.pk]), {"version": alias.version})
     assert response.status_code == 500
 
