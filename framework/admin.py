@@ -107,7 +107,7 @@ class ReasonForm(VersionedForm):
         label="Reason for this change",
         max_length=500,
         help_text="Recorded in the audit history with your name, e.g. “fix typo in headline”.",
-        widget=forms.TextInput(attrs={"size": 60}),
+        widget=forms.TextInput(attrs={"size": 60, "placeholder": "Reason for this change (required)"}),
     )
 
     def clean_change_reason(self) -> str:

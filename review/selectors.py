@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db.models import CharField, Count, F, Q, QuerySet, Value
 from django.db.models.functions import Concat, Substr, TruncDate
 from django.utils import timezone
@@ -294,7 +295,9 @@ class SuggestionRow:
     """A suggestion for a mapping's role, and what a reviewer may do with it here."""
 
     suggestion: RankedCode
-    relation: str  # "same" (already this code), "refine" (under the current code) or "replace"
+    # "same" (already this code), "refine" (under the current code), "replace", or "weak": a
+    # score under REVIEW_CODER_MIN_SCORE, shown as evidence but never offered as an action.
+    relation: str
 
 
 @dataclass(frozen=True)
@@ -323,6 +326,8 @@ def coder_disagreement(mapping: ClassificationMapping, suggestions: RoleSuggesti
 def _relation(mapping: ClassificationMapping, suggestion: RankedCode) -> str:
     if suggestion.code == mapping.code[:7]:
         return "same"
+    if suggestion.score < settings.REVIEW_CODER_MIN_SCORE:
+        return "weak"
     if mapping.occupation is not None and is_group_level(mapping.occupation) and mapping.code in suggestion.lineage:
         return "refine"
     if mapping.occupation is None and suggestion.code[:2] == mapping.code[:2]:

@@ -23,7 +23,7 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
 from framework.paging import CURSOR_PARAMS, InvalidCursor, KeysetPaginator
-from framework.redirects import redirect_next
+from framework.redirects import redirect_next, safe_next
 from roles.models import ClassificationMapping, Decision, TitleAlias
 from roles.selectors import mapping_disagrees, neighbour_agreement, neighbour_mappings
 from taxonomy.models import OccupationCode
@@ -504,6 +504,8 @@ def mapping_detail(request: HttpRequest, pk: int) -> HttpResponse:
     neighbours = _neighbours_for([mapping.role]).get(mapping.role_id, [])
     coder = coder_views([mapping])[mapping.pk]
     return render(request, "review/mapping_detail.html", {
+        # Where a decision here returns: the queue page the reviewer came from (a local path only).
+        "back": safe_next(request, request.GET.get("next"), reverse("review:mappings")),
         "coder": coder,
         "mapping": mapping,
         "chain": chain,
@@ -526,7 +528,12 @@ def mapping_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def mapping_decide(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     """Approve, reject, reopen or refine one mapping (`action` comes from the URL pattern)."""
     mapping = get_object_or_404(ClassificationMapping, pk=pk)
+    # The mapping's page posts `back` (the queue page it was opened from): a decision returns
+    # there, whatever its kind; a refusal returns to the mapping's page, which keeps `back`.
+    queue = safe_next(request, request.POST.get("back"), reverse("review:mappings"))
     detail = reverse("review:mapping", args=[mapping.pk])
+    if "back" in request.POST:
+        detail = f"{detail}?{urlencode({'next': queue})}"
     form_class = {"approve": MappingApproveForm, "refine": RefineForm, "replace": ReplaceForm}.get(action, ReasonForm)
     form = form_class(request.POST)
     if not form.is_valid():
@@ -564,7 +571,7 @@ def mapping_decide(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             text = f"Mapping to {done.code} reopened."
     except services.ReviewError as exc:
         return _refused(request, exc, detail)
-    return _decided(request, done, text, reverse("review:mappings"))
+    return _decided(request, done, text, queue)
 
 
 @login_required

@@ -83,6 +83,16 @@
     return null;
   }
 
+  function countDown() {
+    // "N aliases" above the queue: one fewer (a capped "more than N" count stays as it is).
+    var count = $("#result-count");
+    var n = count ? parseInt(count.getAttribute("data-count"), 10) : NaN;
+    if (isNaN(n) || n <= 0) return;
+    n -= 1;
+    count.setAttribute("data-count", String(n));
+    count.textContent = n + " " + count.getAttribute(n === 1 ? "data-one" : "data-many");
+  }
+
   function decide(form, event) {
     // Decide without a reload; the server answers JSON to this header. Fall back to a normal POST.
     if (!window.fetch || !form.closest("tr.item")) return;
@@ -95,12 +105,21 @@
       .then(function (pair) {
         var data = pair[1];
         if (!data.ok) { say(data.error || "That did not work.", "error"); return; }
-        row.classList.add("decided");
-        var status = $(".row-status", row);
-        if (status) status.textContent = data.status_label || data.status;
-        $$("form.decide button, form.decide input", row).forEach(function (el) { el.disabled = true; });
+        var next = nextAfter(row);
+        var shown = queue.getAttribute("data-status");
+        if (shown && shown !== data.status) {
+          // The decision takes the row out of this queue's filter: it leaves, and the total says so.
+          rows.splice(rows.indexOf(row), 1);
+          row.parentNode.removeChild(row);
+          countDown();
+        } else {
+          row.classList.add("decided");
+          var status = $(".row-status .badge", row) || $(".row-status", row);
+          if (status) status.textContent = data.status_label || data.status;
+          $$("form.decide button, form.decide input", row).forEach(function (el) { el.disabled = true; });
+        }
         say(data.message, "success", data.undo_token);
-        focusRow(nextAfter(row));
+        focusRow(next);
       })
       .catch(function () { form.submit(); });
   }
@@ -156,6 +175,41 @@
       var reason = $("form.decide input[name=reason]", here);
       if (reason && !reason.disabled) { event.preventDefault(); reason.focus(); }
     }
+  });
+
+  // -- The page's main action is the skip link's target ----------------------------------------
+  // The admin's "Skip to main content" is the first Tab stop of every page; where a page has one
+  // main action (the dashboard's "Start reviewing"), the skip link goes straight to it.
+
+  var mainAction = $("[data-skip-label]");
+  var skip = $("a.skip-to-content-link");
+  if (mainAction && skip && mainAction.id) {
+    skip.setAttribute("href", "#" + mainAction.id);
+    skip.textContent = mainAction.getAttribute("data-skip-label");
+    skip.addEventListener("click", function (event) {
+      event.preventDefault();
+      mainAction.focus();
+    });
+  }
+
+  // -- Copy buttons (the new API token) --------------------------------------------------------
+
+  $$("button[data-copy]").forEach(function (button) {
+    var source = document.getElementById(button.getAttribute("data-copy"));
+    var status = button.parentNode.querySelector(".copy-status");
+    if (!source) return;
+    function done(text) { if (status) status.textContent = text; }
+    button.addEventListener("click", function () {
+      var value = source.value || source.textContent;
+      if (navigator.clipboard && navigator.clipboard.writeText) {
+        navigator.clipboard.writeText(value).then(function () { done("Copied."); }, function () {
+          source.select(); done("Select the token and copy it (Ctrl+C).");
+        });
+      } else {
+        source.select();
+        done(document.execCommand && document.execCommand("copy") ? "Copied." : "Select the token and copy it (Ctrl+C).");
+      }
+    });
   });
 
   // -- Bulk selection -----------------------------------------------------------------------

@@ -70,9 +70,14 @@ def test_keyboard_shortcuts_move_real_focus_approve_and_undo(page, live_server, 
     page.keyboard.press("k")
     expect(first).to_be_focused()
     text = first.locator(".alias-text").inner_text()
+    first_id, second_id = first.get_attribute("id"), second.get_attribute("id")
+    total = int(page.locator("#result-count").get_attribute("data-count"))
     page.keyboard.press("a")
     expect(page.locator("#messages")).to_contain_text(f"“{text}” approved.")
-    expect(second).to_be_focused()  # no reload: the next row has focus
+    # No reload: the approved row leaves the pending queue, the total says one fewer, the next row has focus.
+    expect(page.locator(f"#{first_id}")).to_have_count(0)
+    expect(page.locator("#result-count")).to_have_text(f"{total - 1} aliases")
+    expect(page.locator(f"#{second_id}")).to_be_focused()
     assert TitleAlias.objects.get(role=seed_role, alias=text).status == "approved"
     page.keyboard.press("u")
     expect(page.locator("#messages")).to_contain_text(f"Undone: “{text}” back to review.")

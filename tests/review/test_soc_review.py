@@ -9,6 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
+from django.utils.http import urlencode
 
 from review import selectors, services
 from roles.models import ClassificationMapping, Decision, Role, RoleSuggestions, TitleAlias
@@ -250,3 +251,60 @@ def test_the_alias_queue_says_under_which_code_an_alias_is_official(make_user, s
     dashboard = client.get(reverse("review:dashboard")).content.decode()
     assert "1 pending\n    alias officially filed under another SOC code" in dashboard
     assert TitleAlias.objects.filter(alias="Accountant").exists()
+
+
+# -- Where a decision on the mapping's page lands --------------------------------------------------
+
+
+def test_refine_and_replace_on_the_mapping_page_both_return_to_the_queue_page_it_was_opened_from(
+    make_user, seed_mapping, accounting_manager
+):
+    client = _client(make_user("reviewer"))
+    queue = reverse("review:mappings") + "?family=&sort=code"
+    page = client.get(reverse("review:mapping", args=[seed_mapping.pk]), {"next": queue}).content.decode()
+    assert f'name="back" value="{queue.replace("&", "&amp;")}"' in page
+    refined = client.post(reverse("review:mapping-refine", args=[seed_mapping.pk]),
+                          {"code": "15-2051", "version": seed_mapping.version, "back": queue})
+    assert (refined.status_code, refined["Location"]) == (302, queue)
+    replaced = client.post(reverse("review:mapping-replace", args=[accounting_manager.pk]), {
+        "code": "11-3031", "reason": "a manager, not a clerk", "confirm_wrong_group": "1",
+        "version": accounting_manager.version, "back": queue})
+    assert (replaced.status_code, replaced["Location"]) == (302, queue)
+
+
+def test_a_refused_decision_on_the_mapping_page_stays_there_and_keeps_the_way_back(make_user, accounting_manager):
+    client = _client(make_user("reviewer"))
+    queue = reverse("review:mappings") + "?sort=code"
+    response = client.post(reverse("review:mapping-replace", args=[accounting_manager.pk]),
+                           {"code": "11-3031", "reason": "", "confirm_wrong_group": "1", "back": queue})
+    detail = reverse("review:mapping", args=[accounting_manager.pk])
+    assert response["Location"] == f"{detail}?{urlencode({'next': queue})}"
+    accounting_manager.refresh_from_db()
+    assert accounting_manager.code == "13-0000"
+
+
+@pytest.mark.parametrize("crafted", ["https://evil.example/", "//evil.example/", "/\t/evil.example", "javascript:alert(1)"])
+def test_the_way_back_from_the_mapping_page_never_leaves_the_site(make_user, seed_mapping, crafted):
+    client = _client(make_user("reviewer"))
+    page = client.get(reverse("review:mapping", args=[seed_mapping.pk]), {"next": crafted})
+    assert page.context["back"] == reverse("review:mappings")
+    response = client.post(reverse("review:mapping-refine", args=[seed_mapping.pk]),
+                           {"code": "15-2051", "version": seed_mapping.version, "back": crafted})
+    assert response["Location"] == reverse("review:mappings")
+    refused = client.post(reverse("review:mapping-refine", args=[seed_mapping.pk]), {"code": "", "back": crafted})
+    assert "evil" not in refused["Location"] and refused["Location"].startswith("/review/mappings/")
+
+
+def test_a_suggestion_scored_under_the_floor_is_evidence_never_an_action(make_user, accounting_manager, settings):
+    client = _client(make_user("reviewer"))
+    url = reverse("review:mapping", args=[accounting_manager.pk])
+    settings.REVIEW_CODER_MIN_SCORE = 0.0
+    offered = client.get(url).content.decode()
+    assert 'id="replace-11-3031"' in offered
+    settings.REVIEW_CODER_MIN_SCORE = 1.01  # every score is under it
+    html = client.get(url).content.decode()
+    section = html.split('id="coder"')[1].split("</section>")[0]
+    assert "11-3031" in section and "(too weak to act on)" in section
+    assert "suggestion-replace" not in section and "suggestion-refine" not in section
+    queue = client.get(reverse("review:mappings")).content.decode()
+    assert "Replace…" not in queue and "(too weak to act on)" in queue
