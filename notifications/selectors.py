@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count, QuerySet
 
 from roles.models import ClassificationMapping, TitleAlias
+from roles.workflow import four_eyes_q
 
 from .models import Notification, NotificationPreference
 
@@ -76,13 +77,18 @@ def _by_family(queryset: QuerySet) -> dict[str, int]:
 
 
 def digest_summary(user: Any) -> DigestSummary:
-    """What `user` may review: open aliases and/or mappings per family, and the oldest open item (4 queries)."""
+    """What `user` may review: open aliases and/or mappings per family, and the oldest open item (4 queries).
+
+    What four-eyes keeps from `user` (items they authored: created, or edited the content of) is
+    left out, as the review dashboard leaves it out.
+    """
     aliases = TitleAlias.objects.pending() if user.has_perm(TitleAlias.REVIEW_PERMISSION) else TitleAlias.objects.none()
     mappings = (
         ClassificationMapping.objects.filter(status=ClassificationMapping.OPEN)
         if user.has_perm(ClassificationMapping.REVIEW_PERMISSION)
         else ClassificationMapping.objects.none()
     )
+    aliases, mappings = aliases.exclude(four_eyes_q(user)), mappings.exclude(four_eyes_q(user))
     oldest_alias = aliases.select_related("role").order_by("created_at", "pk").first()
     oldest_mapping = mappings.select_related("role").order_by("created_at", "pk").first()
     candidates = [i for i in (oldest_alias, oldest_mapping) if i is not None]

@@ -1,8 +1,10 @@
 """Writes of notifications: events from review decisions, the daily digest, read marks and preferences.
 
-A decision's notifications are written in the decision's own transaction (one INSERT per
-batch, whatever its size); their emails go out only after it commits (`transaction.on_commit`),
-one per recipient per batch, so a rolled-back decision tells nobody anything.
+A decision tells the decided item's authors (roles.workflow.rules: its creator and everyone
+who wrote part of its content), each once, never the decider. Its notifications are written in
+the decision's own transaction (one INSERT per batch, whatever its size); their emails go out
+only after it commits (`transaction.on_commit`), one per recipient per batch, so a rolled-back
+decision tells nobody anything.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from .models import DigestSent, Event, Notification, NotificationPreference
 
 logger = logging.getLogger("rolebook.notifications")
 
-# Which decisions tell the item's creator, as which event.
+# Which decisions tell the item's authors, as which event.
 EVENT_OF_KIND = {DecisionKind.REJECT: Event.REJECTED, **{kind: Event.APPROVED for kind in APPROVING_KINDS}}
 PREFERENCE_FIELDS = ("rejected_in_app", "rejected_email", "approved_in_app", "approved_email", "daily_digest")
 
@@ -39,56 +41,74 @@ class _Line:
     url: str
 
 
-def _item_line(model: type[Reviewable], item: Reviewable, role_code: str, event: str, actor: Any, reason: str) -> _Line:
+def _item_line(
+    model: type[Reviewable], item: Reviewable, role_code: str, event: str, actor: Any, reason: str, *, created: bool
+) -> _Line:
+    """The words for one author: "Your alias …" to its creator, "The alias …, which you edited," to an editor."""
     verb = "rejected" if event == Event.REJECTED else "approved"
     if model is TitleAlias:
-        what = f"Your alias “{item.alias}” of {role_code}"
+        what = f"alias “{item.alias}” of {role_code}"
         url = reverse("admin:roles_titlealias_change", args=[item.pk])
     else:
-        what = f"Your mapping of {role_code} to {item.code}"
+        what = f"mapping of {role_code} to {item.code}"
         url = reverse("admin:roles_classificationmapping_change", args=[item.pk])
+    what = f"Your {what}" if created else f"The {what}, which you edited,"
     body = f"{verb.capitalize()} by {actor.get_username()}" + (f": {reason}" if reason else ".")
     return _Line(title=f"{what} was {verb}", body=body, url=url)
+
+
+def _authors(item: Reviewable, actor: Any) -> list[int]:
+    """The ids of the people told of a decision on `item`: its authors but the decider, each once, creator first."""
+    ids = [item.created_by_id, *sorted(item.author_ids() - {item.created_by_id})]
+    return [pk for pk in ids if pk is not None and pk != actor.pk]
 
 
 def notify_decided(
     sender: type[Reviewable], *, items: list[Reviewable], kind: str, actor: Any, reason: str, **kwargs: Any
 ) -> list[Notification]:
-    """Tell each item's creator that `actor` rejected or approved it; return the in-app notifications written.
+    """Tell each item's authors that `actor` rejected or approved it; return the in-app notifications written.
 
-    The receiver of `roles.workflow.decided`: runs inside the decision's transaction. Nobody is
-    told of their own decision, nor is the system account or an inactive user. Queries: none
-    when no creator is told; else one for the recipients with their preferences, one for the
-    role codes, one INSERT. Emails, one per recipient, are sent after commit.
+    The receiver of `roles.workflow.decided`: runs inside the decision's transaction. The authors
+    are the creator and the content editors (`Reviewable.author_ids`, read from the items in
+    memory), each told once per item by the channels their preferences choose. Nobody is told of
+    their own decision, nor is the system account or an inactive user. Queries: none when no
+    author is told; else one for the recipients with their preferences, one for the role codes,
+    one INSERT, whatever the number of items and authors. Emails, one per recipient listing
+    their items, are sent after commit.
     """
     event = EVENT_OF_KIND.get(kind)
     if event is None or not items:
         return []
-    creator_ids = {i.created_by_id for i in items if i.created_by_id is not None and i.created_by_id != actor.pk}
-    if not creator_ids:
+    authors = {item.pk: _authors(item, actor) for item in items}
+    author_ids = {pk for ids in authors.values() for pk in ids}
+    if not author_ids:
         return []
     users = (
         get_user_model()
-        .objects.filter(pk__in=creator_ids, is_active=True)
+        .objects.filter(pk__in=author_ids, is_active=True)
         .exclude(username=settings.ROLEBOOK_SYSTEM_USERNAME)
         .select_related("notification_preference")
     )
     recipients = {user.pk: user for user in users}
     if not recipients:
         return []
-    told = [item for item in items if item.created_by_id in recipients]
+    told = [item for item in items if any(pk in recipients for pk in authors[item.pk])]
     codes = dict(Role.objects.filter(pk__in={item.role_id for item in told}).values_list("pk", "code"))
     rows: list[Notification] = []
     emails: dict[int, list[_Line]] = defaultdict(list)
     for item in told:
-        user = recipients[item.created_by_id]
-        prefs = getattr(user, "notification_preference", None) or NotificationPreference(user=user)
-        line = _item_line(sender, item, codes.get(item.role_id, "?"), event, actor, reason)
-        if prefs.wants(event, "in_app"):
-            rows.append(Notification(recipient=user, event=event, title=line.title, body=line.body, url=line.url,
-                                     actor=actor))
-        if prefs.wants(event, "email") and user.email:
-            emails[user.pk].append(line)
+        for user_pk in authors[item.pk]:
+            user = recipients.get(user_pk)
+            if user is None:
+                continue
+            prefs = getattr(user, "notification_preference", None) or NotificationPreference(user=user)
+            line = _item_line(sender, item, codes.get(item.role_id, "?"), event, actor, reason,
+                              created=user_pk == item.created_by_id)
+            if prefs.wants(event, "in_app"):
+                rows.append(Notification(recipient=user, event=event, title=line.title, body=line.body,
+                                         url=line.url, actor=actor))
+            if prefs.wants(event, "email") and user.email:
+                emails[user.pk].append(line)
     Notification.objects.bulk_create(rows)
     for user_pk, lines in emails.items():
         user = recipients[user_pk]

@@ -18,7 +18,8 @@ content is unchanged, a changed one goes back to review, a rejected one is never
 (reported as suppressed), and items missing from the card are reported, never deleted.
 
 A field a person changed in Rolebook since the card's last import is left alone, shown in the
-preview old → new with who changed it and when, unless `overwrite_edits` is given.
+preview old → new with who changed it and when, unless `overwrite_edits` is given. A code a
+reviewer refined and a decision the card disagrees with are kept and shown the same way.
 """
 
 from __future__ import annotations
@@ -403,34 +404,49 @@ class _Edit:
 
 
 class _EditLog:
-    """For rows of one model: which fields people changed in Rolebook since the last card import.
+    """For rows of one model: which fields people changed in Rolebook since the last card import,
+    and who last changed each watched field and when, whoever it was.
 
     Read from the rows' history in one query: after the newest "card import: …" row (or the
     row's creation, when no card ever wrote it), every other change of a watched field counts.
     """
 
-    def __init__(self, model: type[models.Model], pks: list[int], fields: Iterable[str]):
+    def __init__(self, model: type[models.Model], pks: Iterable[int], fields: Iterable[str]):
         self.edits: dict[int, dict[str, _Edit]] = {}
+        self.latest: dict[int, dict[str, _Edit]] = {}
         fields = list(fields)
         attnames = [model._meta.get_field(name).attname for name in fields]
         rows = (
-            model.history.filter(id__in=pks)
+            model.history.filter(id__in=set(pks))
             .order_by("id", "history_date", "history_id")
             .values_list("id", "history_change_reason", "history_user__username", "history_date", *attnames)
         )
         previous: dict[int, tuple] = {}
         for pk, reason, username, date, *values in rows:
+            edit = _Edit(username or "someone", date)
+            before = previous.get(pk)
+            # The row's creation sets every field; later rows, those that differ from the row before.
+            changed = [name for i, name in enumerate(fields) if before is None or before[i] != values[i]]
+            self.latest.setdefault(pk, {}).update(dict.fromkeys(changed, edit))
             if (reason or "").startswith(IMPORT_REASON_PREFIX):
                 self.edits[pk] = {}
-            elif pk in previous:
-                edits = self.edits.setdefault(pk, {})
-                for name, old, new in zip(fields, previous[pk], values, strict=True):
-                    if old != new:
-                        edits[name] = _Edit(username or "someone", date)
+            elif before is not None:
+                self.edits.setdefault(pk, {}).update(dict.fromkeys(changed, edit))
             previous[pk] = tuple(values)
 
     def for_row(self, pk: int | None) -> dict[str, _Edit]:
         return self.edits.get(pk, {}) if pk is not None else {}
+
+    def last_change(self, pk: int | None, name: str) -> _Edit | None:
+        """The newest history row that changed `name` on row `pk`, an import's included (None without history)."""
+        return self.latest.get(pk, {}).get(name) if pk is not None else None
+
+
+def _by(edit: _Edit | None) -> str:
+    """The words " by edith on 2026-01-15 09:30 UTC" for a Rolebook edit, or "" when the history holds none."""
+    if edit is None:
+        return ""
+    return f" by {edit.who} on {timezone.localtime(edit.when):%Y-%m-%d %H:%M %Z}"
 
 
 def _show(value: Any) -> str:
@@ -457,10 +473,7 @@ def _settle_edits(
         old, new = loaded[attname], getattr(obj, attname)
         edit = edits.for_row(obj.pk).get(name) if edits is not None else None
         if edit is not None:
-            line = (
-                f"{label} {name}: {_show(old)} → {_show(new)} — changed in Rolebook by {edit.who} on "
-                f"{timezone.localtime(edit.when):%Y-%m-%d %H:%M %Z}"
-            )
+            line = f"{label} {name}: {_show(old)} → {_show(new)} — changed in Rolebook{_by(edit)}"
             if not options.overwrite_edits:
                 setattr(obj, attname, old)
                 plan.edits_kept.append(line + ": kept (tick “overwrite Rolebook edits” to take the card’s)")
@@ -653,6 +666,7 @@ def _plan_mappings(plan: CardPlan, actor: Any, context: _Context, options: Impor
     statuses = ClassificationMapping.Status
     new: list[tuple[ClassificationMapping, MappingData]] = []
     to_settle = []
+    kept_codes: list[tuple[ClassificationMapping, MappingData, str]] = []
     seen: set[int] = set()
     for data in plan.card.mappings:
         mapping = existing.pop((data.scheme, data.code), None)
@@ -660,9 +674,7 @@ def _plan_mappings(plan: CardPlan, actor: Any, context: _Context, options: Impor
         if mapping is None and (data.scheme, data.code) in refined:
             mapping = refined[(data.scheme, data.code)]
             if mapping.pk not in seen:
-                plan.edits_kept.append(
-                    f"{label}: refined to {mapping.code} in Rolebook: kept (the card still prints {data.code})"
-                )
+                kept_codes.append((mapping, data, label))
                 seen.add(mapping.pk)
             continue
         if mapping is None:
@@ -685,7 +697,16 @@ def _plan_mappings(plan: CardPlan, actor: Any, context: _Context, options: Impor
         _mapping_claim(plan, mapping, data, actor, f"mapping {data.code}", options)
         _queue(plan, mapping, new=True)
     changing = [m for m, *_ in to_settle if m.changed_fields()]
-    edits = _EditLog(ClassificationMapping, [m.pk for m in changing], MAPPING_FIELDS) if changing else None
+    # Decisions the card disagrees with (it says rejected, Rolebook approved): listed with who decided.
+    disputed = [m for m, data, _ in to_settle if not m.is_open and data.status not in (m.OPEN, m.status)]
+    logged = [m.pk for m in changing + disputed] + [m.pk for m, *_ in kept_codes]
+    edits = _EditLog(ClassificationMapping, logged, (*MAPPING_FIELDS, "code", "status")) if logged else None
+    for mapping, data, label in kept_codes:
+        # A reviewer refined or replaced the code: the card cannot take it back.
+        plan.edits_kept.append(
+            f"{label} code: {_show(mapping.code)} → {_show(data.code)} — changed in Rolebook"
+            f"{_by(edits.last_change(mapping.pk, 'code'))}: kept (the card still prints the code it had before review)"
+        )
     for mapping, data, label in to_settle:
         was = mapping.status
         changed = _settle_edits(plan, mapping, MAPPING_FIELDS, edits, options, label)
@@ -699,9 +720,10 @@ def _plan_mappings(plan: CardPlan, actor: Any, context: _Context, options: Impor
         elif mapping.is_open:
             _mapping_claim(plan, mapping, data, actor, label, options)
         elif data.status not in (mapping.OPEN, mapping.status):
+            decided = edits.last_change(mapping.pk, "status") if edits is not None else None
             plan.edits_kept.append(
-                f"{label}: the card says {data.status.replace('_', ' ')}; it is {mapping.get_status_display().lower()} "
-                "in Rolebook: kept (reopen it in the review to decide again)"
+                f"{label} status: {mapping.get_status_display().lower()} → {data.status.replace('_', ' ')} — "
+                f"decided in Rolebook{_by(decided)}: kept (reopen it in the review to decide again)"
             )
         if mapping.changed_fields():
             _queue(plan, mapping, new=False)

@@ -1,4 +1,4 @@
-"""Review decisions tell the item's creator: in the same transaction, by email only after commit."""
+"""Review decisions tell the item's authors: in the same transaction, by email only after commit."""
 
 import logging
 
@@ -145,3 +145,99 @@ def test_a_mail_server_that_refuses_never_undoes_or_breaks_a_committed_decision(
     assert TitleAlias.objects.get(pk=alias.pk).status == "rejected"
     assert Notification.objects.filter(recipient=people["carl"]).count() == 1
     assert any("send_event_email" in r.getMessage() for r in caplog.records)
+
+
+# -- every author is told: the creator and everyone who edited the content ----------------------
+
+
+def _edit(alias, actor, confidence):
+    """`actor` changes the alias's confidence through the curators' service, so becomes one of its authors."""
+    from decimal import Decimal
+
+    from roles.services import save_alias
+
+    alias = TitleAlias.objects.get(pk=alias.pk)
+    alias.confidence = Decimal(confidence)
+    return save_alias(alias=alias, actor=actor, reason="seen in job ads")
+
+
+@pytest.fixture
+def editors(people):
+    from tests.factories import curator
+
+    return {"cleo": curator(username="cleo"), "cody": curator(username="cody")}
+
+
+def test_a_decision_tells_the_creator_and_each_content_editor_once(
+    people, editors, make_alias, django_capture_on_commit_callbacks
+):
+    alias = make_alias(people["carl"])
+    _edit(alias, editors["cleo"], "0.71")
+    _edit(alias, editors["cody"], "0.72")
+    _edit(alias, editors["cleo"], "0.73")  # twice an editor, still told once
+    with django_capture_on_commit_callbacks(execute=True):
+        reject_alias(alias=alias, actor=people["rita"], reason="a duplicate")
+    told = sorted(Notification.objects.values_list("recipient__username", flat=True))
+    assert told == ["carl", "cleo", "cody"]
+    assert Notification.objects.get(recipient=people["carl"]).title.startswith("Your alias “Data Wrangler”")
+    edited = Notification.objects.get(recipient=editors["cleo"])
+    assert edited.title == f"The alias “Data Wrangler” of {alias.role.code}, which you edited, was rejected"
+    assert edited.body == "Rejected by rita: a duplicate" and edited.actor == people["rita"]
+    assert sorted(m.to[0] for m in mail.outbox) == ["carl@example.org", "cleo@example.org", "cody@example.org"]
+
+
+def test_the_decider_is_never_told_even_as_an_author_of_another_item_in_the_batch(
+    people, editors, make_alias, django_capture_on_commit_callbacks
+):
+    first, second = make_alias(people["carl"], "Alias One"), make_alias(people["carl"], "Alias Two")
+    _edit(second, people["rita"], "0.71")  # the decider wrote part of the second alias
+    _edit(first, editors["cleo"], "0.72")
+    with django_capture_on_commit_callbacks(execute=True):
+        reject_aliases(aliases=[first.pk, second.pk], actor=people["rita"], reason="duplicates")
+    assert not Notification.objects.filter(recipient=people["rita"]).exists()
+    assert Notification.objects.filter(recipient=people["carl"]).count() == 2
+    assert Notification.objects.filter(recipient=editors["cleo"]).count() == 1
+    assert "rita@example.org" not in [address for m in mail.outbox for address in m.to]
+
+
+def test_each_authors_own_preferences_decide_what_they_get(
+    people, editors, make_alias, django_capture_on_commit_callbacks
+):
+    NotificationPreference.objects.create(user=editors["cody"], rejected_in_app=False, rejected_email=False)
+    NotificationPreference.objects.create(user=editors["cleo"], rejected_in_app=True, rejected_email=False)
+    alias = make_alias(people["carl"])
+    _edit(alias, editors["cleo"], "0.71")
+    _edit(alias, editors["cody"], "0.72")
+    with django_capture_on_commit_callbacks(execute=True):
+        reject_alias(alias=alias, actor=people["rita"], reason="no")
+    assert sorted(Notification.objects.values_list("recipient__username", flat=True)) == ["carl", "cleo"]
+    assert [m.to for m in mail.outbox] == [["carl@example.org"]]
+
+
+def test_a_bulk_decision_tells_every_author_for_the_same_queries_at_n_and_2n_items(
+    people, editors, make_alias, django_capture_on_commit_callbacks
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def cost(n):
+        aliases = [make_alias(people["carl"], f"Bulk {n} {i}") for i in range(n)]
+        for i, alias in enumerate(aliases):
+            _edit(alias, editors["cleo"], "0.71")
+            if i % 2:
+                _edit(alias, editors["cody"], "0.72")
+        Notification.objects.all().delete()
+        mail.outbox.clear()
+        with django_capture_on_commit_callbacks(execute=True), CaptureQueriesContext(connection) as ctx:
+            reject_aliases(aliases=[a.pk for a in aliases], actor=people["rita"], reason="duplicates")
+        told = dict.fromkeys(("carl", "cleo", "cody"), 0)
+        for name in Notification.objects.values_list("recipient__username", flat=True):
+            told[name] += 1
+        assert told == {"carl": n, "cleo": n, "cody": n // 2}
+        assert sorted(m.to[0] for m in mail.outbox) == ["carl@example.org", "cleo@example.org", "cody@example.org"]
+        return len(ctx.captured_queries)
+
+    cost(2)  # warms the reviewer's permission cache
+    # The notifications' share: one SELECT of the recipients with their preferences, one of the
+    # role codes, one INSERT of the notifications, whatever the number of items and authors.
+    assert cost(10) == cost(20)

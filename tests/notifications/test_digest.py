@@ -66,3 +66,31 @@ def test_digest_day_defaults_to_today(people):
     NotificationPreference.objects.create(user=people["rita"], daily_digest=True)
     call_command("send_review_digest", stdout=StringIO())
     assert DigestSent.objects.get().day == date.today()
+
+
+def test_a_reviewers_digest_leaves_out_what_they_wrote_as_the_dashboard_does(people, make_alias, make_mapping):
+    """Four-eyes keeps a reviewer from deciding what they authored: created it, or edited its content."""
+    from decimal import Decimal
+
+    from roles.models import TitleAlias
+    from roles.services import save_alias
+
+    edited = make_alias(people["carl"], "Data Janitor")
+    make_alias(people["rita"], "Data Plumber")
+    make_alias(people["carl"], "Data Wrangler")
+    make_mapping(people["carl"])
+    edited = TitleAlias.objects.get(pk=edited.pk)
+    edited.confidence = Decimal("0.75")
+    save_alias(alias=edited, actor=people["rita"], reason="seen in job ads")
+    for name in ("rita", "ravi"):
+        NotificationPreference.objects.create(user=people[name], daily_digest=True)
+
+    assert "2 sent" in _digest()
+    messages = {message.to[0]: message for message in mail.outbox}
+    # rita: neither the alias she edited nor the one she created, which wait longest.
+    assert "2 items waiting" in messages["rita@example.org"].subject
+    assert ": 1 aliases, 1 mappings" in messages["rita@example.org"].body
+    assert "Waiting longest: the alias “Data Wrangler”" in messages["rita@example.org"].body
+    assert "4 items waiting" in messages["ravi@example.org"].subject
+    assert ": 3 aliases, 1 mappings" in messages["ravi@example.org"].body
+    assert "Waiting longest: the alias “Data Janitor”" in messages["ravi@example.org"].body
