@@ -1,7 +1,7 @@
 """Dump imported roles as a deterministic fixture (natural keys, no pks): how fixtures/seed.json is made.
 
 Regenerate the seed from the reference card (on an empty database with the SOC reference loaded):
-    manage.py import_cards tests/data/AIMLAM.GEN.P1.txt
+    manage.py import_cards fixtures/cards/AIMLAM.GEN.P1.txt
     python -c "import django; django.setup(); from roles.cards.fixture import dump_roles; \
         print(dump_roles(['AIMLAM.GEN.P1']), end='')" > fixtures/seed.json
 """

@@ -1,4 +1,4 @@
-"""The alias queue's source filter, an index range scan at any size (bench scale, issue 14).
+"""The alias queue's source filter, an index range scan at any size (measured by `bench scale`).
 
 It compiles to `UPPER(source::text) = UPPER(…)` (iexact), which no index served: for a rare
 source the capped count and the page read the pending aliases until enough matched. With

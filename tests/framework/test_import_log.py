@@ -9,7 +9,7 @@ from framework.audit import get_system_user
 from roles.cards.importer import CardSource, import_cards
 
 pytestmark = pytest.mark.django_db
-REFERENCE_TEXT = (Path(__file__).resolve().parents[1] / "data" / "AIMLAM.GEN.P1.txt").read_text(encoding="utf-8")
+REFERENCE_TEXT = (Path(__file__).resolve().parents[2] / "fixtures" / "cards" / "AIMLAM.GEN.P1.txt").read_text("utf-8")
 
 
 def _import_lines(caplog):

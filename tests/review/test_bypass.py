@@ -28,7 +28,7 @@ from tests.review.conftest import soc
 
 pytestmark = pytest.mark.django_db
 
-REFERENCE_TEXT = (Path(__file__).parent.parent / "data" / "AIMLAM.GEN.P1.txt").read_text("utf-8")
+REFERENCE_TEXT = (Path(__file__).parents[2] / "fixtures" / "cards" / "AIMLAM.GEN.P1.txt").read_text("utf-8")
 IMPORT_URL = "/admin/roles/role/import/"
 
 

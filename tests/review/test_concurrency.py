@@ -154,7 +154,7 @@ def test_a_card_import_racing_an_approval_never_leaves_unreviewed_content_approv
     from roles.cards.importer import CardSource, import_cards
 
     reviewer = make_user("reviewer")
-    card = (Path(__file__).parent.parent / "data" / "AIMLAM.GEN.P1.txt").read_text("utf-8")
+    card = (Path(__file__).parents[2] / "fixtures" / "cards" / "AIMLAM.GEN.P1.txt").read_text("utf-8")
     outcomes = Counter()
     for round_no in range(ROUNDS):
         old, new = (f"0.{70 - round_no:02d}", f"0.{69 - round_no:02d}")

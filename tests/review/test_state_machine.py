@@ -55,7 +55,7 @@ from tests.review.invariants import (
 
 pytestmark = pytest.mark.django_db
 
-REFERENCE = (Path(__file__).parent.parent / "data" / "AIMLAM.GEN.P1.txt").read_text("utf-8")
+REFERENCE = (Path(__file__).parents[2] / "fixtures" / "cards" / "AIMLAM.GEN.P1.txt").read_text("utf-8")
 # The seed's aliases the machine works on, then the ones a curator may add.
 ALIASES = ["Machine Learning I", "Junior Deep Learning", "ML Engineer Trainee", "Applied AI Junior"]
 SEEDED = 2

@@ -13,7 +13,7 @@ from tests.factories import UserFactory, curator, reviewer
 
 pytestmark = pytest.mark.django_db
 
-REFERENCE = (Path(__file__).parent.parent / "data" / "AIMLAM.GEN.P1.txt").read_bytes()
+REFERENCE = (Path(__file__).parents[2] / "fixtures" / "cards" / "AIMLAM.GEN.P1.txt").read_bytes()
 URL = "/admin/roles/role/import/"
 
 
@@ -159,3 +159,85 @@ def test_nothing_to_confirm_when_nothing_would_change(curator_client, reference_
     assert "Nothing would change" in again
     assert 'name="confirm" value="Confirm import" class="default">' not in again
     assert re.search(r'<input type="submit" name="confirm"[^>]* disabled', first.content.decode()) is None
+
+
+# -- Rolebook edits the card disagrees with: old → new, who and when -------------------------------
+
+
+def _import(client) -> None:
+    """Import the reference card, its history dated 2026-01-01 (UTC) so that the edits dated below come after it."""
+    from datetime import UTC, datetime
+
+    preview = client.post(URL, {"cards": [_card()], "preview": "Preview"})
+    client.post(URL, {"payload": _payload(preview.content.decode()), "confirm": "Confirm"})
+    for model in (Role, Component, TitleAlias, ClassificationMapping):
+        model.history.update(history_date=datetime(2026, 1, 1, tzinfo=UTC))
+
+
+def _dated(obj, when: str) -> None:
+    """Date the newest history row of `obj` (the edit just made) at `when` (UTC), so the preview must show it."""
+    from datetime import UTC, datetime
+
+    row = type(obj).history.filter(id=obj.pk).latest("history_date", "history_id")
+    type(row).objects.filter(pk=row.pk).update(history_date=datetime.fromisoformat(when).replace(tzinfo=UTC))
+
+
+def _conflict_lines(html: str) -> list[str]:
+    import html as html_module
+
+    lines = re.findall(r'<li class="edit-(?:kept|overwritten)">(.*?)</li>', html, flags=re.S)
+    return [html_module.unescape(line) for line in lines]
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_each_conflict_line_names_the_rolebook_edit_old_and_new_who_and_when(curator_client, reference_soc, overwrite):
+    from decimal import Decimal
+
+    from review.services import refine_mapping
+    from roles.services import save_alias, save_component, save_role
+
+    _import(curator_client)
+    edith, rex = curator(username="edith"), reviewer(username="rex")
+    alias = TitleAlias.objects.get(alias="Junior Machine Learning")
+    alias.confidence = Decimal("0.75")
+    _dated(save_alias(alias=alias, actor=edith, reason="seen in job ads"), "2026-01-15T09:30")
+    component = Component.objects.get(text="Python programming")
+    component.prevalence = "rare"
+    _dated(save_component(component=component, actor=edith, reason="less common now"), "2026-01-16T10:45")
+    role = Role.objects.get(code="AIMLAM.GEN.P1")
+    role.headline = "Builds and tests small ML components"
+    _dated(save_role(role=role, actor=edith, reason="clearer"), "2026-01-17T11:00")
+    mapping = ClassificationMapping.objects.get(code="15-0000")
+    refine_mapping(mapping=mapping, actor=rex, code="15-2051")
+    _dated(mapping, "2026-01-18T12:15")
+
+    data = {"cards": [_card()], "preview": "Preview", **({"overwrite_edits": "on"} if overwrite else {})}
+    lines = _conflict_lines(curator_client.post(URL, data).content.decode())
+    expected = {
+        "alias 'Junior Machine Learning' confidence: 0.75 → 0.68": "by edith on 2026-01-15 09:30 UTC",
+        "skill 'Python programming' prevalence: 'rare' → 'common'": "by edith on 2026-01-16 10:45 UTC",
+        "role AIMLAM.GEN.P1 headline: 'Builds and tests small ML components' → 'P1 is an entry-level":
+            "by edith on 2026-01-17 11:00 UTC",
+        "mapping 15-0000 code: '15-2051' → '15-0000'": "by rex on 2026-01-18 12:15 UTC",
+    }
+    assert len(lines) == len(expected), lines
+    for start, who_and_when in expected.items():
+        matching = [line for line in lines if line.startswith(f"Rolebook edit: {start}")]
+        assert len(matching) == 1 and f"in Rolebook {who_and_when}" in matching[0], (start, lines)
+    # A reviewer's refinement stands whatever the import is told: only field edits are overwritten.
+    assert sum("overwritten with the card’s value" in line for line in lines) == (3 if overwrite else 0)
+
+
+def test_a_decision_the_card_disagrees_with_names_who_decided_and_when(curator_client, reference_soc):
+    from review.services import approve_mapping
+
+    _import(curator_client)
+    mapping = ClassificationMapping.objects.get(code="15-0000")
+    approve_mapping(mapping=mapping, actor=reviewer(username="rex"), confirm_group_level=True)
+    _dated(mapping, "2026-01-19T08:05")
+    text = REFERENCE.replace(b"reviewStatus=needs_review", b"reviewStatus=rejected")
+    lines = _conflict_lines(curator_client.post(URL, {"cards": [_card(data=text)], "preview": "1"}).content.decode())
+    assert lines == [
+        "Rolebook edit: mapping 15-0000 status: approved → rejected — decided in Rolebook by rex on "
+        "2026-01-19 08:05 UTC: kept (reopen it in the review to decide again)"
+    ]

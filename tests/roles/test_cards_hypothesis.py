@@ -20,7 +20,7 @@ from taxonomy.models import Level, TaxonomyNode
 
 pytestmark = pytest.mark.django_db
 
-REFERENCE = (Path(__file__).parent.parent / "data" / "AIMLAM.GEN.P1.txt").read_bytes()
+REFERENCE = (Path(__file__).parents[2] / "fixtures" / "cards" / "AIMLAM.GEN.P1.txt").read_bytes()
 TRACKED = (Role, Component, TitleAlias, ClassificationMapping, Level, TaxonomyNode)
 INVALID_UTF8 = [b"\xff", b"\xc3(", b"\xe2\x80", b"\xed\xa0\x80", b"\xf8\x88\x80\x80\x80", b"\x80"]
 

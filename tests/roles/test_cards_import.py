@@ -22,7 +22,7 @@ from tests.factories import LevelFactory, UserFactory, reviewer
 
 pytestmark = pytest.mark.django_db
 
-DATA = Path(__file__).parent.parent / "data"
+DATA = Path(__file__).parents[2] / "fixtures" / "cards"
 REFERENCE = (DATA / "AIMLAM.GEN.P1.txt").read_bytes()
 REFERENCE_TEXT = REFERENCE.decode("utf-8")
 TRACKED = (Role, Component, TitleAlias, ClassificationMapping, Level, TaxonomyNode)
@@ -412,10 +412,11 @@ def test_a_refined_mapping_is_not_brought_back_by_the_card(reference_soc, tmp_pa
     path = _write(tmp_path, REFERENCE)
     _run(path)
     mapping = ClassificationMapping.objects.get(code="15-0000")
-    review_services.refine_mapping(mapping=mapping, actor=reviewer(), code="15-2051")
+    review_services.refine_mapping(mapping=mapping, actor=reviewer(username="rex"), code="15-2051")
     out = _run(path)
     assert list(ClassificationMapping.objects.values_list("code", flat=True)) == ["15-2051"]
-    assert "mapping 15-0000: refined to 15-2051 in Rolebook: kept" in out
+    assert "mapping 15-0000 code: '15-2051' → '15-0000' — changed in Rolebook by rex on " in out
+    assert "kept (the card still prints the code it had before review)" in out
     assert "0 suppressed, 0 missing." in out
 
 

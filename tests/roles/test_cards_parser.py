@@ -8,7 +8,7 @@ import pytest
 
 from roles.cards.parser import CardSyntaxError, Problem, parse_card
 
-REFERENCE = (Path(__file__).parent.parent / "data" / "AIMLAM.GEN.P1.txt").read_bytes()
+REFERENCE = (Path(__file__).parents[2] / "fixtures" / "cards" / "AIMLAM.GEN.P1.txt").read_bytes()
 REFERENCE_TEXT = REFERENCE.decode("utf-8")
 
 

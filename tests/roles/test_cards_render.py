@@ -23,7 +23,7 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 
-REFERENCE = (Path(__file__).parent.parent / "data" / "AIMLAM.GEN.P1.txt").read_bytes()
+REFERENCE = (Path(__file__).parents[2] / "fixtures" / "cards" / "AIMLAM.GEN.P1.txt").read_bytes()
 
 
 def _import(text: str | bytes, name: str = "card.txt") -> None:

@@ -23,7 +23,7 @@ from tests.review.conftest import soc
 pytestmark = pytest.mark.django_db
 
 ROOT = Path(__file__).resolve().parents[2]
-REFERENCE_TEXT = (ROOT / "tests" / "data" / "AIMLAM.GEN.P1.txt").read_text("utf-8")
+REFERENCE_TEXT = (ROOT / "fixtures" / "cards" / "AIMLAM.GEN.P1.txt").read_text("utf-8")
 APPS = ("api", "framework", "notifications", "publishing", "review", "roles", "taxonomy")
 REVIEW_FIELDS = ("status", "decided_by", "decided_by_id", "decided_at", "content_editors")
 
