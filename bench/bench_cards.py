@@ -23,6 +23,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from bench.common import demo_data, fresh_database
+from framework.audit import get_system_user
 from roles.cards.fixture import dump_roles
 from roles.cards.renderer import render_card
 from roles.models import Component, Role, TitleAlias
@@ -80,6 +81,8 @@ def run() -> None:
             )
 
         with fresh_database():
+            # The fixture names its authors and deciders by natural key; the imports' is the system account.
+            get_system_user()
             start = time.perf_counter()
             call_command("loaddata", str(fixture), verbosity=0)
             load_seconds = time.perf_counter() - start

@@ -636,23 +636,20 @@ def _plan_aliases(plan: CardPlan, actor: Any, context: _Context, options: Import
             plan.missing.append(f"alias {alias.alias!r} is not on the card")
 
 
-def _mapping_claim_problem(mapping: ClassificationMapping, data: MappingData) -> Problem | None:
-    """Why an imported approval of `mapping` is refused, or None: it needs a detailed official code."""
+def _mapping_claim_refusal(mapping: ClassificationMapping, data: MappingData) -> str | None:
+    """Why an imported approval of `mapping` cannot stand, or None: it needs a detailed official code.
+
+    Such a claim is listed as ignored (the mapping is imported for review), not refused: Rolebook's
+    own exports carry group-level approvals a reviewer confirmed, and a card must import again.
+    """
     if data.status != ClassificationMapping.Status.APPROVED:
         return None
     occupation = mapping.occupation
     if occupation is None:
-        return Problem(
-            data.line,
-            f"the card approves {data.code}, which is not in the SOC 2018 / O*NET-SOC 2019 reference: "
-            "an imported approval needs an official code (give reviewStatus=needs_review to import it for review)",
-        )
+        return f"{data.code} is not in the SOC 2018 / O*NET-SOC 2019 reference: an imported approval needs an official code"
     if occupation.level not in DETAILED_LEVELS:
-        return Problem(
-            data.line,
-            f"the card approves {data.code}, a {occupation.get_level_display().lower()} group: an imported "
-            "approval needs a detailed code (give reviewStatus=needs_review and refine it in Rolebook)",
-        )
+        return (f"{data.code} is a {occupation.get_level_display().lower()}: an imported approval needs a detailed "
+                "code (a reviewer refines it, or approves it as group-level, in Rolebook)")
     return None
 
 
@@ -744,8 +741,8 @@ def _mapping_claim(
     if not options.import_decisions:
         _ignore_claim(plan, label, claim, data.line, "needs review")
         return
-    if problem := _mapping_claim_problem(mapping, data):
-        plan.problems.append(problem)
+    if why := _mapping_claim_refusal(mapping, data):
+        _ignore_claim(plan, label, claim, data.line, "needs review", why)
         return
     _import_claim(plan, mapping, data.status, actor=actor, label=label, claim=claim, decided_at=None,
                   line=data.line)

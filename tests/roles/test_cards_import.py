@@ -459,3 +459,16 @@ def test_fixture_claims_become_imported_decisions_for_the_system_account_only(re
     assert (alias.status, alias.decided_by) == ("pending", None)
     assert not alias.decisions.exists()
     assert "1 ignored (left open)" in out.getvalue()
+
+
+def test_a_card_approving_a_group_level_code_imports_it_for_review_and_lists_the_claim(reference_soc, tmp_path):
+    """Rolebook's own export of a group-level approval imports again: the claim is listed, not an error."""
+    UserFactory(username="cora")
+    _run(_write(tmp_path, REFERENCE_TEXT), "--as", "cora")  # the content is cora's, not the importer's
+    card = REFERENCE_TEXT.replace("reviewStatus=needs_review", "reviewStatus=approved")
+    assert card != REFERENCE_TEXT
+    out = _run(_write(tmp_path, card), "--dry-run")
+    assert "the card says approved" in out and "15-0000 is a major group: an imported approval needs a detailed code" in out
+    _run(_write(tmp_path, card))
+    mapping = ClassificationMapping.objects.get(code="15-0000")
+    assert mapping.status == ClassificationMapping.Status.NEEDS_REVIEW and not mapping.decisions.exists()
