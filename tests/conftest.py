@@ -117,6 +117,8 @@ def derived_after_commit(settings):
 DATABASE_INDEPENDENT = (
     "tests/browser/test_accessibility.py",
     "tests/browser/test_card_page.py",
+    "tests/browser/test_layout.py",
+    "tests/browser/test_phone.py",
     "tests/browser/test_review_flows.py",
     "tests/browser/test_soc_flows.py",
     "tests/publishing/test_crash_safety.py",

@@ -646,7 +646,8 @@ def _mapping_claim_refusal(mapping: ClassificationMapping, data: MappingData) ->
         return None
     occupation = mapping.occupation
     if occupation is None:
-        return f"{data.code} is not in the SOC 2018 / O*NET-SOC 2019 reference: an imported approval needs an official code"
+        return (f"{data.code} is not in the SOC 2018 / O*NET-SOC 2019 reference: an imported approval needs an "
+                "official code")
     if occupation.level not in DETAILED_LEVELS:
         return (f"{data.code} is a {occupation.get_level_display().lower()}: an imported approval needs a detailed "
                 "code (a reviewer refines it, or approves it as group-level, in Rolebook)")

@@ -97,9 +97,14 @@ def test_reject_with_r_a_reason_and_enter(page, live_server, seed_role, users):
     page.keyboard.type("a numbered duplicate")
     page.keyboard.press("Escape")  # leaves the box: back on the row
     expect(row).to_be_focused()
+    row_id = row.get_attribute("id")
+    total = int(page.locator("#result-count").get_attribute("data-count"))
     page.keyboard.press("r")
     page.keyboard.press("Enter")
     expect(page.locator("#messages")).to_contain_text(f"“{text}” rejected.")
+    # A rejected row leaves the pending queue as an approved one does, and the total counts down.
+    expect(page.locator(f"#{row_id}")).to_have_count(0)
+    expect(page.locator("#result-count")).to_have_text(f"{total - 1} aliases")
     alias = TitleAlias.objects.get(role=seed_role, alias=text)
     assert alias.status == "rejected" and alias.decisions.get().comment == "a numbered duplicate"
 

@@ -283,7 +283,9 @@ def test_a_refused_decision_on_the_mapping_page_stays_there_and_keeps_the_way_ba
     assert accounting_manager.code == "13-0000"
 
 
-@pytest.mark.parametrize("crafted", ["https://evil.example/", "//evil.example/", "/\t/evil.example", "javascript:alert(1)"])
+@pytest.mark.parametrize(
+    "crafted", ["https://evil.example/", "//evil.example/", "/\t/evil.example", "javascript:alert(1)"]
+)
 def test_the_way_back_from_the_mapping_page_never_leaves_the_site(make_user, seed_mapping, crafted):
     client = _client(make_user("reviewer"))
     page = client.get(reverse("review:mapping", args=[seed_mapping.pk]), {"next": crafted})
