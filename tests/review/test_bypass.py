@@ -12,14 +12,14 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
 from framework.audit import get_system_user
 from review import services
-from roles.models import ClassificationMapping, Decision, Role, TitleAlias
+from roles.models import ClassificationMapping, Decision, TitleAlias
 from roles.services import save_alias
 from taxonomy.models import Level, TaxonomyNode
 from tests.admin_forms import change_form_data
