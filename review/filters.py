@@ -8,6 +8,7 @@ import django_filters
 from django import forms
 from django.db.models import Q, QuerySet
 
+from roles import workflow
 from roles.models import ClassificationMapping, Decision, TitleAlias, band_range
 from taxonomy.models import OccupationCode
 
@@ -35,6 +36,26 @@ class QueueFilter(django_filters.FilterSet):
         widget=forms.TextInput(attrs={"size": 16}),
     )
     source = django_filters.CharFilter(field_name="source", lookup_expr="iexact", label="Source")
+    # Items another reviewer holds ("Review next") are hidden unless asked for.
+    held = django_filters.ChoiceFilter(
+        choices=[("mine", "Held by me (my batch)"), ("all", "Any, holds shown")],
+        method="filter_held", label="Held", empty_label="Free or mine",
+    )
+
+    def _cleaned(self) -> dict:
+        return self.form.cleaned_data if self.is_bound and self.is_valid() else {}
+
+    def filter_held(self, qs: QuerySet, name: str, value: str) -> QuerySet:
+        if value == "mine" and self.request is not None:
+            return qs.filter(workflow.held_by(self.request.user))
+        return qs
+
+    @property
+    def qs(self) -> QuerySet:
+        qs = super().qs
+        if self.request is not None and not self._cleaned().get("held"):
+            qs = qs.exclude(workflow.held_by_others(self.request.user, qs.model))
+        return qs
 
     def filter_family(self, qs: QuerySet, name: str, value: str) -> QuerySet:
         return qs.filter(role__node__parent__code=_upper(value))

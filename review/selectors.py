@@ -138,14 +138,15 @@ def filter_alias_flag(qs: QuerySet[TitleAlias], flag: str) -> QuerySet[TitleAlia
 def alias_queue() -> QuerySet[TitleAlias]:
     """All aliases with what a queue row shows joined in; filter with review.filters.AliasFilter."""
     # content_changed_by: the queue names who changed a reopened alias.
-    return TitleAlias.objects.with_related().select_related("content_changed_by")
+    # lease__holder: who holds the alias ("Review next"), if anyone.
+    return TitleAlias.objects.with_related().select_related("content_changed_by", "lease__holder")
 
 
 def mapping_queue() -> QuerySet[ClassificationMapping]:
     """All mappings with what a queue row shows joined in; filter with review.filters.MappingFilter."""
     # occupation__parent: the row shows the group a code sits in.
     return ClassificationMapping.objects.with_related().select_related(
-        "occupation__parent", "content_changed_by"
+        "occupation__parent", "content_changed_by", "lease__holder"
     )
 
 

@@ -16,6 +16,10 @@ urlpatterns = [
     path("mappings/<int:pk>/", views.mapping_detail, name="mapping"),
     path("codes/", views.code_search, name="codes"),
     path("undo/", views.undo, name="undo"),
+    path("aliases/next/", views.review_next, {"kind": "aliases"}, name="alias-next"),
+    path("mappings/next/", views.review_next, {"kind": "mappings"}, name="mapping-next"),
+    path("aliases/release/", views.release_batch, {"kind": "aliases"}, name="alias-release"),
+    path("mappings/release/", views.release_batch, {"kind": "mappings"}, name="mapping-release"),
 ]
 # One URL per decision, so a URL names exactly what it does: /review/aliases/7/approve/.
 urlpatterns += [

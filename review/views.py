@@ -7,6 +7,7 @@ the reviewer as it is (409).
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -19,12 +20,14 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
 from framework.paging import CURSOR_PARAMS, InvalidCursor, KeysetPaginator
 from framework.redirects import redirect_next, safe_next
-from roles.models import ClassificationMapping, Decision, TitleAlias
+from roles import workflow
+from roles.models import ClassificationMapping, Decision, Lease, TitleAlias
 from roles.selectors import mapping_disagrees, neighbour_agreement, neighbour_mappings
 from taxonomy.models import OccupationCode
 
@@ -238,9 +241,13 @@ def decision_log(request: HttpRequest) -> HttpResponse:
 
 
 def _keyset_page(request: HttpRequest, filterset, kind: str):
-    """The queue page the request asks for, counted exactly from the role digests when only the status filters."""
+    """The queue page the request asks for, counted exactly from the role digests when only the status filters.
+
+    The digests count every item; while another reviewer holds some (hidden here), the page counts.
+    """
     exact = None
-    if filterset.counts_only_status():
+    model = TitleAlias if kind == "aliases" else ClassificationMapping
+    if filterset.counts_only_status() and not Lease.objects.live().of(model).exclude(holder=request.user).exists():
         status = filterset.form.cleaned_data.get("status") or ""
         prefix = "aliases_" if kind == "aliases" else "mappings_"
 
@@ -265,6 +272,79 @@ def _restart(request: HttpRequest, exc: InvalidCursor) -> HttpResponse:
 
 
 # ---------------------------------------------------------------------------------------------
+# "Review next": batches nobody else holds
+
+
+def _hold(item: Any, user: Any) -> dict[str, Any] | None:
+    """Who holds `item` now ("Review next"), if anyone: {mine, holder, until}."""
+    lease = getattr(item, "lease", None)
+    if lease is None or lease.expires_at <= timezone.now():
+        return None
+    return {"mine": lease.holder_id == user.pk, "holder": lease.holder.get_username(), "until": lease.expires_at}
+
+
+def _queue_params(params: QueryDict) -> list[tuple[str, str]]:
+    """The queue's filters and sort, without its page position, holds or status (a batch is of open items)."""
+    dropped = {*CURSOR_PARAMS, "page", "held", "status", "csrfmiddlewaretoken", "threshold"}
+    return [(key, value) for key, values in params.lists() if key not in dropped for value in values if value]
+
+
+def _batch_context(request: HttpRequest, model: type, filterset) -> dict[str, Any]:
+    cleaned = filterset.form.cleaned_data if filterset.is_valid() else {}
+    return {
+        "queue_params": _queue_params(request.GET),
+        "batch_size": settings.REVIEW_BATCH_SIZE,
+        "in_batch": cleaned.get("held") == "mine",
+        "is_lead": workflow.is_lead(request.user),
+    }
+
+
+QUEUES = {
+    "aliases": (TitleAlias, AliasFilter, alias_queue, "review:aliases", "alias", "aliases"),
+    "mappings": (ClassificationMapping, MappingFilter, mapping_queue, "review:mappings", "mapping", "mappings"),
+}
+
+
+@login_required
+@require_POST
+def review_next(request: HttpRequest, kind: str) -> HttpResponse:
+    """Lease the next batch of the queue's filters and sort to the reviewer; show it (held=mine)."""
+    model, filter_class, queryset, url_name, one, many = QUEUES[kind]
+    data = QueryDict(mutable=True)
+    for key, value in _queue_params(request.POST):
+        data.appendlist(key, value)
+    data["status"] = model.OPEN
+    filterset = filter_class(data, queryset=queryset(), request=request)
+    back = reverse(url_name)
+    if not filterset.is_valid():
+        return _refused(request, "The queue's filters are not valid: fix them, then take a batch.", back, status=400)
+    try:
+        pks = workflow.take_batch(model, filterset.qs, actor=request.user)
+    except workflow.ReviewPermissionDenied as exc:
+        raise PermissionDenied(str(exc)) from None
+    data.pop("status")
+    if not pks:
+        messages.info(request, f"Nothing left to take: every open {one} for these filters is decided, held by "
+                               "another reviewer, or one you wrote (four-eyes).")
+        return redirect(f"{back}?{data.urlencode()}")
+    until = timezone.localtime(timezone.now() + timedelta(minutes=settings.REVIEW_LEASE_MINUTES))
+    count = f"{len(pks)} {one if len(pks) == 1 else many}"
+    messages.success(request, f"{count} are yours until {until:%H:%M}: nobody else gets them meanwhile.")
+    data["held"] = "mine"
+    return redirect(f"{back}?{data.urlencode()}")
+
+
+@login_required
+@require_POST
+def release_batch(request: HttpRequest, kind: str) -> HttpResponse:
+    """Give the reviewer's batch back to the queue."""
+    model, _filter, _queryset, url_name, one, many = QUEUES[kind]
+    released = workflow.release(model, actor=request.user)
+    messages.info(request, f"Gave back {released} {one if released == 1 else many}.")
+    return _back(request, reverse(url_name))
+
+
+# ---------------------------------------------------------------------------------------------
 # Aliases
 
 
@@ -272,7 +352,9 @@ def _restart(request: HttpRequest, exc: InvalidCursor) -> HttpResponse:
 @permission_required(VIEW_ALIASES, raise_exception=True)
 @require_GET
 def alias_queue_view(request: HttpRequest) -> HttpResponse:
-    filterset = AliasFilter(_queue_data(request.GET, TitleAlias.Status.PENDING), queryset=alias_queue())
+    filterset = AliasFilter(
+        _queue_data(request.GET, TitleAlias.Status.PENDING), queryset=alias_queue(), request=request
+    )
     page = None
     rows = []
     if filterset.is_valid():
@@ -291,10 +373,12 @@ def alias_queue_view(request: HttpRequest) -> HttpResponse:
                 "flags": flags.get(a.pk, []),
                 "changes": changes.get(a.pk, []),
                 "four_eyes": four_eyes_reason(request.user, a),
+                "hold": _hold(a, request.user),
             }
             for a in items
         ]
     return render(request, "review/alias_queue.html", {
+        **_batch_context(request, TitleAlias, filterset),
         "filterset": filterset,
         "page": page,
         "rows": rows,
@@ -459,7 +543,7 @@ def alias_threshold(request: HttpRequest) -> HttpResponse:
 @require_GET
 def mapping_queue_view(request: HttpRequest) -> HttpResponse:
     filterset = MappingFilter(
-        _queue_data(request.GET, ClassificationMapping.Status.NEEDS_REVIEW), queryset=mapping_queue()
+        _queue_data(request.GET, ClassificationMapping.Status.NEEDS_REVIEW), queryset=mapping_queue(), request=request
     )
     page, rows = None, []
     if filterset.is_valid():
@@ -482,10 +566,12 @@ def mapping_queue_view(request: HttpRequest) -> HttpResponse:
                 "disagrees": mapping_disagrees(m, neighbours.get(m.role_id, [])),
                 "neighbour_counts": neighbour_agreement(m, neighbours.get(m.role_id, [])),
                 "coder": coder[m.pk],
+                "hold": _hold(m, request.user),
             }
             for m in items
         ]
     return render(request, "review/mapping_queue.html", {
+        **_batch_context(request, ClassificationMapping, filterset),
         "filterset": filterset, "page": page, "rows": rows,
         "can_decide": can_review(request.user, ClassificationMapping),
         "query": request.GET.urlencode(),

@@ -11,6 +11,7 @@ REFERENCE_MODELS = {"taxonomy": ["level", "taxonomynode", "occupationcode"]}
 
 CURATORS = "Curators"
 REVIEWERS = "Reviewers"
+LEAD_REVIEWERS = "Lead reviewers"
 
 
 def _codenames(models: dict[str, list[str]], actions: list[str]) -> list[tuple[str, str]]:
@@ -34,6 +35,9 @@ GROUP_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
     CURATORS: _codenames(CURATED_MODELS, ["add", "change", "view"]) + _codenames(REFERENCE_MODELS, ["view"])
     + DECISION_LOG,
     REVIEWERS: _codenames(CURATED_MODELS, ["view"]) + _codenames(REFERENCE_MODELS, ["view"]) + DECISION_LOG + REVIEW,
+    # Leads review, and may decide what another reviewer holds (roles.models.LEAD_REVIEW).
+    LEAD_REVIEWERS: _codenames(CURATED_MODELS, ["view"]) + _codenames(REFERENCE_MODELS, ["view"]) + DECISION_LOG
+    + REVIEW + [("roles", "lead_review")],
 }
 
 

@@ -583,8 +583,10 @@ class Decision(models.Model):
         db_table = "review_decision"
         ordering = ["-created_at", "-pk"]
         # An explicit grant (roles.workflow.holds_explicitly): superuser status never implies it.
-        permissions = [("import_decisions", "Can import the review states a file claims (approved, rejected) as "
-                        "decisions")]
+        permissions = [
+            ("import_decisions", "Can import the review states a file claims (approved, rejected) as decisions"),
+            ("lead_review", "Can decide items other reviewers hold, and adjudicate"),
+        ]
         get_latest_by = "created_at"
         constraints = [
             models.CheckConstraint(
@@ -625,6 +627,55 @@ class Decision(models.Model):
     @property
     def item_kind(self) -> str:
         return "alias" if self.alias_id is not None else "mapping"
+
+
+# The lead reviewer's permission (held by the Lead reviewers group): may decide an item another
+# reviewer holds, which takes it over.
+LEAD_REVIEW = "roles.lead_review"
+
+
+class LeaseQuerySet(models.QuerySet):
+    def live(self, at=None) -> LeaseQuerySet:
+        return self.filter(expires_at__gt=at or timezone.now())
+
+    def of(self, model: type[Reviewable]) -> LeaseQuerySet:
+        return self.filter(**{f"{Decision.item_field(model)}__isnull": False})
+
+
+class Lease(models.Model):
+    """A reviewer's hold on one open item, taken by "Review next", until it expires or is decided.
+
+    Operational state, not curated data: no history. One row per item at most (the one-to-one
+    keys), so no item is ever held twice; an expired row is replaced by the next taker. Written
+    only by roles.workflow.
+    """
+
+    alias = models.OneToOneField(
+        TitleAlias, null=True, blank=True, on_delete=models.CASCADE, related_name="lease"
+    )
+    mapping = models.OneToOneField(
+        ClassificationMapping, null=True, blank=True, on_delete=models.CASCADE, related_name="lease"
+    )
+    holder = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    taken_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    objects = LeaseQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(alias__isnull=False, mapping__isnull=True) | Q(alias__isnull=True, mapping__isnull=False)
+                ),
+                name="lease_exactly_one_item",
+                violation_error_message="A lease holds exactly one alias or one mapping.",
+            ),
+        ]
+        indexes = [models.Index(fields=["holder", "expires_at"], name="lease_holder_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.alias_id or self.mapping_id} held by {self.holder_id} until {self.expires_at:%H:%M}"
 
 
 class RoleSuggestions(models.Model):

@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command
 
-from roles.groups import CURATORS, REVIEWERS, sync_groups
+from roles.groups import CURATORS, LEAD_REVIEWERS, REVIEWERS, sync_groups
 from roles.models import IMPORT_DECISIONS
 
 REFERENCE_FIXTURES = ("fixtures/soc2018.json", "fixtures/onet_soc_2019.json")
@@ -76,8 +76,8 @@ def review_groups(db):
 @pytest.fixture
 def make_user(review_groups):
     def make(kind: str, **kwargs):
-        """A user of `kind`: anonymous (None), curator, reviewer, superuser, or importer (a reviewer who was
-        explicitly granted roles.import_decisions)."""
+        """A user of `kind`: anonymous (None), curator, reviewer, lead (a lead reviewer), superuser, or
+        importer (a reviewer who was explicitly granted roles.import_decisions)."""
         if kind == "superuser":
             return _user_factory()(is_superuser=True, **kwargs)
         if kind == "anonymous":
@@ -89,7 +89,9 @@ def make_user(review_groups):
             app_label, codename = IMPORT_DECISIONS.split(".")
             user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
             return type(user).objects.get(pk=user.pk)
-        return _user_factory()(groups=[{"curator": CURATORS, "reviewer": REVIEWERS}[kind]], **kwargs)
+        return _user_factory()(
+            groups=[{"curator": CURATORS, "reviewer": REVIEWERS, "lead": LEAD_REVIEWERS}[kind]], **kwargs
+        )
 
     return make
 

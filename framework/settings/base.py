@@ -198,6 +198,9 @@ REVIEW_UNDO_SECONDS = int(os.environ.get("REVIEW_UNDO_SECONDS", "600"))
 # the nearest roles' mappings, so its page holds fewer.
 REVIEW_PAGE_SIZE = int(os.environ.get("REVIEW_PAGE_SIZE", "50"))
 REVIEW_MAPPING_PAGE_SIZE = int(os.environ.get("REVIEW_MAPPING_PAGE_SIZE", "25"))
+# "Review next": how many items a reviewer's batch holds, and for how long nobody else gets them.
+REVIEW_BATCH_SIZE = int(os.environ.get("REVIEW_BATCH_SIZE", "25"))
+REVIEW_LEASE_MINUTES = int(os.environ.get("REVIEW_LEASE_MINUTES", "15"))
 # A SOC coder suggestion scored under this is shown as evidence only: no "Refine to" or "Replace
 # with" is offered for it (a 0.00 code is no reason to change a mapping).
 REVIEW_CODER_MIN_SCORE = float(os.environ.get("REVIEW_CODER_MIN_SCORE", "0.10"))

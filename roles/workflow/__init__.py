@@ -19,6 +19,7 @@ from .core import (
     start,
     undo_many,
 )
+from .leases import HeldByAnother, held_by, held_by_others, is_lead, release, take_batch
 from .rules import (
     APPROVED,
     REVIEWABLE_MODELS,
@@ -46,10 +47,11 @@ from .rules import (
 )
 
 __all__ = [
-    "APPROVED", "BULK_BATCH_SIZE", "REVIEWABLE_MODELS", "AlreadyDecided", "BulkResult", "FourEyesViolation",
-    "GroupLevelNotConfirmed", "IllegalTransition", "InvalidCode", "ItemChanged", "ItemGone", "ReasonRequired",
-    "ReplaceNotConfirmed", "ReviewError", "ReviewPermissionDenied", "Skipped", "check_move", "check_permission",
-    "claim", "decide", "decide_many", "decided", "describe", "four_eyes_q", "four_eyes_reason", "holds_explicitly",
-    "is_approval", "last_decisions", "may_move", "note_content_change", "persist", "prepare_move",
-    "required_permission", "save_content", "start", "undo_many", "who_decided",
+    "APPROVED", "AlreadyDecided", "BULK_BATCH_SIZE", "BulkResult", "FourEyesViolation", "GroupLevelNotConfirmed",
+    "HeldByAnother", "IllegalTransition", "InvalidCode", "ItemChanged", "ItemGone", "REVIEWABLE_MODELS",
+    "ReasonRequired", "ReplaceNotConfirmed", "ReviewError", "ReviewPermissionDenied", "Skipped", "check_move",
+    "check_permission", "claim", "decide", "decide_many", "decided", "describe", "four_eyes_q",
+    "four_eyes_reason", "held_by", "held_by_others", "holds_explicitly", "is_approval", "is_lead",
+    "last_decisions", "may_move", "note_content_change", "persist", "prepare_move", "release",
+    "required_permission", "save_content", "start", "take_batch", "undo_many", "who_decided",
 ]

@@ -34,6 +34,7 @@ from taxonomy.models import OccupationCode
 
 from .. import derived
 from ..models import CODE_CHANGING_KINDS, ClassificationMapping, Decision, DecisionKind, Reviewable, TitleAlias
+from . import leases
 from .rules import (
     APPROVED,
     FourEyesViolation,
@@ -220,7 +221,8 @@ def _copy_back(target: models.Model, source: models.Model, fields: Iterable[str]
 def _lock(model: type[Reviewable], pk: int | None) -> Reviewable:
     """Re-read an item with a row lock (until the transaction ends); a mapping with its occupation."""
     try:
-        locked = model.objects.select_for_update().get(pk=pk)
+        # With its lease, if any (read, never locked): who else holds the item.
+        locked = model.objects.select_related("lease__holder").select_for_update(of=("self",)).get(pk=pk)
     except model.DoesNotExist:
         raise ItemGone(f"This {model._meta.verbose_name} no longer exists: reload the queue.") from None
     if isinstance(locked, ClassificationMapping) and locked.occupation_id is not None:
@@ -270,6 +272,7 @@ def decide(
         locked = _lock(model, item.pk)
         require_version(locked, expected_version)
         check_move(locked, to, actor=actor, kind=kind)
+        leases.check_lease(locked, actor=actor, at=now)
         also: list[str] = []
         old_code = new_code = ""
         if kind in CODE_CHANGING_KINDS:
@@ -289,6 +292,7 @@ def decide(
         with acting_as(actor, history_reason(kind, text, old_code, new_code)):
             locked.save(update_fields=[*model.REVIEW_STATE_FIELDS, *also])
         decision.save()
+        leases.end([locked])
         _mark_stale([locked], content=bool(also))
         _announce(model, [locked], to, kind=kind, actor=actor, text=text)
     _copy_back(item, locked, [*model.REVIEW_STATE_FIELDS, "decided_by_id", "version", *also])
@@ -378,11 +382,11 @@ def decide_many(
 
 
 def _lock_batch(model: type[Reviewable], pks: list[int]) -> list[Reviewable]:
-    queryset = model.objects.filter(pk__in=pks).select_for_update().order_by("pk")
+    # Only the items are locked; their leases, and a mapping's occupation (reference data), are read with them.
+    queryset = model.objects.filter(pk__in=pks).select_related("lease__holder").select_for_update(of=("self",))
     if model is ClassificationMapping:
-        # Only the mappings are locked; their occupations are reference data.
-        queryset = queryset.select_related("occupation").select_for_update(of=("self",))
-    return list(queryset)
+        queryset = queryset.select_related("occupation")
+    return list(queryset.order_by("pk"))
 
 
 def _move_many(
@@ -395,8 +399,12 @@ def _move_many(
     skipped: list[Skipped] = []
     refused = [item for item in items if not item.can_transition_to(to, kind)]
     latest = last_decisions(refused) if refused else {}
+    # Items another reviewer holds are theirs to decide (a lead's decision takes them over).
+    held = {} if leases.is_lead(actor) else leases.held(list(items), actor=actor, at=at)
     for item in items:
         try:
+            if item.pk in held:
+                raise leases.HeldByAnother(leases.held_text(held[item.pk], at))
             check_move(item, to, actor=actor, kind=kind, decision=latest.get(item.pk))
             if is_approval(kind, to) and (problem := approval_problem(item)):
                 raise problem
@@ -424,6 +432,7 @@ def _move_many(
         item.status = to
         item.decided_by_id, item.decided_at = values["decided_by_id"], values["decided_at"]
         item.version += 1
+    leases.end(moved)
     _mark_stale(moved, content=False)
     _announce(model, moved, to, kind=kind, actor=actor, text=text)
     return moved, skipped
@@ -586,6 +595,9 @@ def persist(
             item = _item_of(decision)
             setattr(decision, f"{Decision.item_field(type(item))}_id", item.pk)
         Decision.objects.bulk_create(list(decisions), batch_size=batch_size)
+        # A decided item is nobody's to review any more: its lease ends, as with a reviewer's decision.
+        for model in {type(_item_of(d)) for d in decisions}:
+            leases.end([_item_of(d) for d in decisions if type(_item_of(d)) is model and not _item_of(d).is_open])
     _mark_stale(written, content=mark_texts)
 
 

@@ -119,6 +119,11 @@
           $$("form.decide button, form.decide input", row).forEach(function (el) { el.disabled = true; });
         }
         say(data.message, "success", data.undo_token);
+        if (queue.getAttribute("data-batch") && !openRows().length) {
+          // The batch is done: the next one loads, and the keys go on working.
+          var more = $("form.review-next");
+          if (more) { more.submit(); return; }
+        }
         focusRow(next);
       })
       .catch(function () { form.submit(); });

@@ -275,3 +275,35 @@ def test_eight_mapping_rows_fit_the_first_screen_at_1280(browser, live_server, s
         assert len(bottoms) == 10 and visible >= 8
     finally:
         context.close()
+
+
+def test_two_reviewers_review_next_side_by_side_and_never_see_each_others_rows(browser, live_server, seed_role,
+                                                                                users, settings):
+    """'Review next' in two browsers at once: disjoint batches; the last decision of a batch loads the next."""
+    settings.REVIEW_BATCH_SIZE = 3
+    UserFactory(username="rex", groups=[REVIEWERS])
+    contexts = [browser.new_context(viewport={"width": 1280, "height": 900}) for _ in range(2)]
+    try:
+        pages = [context.new_page() for context in contexts]
+        for page, who in zip(pages, ("rita", "rex"), strict=True):
+            login(page, live_server, who)
+            page.goto(f"{live_server.url}/review/aliases/?role=AIMLAM.GEN.P1")
+            page.click("#review-next")
+            expect(page.locator("#messages")).to_contain_text("3 aliases are yours until")
+        batches = [set(page.locator("tr.item").evaluate_all("rows => rows.map(r => r.dataset.id)")) for page in pages]
+        assert len(batches[0]) == 3 and len(batches[1]) == 3 and batches[0].isdisjoint(batches[1])
+        # Rita's queue without holds shown leaves out Rex's batch.
+        pages[0].goto(f"{live_server.url}/review/aliases/?role=AIMLAM.GEN.P1")
+        shown = set(pages[0].locator("tr.item").evaluate_all("rows => rows.map(r => r.dataset.id)"))
+        assert shown.isdisjoint(batches[1])
+        # Rita decides her batch with the keyboard; after the last row the next batch loads.
+        pages[0].goto(f"{live_server.url}/review/aliases/?role=AIMLAM.GEN.P1&held=mine")
+        for _ in range(3):
+            pages[0].keyboard.press("a")
+            pages[0].wait_for_timeout(300)
+        expect(pages[0].locator("#messages")).to_contain_text("3 aliases are yours until")
+        following = set(pages[0].locator("tr.item").evaluate_all("rows => rows.map(r => r.dataset.id)"))
+        assert len(following) == 3 and following.isdisjoint(batches[0] | batches[1])
+    finally:
+        for context in contexts:
+            context.close()

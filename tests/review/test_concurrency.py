@@ -231,3 +231,23 @@ def test_a_threshold_confirm_racing_a_content_edit(make_user):
     print(f"\nrace threshold confirm × edits: {result.decided_count} approved, {result.skipped_count} skipped as "
           f"changed, {stale} stale saves refused and retried")
     assert integrity_problems() == []
+
+
+def test_eight_reviewers_taking_batches_at_once_never_share_an_item(make_user, settings):
+    """'Review next' from eight reviewers at the same instant: every item is held once, batches are full."""
+    from roles import workflow
+    from roles.models import Lease
+
+    settings.REVIEW_BATCH_SIZE = 5
+    curator = make_user("curator")
+    role = RoleFactory()
+    for i in range(60):
+        TitleAliasFactory(role=role, alias=f"Raced {i:02}", confidence=Decimal("0.50"), created_by=curator)
+    reviewers = [make_user("reviewer") for _ in range(8)]
+    queue = TitleAlias.objects.order_by("confidence", "pk")
+    outcomes = race([lambda r=r: workflow.take_batch(TitleAlias, queue, actor=r) for r in reviewers])
+    assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
+    taken = [pk for batch in outcomes for pk in batch]
+    assert len(taken) == 40 and len(set(taken)) == 40, outcomes
+    held = list(Lease.objects.values_list("alias_id", flat=True))
+    assert len(held) == 40 and set(held) == set(taken)

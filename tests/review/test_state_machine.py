@@ -41,7 +41,7 @@ from review import services
 from roles import workflow
 from roles.cards.importer import CardSource, import_cards
 from roles.cards.renderer import render_card
-from roles.models import IMPORT_DECISIONS, ClassificationMapping, DecisionKind, Role, TitleAlias
+from roles.models import IMPORT_DECISIONS, ClassificationMapping, DecisionKind, Lease, Role, TitleAlias
 from roles.services import save_alias, save_mapping
 from roles.soc import suggest_mappings
 from taxonomy.models import TaxonomyNode
@@ -63,10 +63,10 @@ CONFIDENCES = [Decimal("0.55"), Decimal("0.66"), Decimal("0.70"), Decimal("0.85"
 DETAILED = ["15-1221", "15-2051", "15-1252"]
 # Detailed codes outside 15-0000 (and outside each other): a replace moves to one of these.
 ELSEWHERE = ["13-2011", "29-1141", "15-1211"]
-ACTORS = ["creator", "editor", "reviewer", "superuser", "importer", "system"]
+ACTORS = ["creator", "editor", "reviewer", "superuser", "importer", "system", "lead"]
 actor_index = st.integers(0, len(ACTORS) - 1)
 # Deciders: any actor, but mostly those who hold the review permissions, so that moves get made.
-decider = st.sampled_from([2, 2, 3, 4, 4, 0, 1, 5])
+decider = st.sampled_from([2, 2, 3, 4, 4, 0, 1, 5, 6])
 shown_stale = st.sampled_from([False, False, False, True])
 TRIES: dict[str, int] = {"examples": 0, "steps": 0, "approvals": 0}
 DONE: Counter[str] = Counter()
@@ -93,7 +93,7 @@ class ReviewMachine(RuleBasedStateMachine):
         make = MAKE_USER["make"]
         self.system = get_system_user()
         self.users = [make("curator"), make("curator"), make("reviewer"), make("superuser"), make("importer"),
-                      self.system]
+                      self.system, make("lead")]
         self.specialization = self.role.node
         self.families = [self.specialization.parent]
         other = TaxonomyNode(code="DATAAN", name="Data Analysis", kind=TaxonomyNode.Kind.FAMILY)
@@ -130,6 +130,14 @@ class ReviewMachine(RuleBasedStateMachine):
     @staticmethod
     def _content(item) -> tuple:
         return tuple(getattr(item, type(item)._meta.get_field(name).attname) for name in type(item).CONTENT_FIELDS)
+
+    @staticmethod
+    def _held_by_another(item, actor) -> bool:
+        """Whether a reviewer other than `actor` holds `item` now, and `actor` is no lead (a refusal is due)."""
+        if workflow.is_lead(actor):
+            return False
+        field = "alias" if isinstance(item, TitleAlias) else "mapping"
+        return Lease.objects.live().filter(**{field: item.pk}).exclude(holder=actor).exists()
 
     def _snapshot(self) -> dict[tuple[str, int], tuple[str, tuple]]:
         return {self._key(item): (item.status, self._content(item)) for item in self._items()}
@@ -204,12 +212,14 @@ class ReviewMachine(RuleBasedStateMachine):
           stale=shown_stale)
     def decide_alias(self, index, user, kind, stale):
         alias, actor, before = self._alias(index), self.users[user], self._snapshot()
+        held = self._held_by_another(alias, actor)
         try:
             workflow.decide(alias, kind=kind, actor=actor, reason="hypothesis",
                             expected_version=alias.version - 1 if stale else alias.version)
         except workflow.ReviewError:
             return
         assert not stale, f"{alias} decided at a version nobody was shown"
+        assert not held, f"{alias} decided by {actor} while another reviewer held it"
         self._step(f"{kind} alias", actor, before)
 
     @rule(index=st.integers(0, 2), user=decider,
@@ -217,11 +227,13 @@ class ReviewMachine(RuleBasedStateMachine):
           group=st.booleans())
     def decide_mapping(self, index, user, kind, group):
         mapping, actor, before = self._mapping(index), self.users[user], self._snapshot()
+        held = self._held_by_another(mapping, actor)
         try:
             workflow.decide(mapping, kind=kind, actor=actor, reason="hypothesis", confirm_group_level=group,
                             expected_version=mapping.version)
         except workflow.ReviewError:
             return
+        assert not held, f"{mapping} decided by {actor} while another reviewer held it"
         self._step(f"{kind} mapping", actor, before)
 
     @rule(index=st.integers(0, 2), user=decider, code=st.sampled_from(DETAILED))
@@ -252,6 +264,7 @@ class ReviewMachine(RuleBasedStateMachine):
         actor, before = self.users[user], self._snapshot()
         model = TitleAlias if aliases else ClassificationMapping
         items = {i.pk: i for i in (self._alias(n) if aliases else self._mapping(n) for n in indexes)}
+        held = {pk for pk, item in items.items() if self._held_by_another(item, actor)}
         versions = {pk: item.version for pk, item in items.items()}
         shown_stale = min(versions) if stale else None
         if stale:
@@ -262,6 +275,7 @@ class ReviewMachine(RuleBasedStateMachine):
         except workflow.ReviewError:
             return
         assert shown_stale not in {i.pk for i in result.decided}, "bulk decided an item at a stale version"
+        assert held.isdisjoint(i.pk for i in result.decided), "bulk decided an item another reviewer held"
         self._step(f"bulk {kind}", actor, before)
 
     @rule(user=decider, threshold=st.sampled_from(CONFIDENCES))
@@ -380,7 +394,48 @@ class ReviewMachine(RuleBasedStateMachine):
         with pytest.raises(MissingReason):
             save_alias(alias=alias, actor=self.users[user], reason="\u200b \u2060")
 
+    # -- "Review next": leases -------------------------------------------------------------------
+
+    @rule(user=decider, aliases=st.booleans(), size=st.integers(1, 3))
+    def take_batch(self, user, aliases, size):
+        actor = self.users[user]
+        model = TitleAlias if aliases else ClassificationMapping
+        queryset = (TitleAlias.objects.filter(role=self.role, alias__in=ALIASES) if aliases
+                    else ClassificationMapping.objects.filter(role=self.role)).order_by("pk")
+        field = "alias_id" if aliases else "mapping_id"
+        others = set(Lease.objects.live().exclude(holder=actor).values_list(field, flat=True))
+        try:
+            taken = workflow.take_batch(model, queryset, actor=actor, size=size)
+        except workflow.ReviewError:
+            return
+        assert others.isdisjoint(taken), "a batch took items another reviewer holds"
+        for item in model.objects.filter(pk__in=taken):
+            assert item.is_open and not workflow.four_eyes_reason(actor, item), f"{item} leased to {actor}"
+        if taken:
+            DONE["take batch"] += 1
+
+    @rule(user=decider)
+    def give_back(self, user):
+        for model in (TitleAlias, ClassificationMapping):
+            workflow.release(model, actor=self.users[user])
+
+    @rule()
+    def leases_expire(self):
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        Lease.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+
     # -- invariants -----------------------------------------------------------------------------
+
+    @invariant()
+    def leases_hold_only_open_items_for_reviewers(self):
+        if hasattr(self, "role"):
+            for lease in Lease.objects.live().select_related("alias", "mapping", "holder"):
+                item = lease.alias or lease.mapping
+                assert item.is_open, f"{item} is {item.status} but still leased"
+                assert workflow.may_move(lease.holder, type(item), DecisionKind.REJECT)
 
     @invariant()
     def review_states_are_sound(self):

@@ -352,8 +352,9 @@ def test_alias_queue_queries_are_constant(make_user, curator, n, django_assert_n
     # 7 the exact count from the role digests, 8 official titles equal to an alias, 9-11 flags
     # (same text elsewhere, role titles, siblings), 12 the roles' approved detailed codes,
     # 13 history for "what changed", 14-15 the header's notifications (unread count, latest),
-    # 16 RELEASE SAVEPOINT.
-    with django_assert_num_queries(16):
+    # 16 whether another reviewer holds aliases (the digests' count would include them),
+    # 17 RELEASE SAVEPOINT.
+    with django_assert_num_queries(17):
         response = client.get(reverse("review:aliases"))
     assert len(response.context["rows"]) == n
 
@@ -372,12 +373,13 @@ def test_mapping_queue_queries_are_constant(make_user, curator, reference_soc, n
     # 12 the neighbour roles, 13 their mappings, 14-15 the roles' aliases and components (what
     # the SOC coder reads), 16 their cached suggestions, then on a first visit 17 the suggested
     # codes' groups and 18 one upsert of the new suggestions; 19-20 the header's notifications;
-    # last, RELEASE SAVEPOINT. (No row has a content change, so no history query.)
-    with django_assert_num_queries(21):
+    # 21 whether another reviewer holds mappings (the digests' count would include them); last,
+    # RELEASE SAVEPOINT. (No row has a content change, so no history query.)
+    with django_assert_num_queries(22):
         response = client.get(reverse("review:mappings"))
     assert len(response.context["rows"]) == n
     assert all(row["coder"].suggestions for row in response.context["rows"])
-    with django_assert_num_queries(19):  # the suggestions are cached now
+    with django_assert_num_queries(20):  # the suggestions are cached now
         client.get(reverse("review:mappings"))
 
 
