@@ -7,9 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
-from roles.models import ClassificationMapping, TitleAlias
+from roles.models import Assignment, ClassificationMapping, TitleAlias
 from roles.workflow import four_eyes_q
 
 from .models import Notification, NotificationPreference
@@ -60,6 +61,8 @@ class DigestSummary:
     mappings_by_family: dict[str, int]
     oldest_text: str
     oldest_since: datetime | None
+    # Open items under the reviewer's assignments past their due date.
+    overdue: int = 0
 
     @property
     def total(self) -> int:
@@ -77,7 +80,8 @@ def _by_family(queryset: QuerySet) -> dict[str, int]:
 
 
 def digest_summary(user: Any) -> DigestSummary:
-    """What `user` may review: open aliases and/or mappings per family, and the oldest open item (4 queries).
+    """What `user` may review: open aliases and/or mappings per family, the oldest open item, and what is
+    past due under their assignments (5 queries, 7 with an assignment past due).
 
     What four-eyes keeps from `user` (items they authored: created, or edited the content of) is
     left out, as the review dashboard leaves it out.
@@ -99,9 +103,18 @@ def digest_summary(user: Any) -> DigestSummary:
         text = f"the mapping of {oldest.role.code} to {oldest.code}"
     else:
         text = ""
+    overdue = 0
+    late = Q(pk__in=[])
+    for assignment in Assignment.objects.for_user(user).filter(due_date__lt=timezone.localdate()).select_related(
+        "node"
+    ):
+        late |= assignment.covers()
+    if late != Q(pk__in=[]):
+        overdue = aliases.filter(late).count() + mappings.filter(late).count()
     return DigestSummary(
         aliases_by_family=_by_family(aliases),
         mappings_by_family=_by_family(mappings),
         oldest_text=text,
         oldest_since=oldest.created_at if oldest is not None else None,
+        overdue=overdue,
     )

@@ -187,6 +187,9 @@ def send_digest(*, user: Any, day: date) -> bool:
         title = f"Review digest for {day:%Y-%m-%d}: {summary.total:,} item{'s' if summary.total != 1 else ''} waiting"
         lines = [f"{family}: {aliases:,} aliases, {mappings:,} mappings" for family, aliases, mappings in
                  summary.families()]
+        if summary.overdue:
+            lines.append(f"Past due: {summary.overdue:,} item{'s' if summary.overdue != 1 else ''} under your "
+                         "assignments.")
         if summary.oldest_since is not None:
             lines.append(f"Waiting longest: {summary.oldest_text}, since {summary.oldest_since:%Y-%m-%d %H:%M} UTC.")
         body = "\n".join(lines) or "Nothing is waiting for review."

@@ -12,7 +12,7 @@ from roles import workflow
 from roles.models import ClassificationMapping, Decision, TitleAlias, band_range
 from taxonomy.models import OccupationCode
 
-from .selectors import CODER_FLAG, FLAG_CHOICES, GROUP_LEVELS, filter_alias_flag, filter_coder_disagrees
+from .selectors import CODER_FLAG, FLAG_CHOICES, GROUP_LEVELS, assigned_q, filter_alias_flag, filter_coder_disagrees
 
 BAND_CHOICES = [("low", "Low"), ("medium", "Medium"), ("high", "High")]
 
@@ -41,6 +41,13 @@ class QueueFilter(django_filters.FilterSet):
         choices=[("mine", "Held by me (my batch)"), ("all", "Any, holds shown")],
         method="filter_held", label="Held", empty_label="Free or mine",
     )
+
+    assigned = django_filters.ChoiceFilter(
+        choices=[("me", "Assigned to me")], method="filter_assigned", label="Assignment", empty_label="any",
+    )
+
+    def filter_assigned(self, qs: QuerySet, name: str, value: str) -> QuerySet:
+        return qs.filter(assigned_q(self.request.user)) if self.request is not None else qs.none()
 
     def _cleaned(self) -> dict:
         return self.form.cleaned_data if self.is_bound and self.is_valid() else {}

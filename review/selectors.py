@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import CharField, Count, F, Q, QuerySet, Value
+from django.db.models import CharField, Count, F, Min, Q, QuerySet, Value
 from django.db.models.functions import Concat, Substr, TruncDate
 from django.utils import timezone
 
@@ -28,7 +28,7 @@ from roles.flags import (  # noqa: F401 - the review pages read the flags from h
     reference_evidence,
     reference_flag,
 )
-from roles.models import ClassificationMapping, Decision, ReviewTally, Role, RoleDigest, TitleAlias
+from roles.models import Assignment, ClassificationMapping, Decision, ReviewTally, Role, RoleDigest, TitleAlias
 from roles.soc import RankedCode, RoleSuggestionSet, cached_suggestions
 from roles.workflow import four_eyes_q, four_eyes_reason  # noqa: F401 - the queues read them from here
 from taxonomy.coder import CoderQuery, coder_version, suggest
@@ -133,6 +133,74 @@ def filter_alias_flag(qs: QuerySet[TitleAlias], flag: str) -> QuerySet[TitleAlia
 
 # ---------------------------------------------------------------------------------------------
 # Queues
+
+
+def assigned_q(user: Any, prefix: str = "role__") -> Q:
+    """The filter for items under `user`'s assignments, directly or through a group (one query)."""
+    q = Q(pk__in=[])
+    for assignment in Assignment.objects.for_user(user).select_related("node"):
+        q |= assignment.covers(prefix)
+    return q
+
+
+def overdue_nodes(today: date | None = None) -> tuple[set[int], set[int]]:
+    """The (specialization, family) node ids under an assignment past its due date (one query)."""
+    today = today or timezone.localdate()
+    specs: set[int] = set()
+    families: set[int] = set()
+    for node_id, kind in Assignment.objects.filter(due_date__lt=today).values_list("node_id", "node__kind"):
+        (families if kind == "family" else specs).add(node_id)
+    return specs, families
+
+
+def is_overdue(role: Role, overdue: tuple[set[int], set[int]]) -> bool:
+    """Whether `role` (with its node loaded) sits under an assignment past its due date."""
+    specs, families = overdue
+    return role.node_id in specs or role.node.parent_id in families
+
+
+@dataclass(frozen=True)
+class AssignmentSummary:
+    assignment: Assignment
+    aliases_pending: int
+    mappings_pending: int
+    oldest: datetime | None
+    overdue: bool
+
+
+def assignment_summaries(assignments: list[Assignment]) -> list[AssignmentSummary]:
+    """What waits under each assignment: open aliases and mappings, and the oldest one's creation.
+
+    Four queries for any number of assignments: open aliases and open mappings, grouped by
+    specialization and by family.
+    """
+    if not assignments:
+        return []
+    specs = {a.node_id for a in assignments if a.node.kind != "family"}
+    families = {a.node_id for a in assignments if a.node.kind == "family"}
+    totals: dict[tuple[str, int], dict[str, Any]] = {}
+    for model, name in ((TitleAlias, "aliases"), (ClassificationMapping, "mappings")):
+        open_items = model.objects.filter(status=model.OPEN)
+        for key, node_ids in (("role__node_id", specs), ("role__node__parent_id", families)):
+            if not node_ids:
+                continue
+            rows = (open_items.filter(**{f"{key}__in": node_ids}).values(key)
+                    .annotate(n=Count("pk"), oldest=Min("created_at")))
+            for row in rows:
+                entry = totals.setdefault(("family" if "parent" in key else "spec", row[key]),
+                                          {"aliases": 0, "mappings": 0, "oldest": None})
+                entry[name] += row["n"]
+                if entry["oldest"] is None or row["oldest"] < entry["oldest"]:
+                    entry["oldest"] = row["oldest"]
+    today = timezone.localdate()
+    summaries = []
+    for a in assignments:
+        entry = totals.get(("family" if a.node.kind == "family" else "spec", a.node_id),
+                           {"aliases": 0, "mappings": 0, "oldest": None})
+        waiting = entry["aliases"] + entry["mappings"]
+        summaries.append(AssignmentSummary(a, entry["aliases"], entry["mappings"], entry["oldest"],
+                                           bool(a.due_date and a.due_date < today and waiting)))
+    return summaries
 
 
 def alias_queue() -> QuerySet[TitleAlias]:

@@ -27,7 +27,7 @@ from django.views.decorators.http import require_GET, require_POST
 from framework.paging import CURSOR_PARAMS, InvalidCursor, KeysetPaginator
 from framework.redirects import redirect_next, safe_next
 from roles import workflow
-from roles.models import ClassificationMapping, Decision, Lease, TitleAlias
+from roles.models import Assignment, ClassificationMapping, Decision, Lease, TitleAlias
 from roles.selectors import mapping_disagrees, neighbour_agreement, neighbour_mappings
 from taxonomy.models import OccupationCode
 
@@ -48,6 +48,8 @@ from .forms import (
 from .selectors import (
     alias_flags,
     alias_queue,
+    assigned_q,
+    assignment_summaries,
     backlog_by_status,
     can_review,
     code_relation,
@@ -59,8 +61,10 @@ from .selectors import (
     four_eyes_q,
     four_eyes_reason,
     is_group_level,
+    is_overdue,
     mapping_queue,
     occupation_ancestors,
+    overdue_nodes,
     pending_by_band,
     pending_by_family,
     pending_by_level,
@@ -208,6 +212,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "my_count": Decision.objects.reviews().by(request.user).last_days(7).count(),
         # Pending aliases that an official source files under another code than the role's.
         "reference_elsewhere": pending_reference_elsewhere(totals),
+        # What waits under each assignment: the reviewer's own, or every one for a lead.
+        "assignments": assignment_summaries(list(
+            (Assignment.objects.all() if workflow.is_lead(request.user)
+             else Assignment.objects.for_user(request.user)).with_related()
+        )),
     }
     return render(request, "review/dashboard.html", context)
 
@@ -319,7 +328,8 @@ def review_next(request: HttpRequest, kind: str) -> HttpResponse:
     if not filterset.is_valid():
         return _refused(request, "The queue's filters are not valid: fix them, then take a batch.", back, status=400)
     try:
-        pks = workflow.take_batch(model, filterset.qs, actor=request.user)
+        # Items under the reviewer's assignments come first.
+        pks = workflow.take_batch(model, filterset.qs, actor=request.user, first=assigned_q(request.user))
     except workflow.ReviewPermissionDenied as exc:
         raise PermissionDenied(str(exc)) from None
     data.pop("status")
@@ -363,6 +373,7 @@ def alias_queue_view(request: HttpRequest) -> HttpResponse:
         except InvalidCursor as exc:
             return _restart(request, exc)
         items = list(page.object_list)
+        overdue = overdue_nodes()
         references = reference_evidence(items)
         flags = alias_flags(items, references)
         changes = content_changes(items)
@@ -374,6 +385,7 @@ def alias_queue_view(request: HttpRequest) -> HttpResponse:
                 "changes": changes.get(a.pk, []),
                 "four_eyes": four_eyes_reason(request.user, a),
                 "hold": _hold(a, request.user),
+                "overdue": is_overdue(a.role, overdue),
             }
             for a in items
         ]
@@ -552,6 +564,7 @@ def mapping_queue_view(request: HttpRequest) -> HttpResponse:
         except InvalidCursor as exc:
             return _restart(request, exc)
         items = list(page.object_list)
+        overdue = overdue_nodes()
         changes = content_changes(items)
         neighbours = _neighbours_for([m.role for m in items])
         coder = coder_views(items)
@@ -567,6 +580,7 @@ def mapping_queue_view(request: HttpRequest) -> HttpResponse:
                 "neighbour_counts": neighbour_agreement(m, neighbours.get(m.role_id, [])),
                 "coder": coder[m.pk],
                 "hold": _hold(m, request.user),
+                "overdue": is_overdue(m.role, overdue),
             }
             for m in items
         ]

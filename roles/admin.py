@@ -24,7 +24,7 @@ from . import services, soc
 from .admin_cards import can_import_cards, import_cards_view
 from .admin_review import ReviewActions
 from .forms import AliasInlineFormSet
-from .models import ClassificationMapping, Component, Decision, Role, TitleAlias, band_range
+from .models import Assignment, ClassificationMapping, Component, Decision, Role, TitleAlias, band_range
 
 # Review fields change only through the review workflow (roles.workflow).
 ALIAS_REVIEW_FIELDS = ["status", "decided_by", "decided_at", "created_by", "content_changed_by"]
@@ -384,6 +384,21 @@ class ClassificationMappingAdmin(ReviewActions, ScalableChangeList, ServiceSavin
     @admin.display(description="in reference", boolean=True)
     def in_reference(self, obj):
         return obj.in_reference
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(AuditedAdmin):
+    """Lead reviewers give families and specializations to reviewers or groups (roles.services.save_assignment)."""
+
+    list_display = ["node", "reviewer", "group", "due_date", "note"]
+    list_filter = ["group", "due_date"]
+    search_fields = ["node__code", "node__name", "reviewer__username", "group__name"]
+    autocomplete_fields = ["node"]
+    list_select_related = ["node", "reviewer", "group"]
+
+    def save_with_service(self, request, obj, form, change):
+        services.save_assignment(assignment=obj, actor=request.user, reason=current_reason(),
+                                 expected_version=form.cleaned_data.get("version"))
 
 
 @admin.register(Decision)

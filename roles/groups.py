@@ -37,7 +37,7 @@ GROUP_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
     REVIEWERS: _codenames(CURATED_MODELS, ["view"]) + _codenames(REFERENCE_MODELS, ["view"]) + DECISION_LOG + REVIEW,
     # Leads review, and may decide what another reviewer holds (roles.models.LEAD_REVIEW).
     LEAD_REVIEWERS: _codenames(CURATED_MODELS, ["view"]) + _codenames(REFERENCE_MODELS, ["view"]) + DECISION_LOG
-    + REVIEW + [("roles", "lead_review")],
+    + REVIEW + [("roles", "lead_review")] + _codenames({"roles": ["assignment"]}, ["add", "change", "delete", "view"]),
 }
 
 

@@ -629,6 +629,67 @@ class Decision(models.Model):
         return "alias" if self.alias_id is not None else "mapping"
 
 
+class AssignmentQuerySet(models.QuerySet):
+    def for_user(self, user) -> AssignmentQuerySet:
+        """The assignments to `user`, directly or through one of their groups."""
+        return self.filter(Q(reviewer=user) | Q(group__in=user.groups.all()))
+
+    def with_related(self) -> AssignmentQuerySet:
+        return self.select_related("node", "reviewer", "group")
+
+
+class Assignment(ChangeTracked):
+    """A family or a specialization given to a reviewer or a group, optionally due by a day.
+
+    "Review next" draws from the reviewer's assignments first; the queues filter on "assigned to
+    me" and flag items under an assignment past its due date; the dashboard counts what waits
+    under each assignment.
+    """
+
+    node = models.ForeignKey(
+        "taxonomy.TaxonomyNode", on_delete=models.PROTECT, related_name="assignments",
+        limit_choices_to={"kind__in": ["family", "specialization"]},
+        help_text="A family (every role under it) or a specialization.",
+    )
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    group = models.ForeignKey("auth.Group", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    due_date = models.DateField(null=True, blank=True, help_text="Items still open after this day are overdue.")
+    note = models.CharField(max_length=200, blank=True)
+
+    history = AuditedHistory()
+    objects = AssignmentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["node__code", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(reviewer__isnull=False, group__isnull=True) | Q(reviewer__isnull=True, group__isnull=False),
+                name="assignment_reviewer_or_group",
+                violation_error_message="Assign to a reviewer or to a group, not both.",
+            ),
+            models.UniqueConstraint(fields=["node", "reviewer"], name="assignment_unique_reviewer",
+                                    violation_error_message="This reviewer already has this assignment."),
+            models.UniqueConstraint(fields=["node", "group"], name="assignment_unique_group",
+                                    violation_error_message="This group already has this assignment."),
+        ]
+
+    def __str__(self) -> str:
+        who = self.reviewer.get_username() if self.reviewer_id else (self.group.name if self.group_id else "?")
+        return f"{self.node.code} → {who}"
+
+    def clean(self) -> None:
+        if self.node_id and self.node.kind not in ("family", "specialization"):
+            raise ValidationError({"node": "Assign a family or a specialization."})
+
+    def covers(self, prefix: str = "role__") -> Q:
+        """The filter for items (with `prefix` to their role) under this assignment's node."""
+        if self.node.kind == "family":
+            return Q(**{f"{prefix}node__parent_id": self.node_id})
+        return Q(**{f"{prefix}node_id": self.node_id})
+
+
 # The lead reviewer's permission (held by the Lead reviewers group): may decide an item another
 # reviewer holds, which takes it over.
 LEAD_REVIEW = "roles.lead_review"

@@ -15,10 +15,10 @@ from framework.audit import MissingReason, StaleEdit, acting_as, require_reason,
 from taxonomy.models import OccupationCode
 
 from . import workflow
-from .models import ClassificationMapping, Component, Role, TitleAlias
+from .models import Assignment, ClassificationMapping, Component, Role, TitleAlias
 
-__all__ = ["MissingReason", "StaleEdit", "delete_item", "link_occupation", "save_alias", "save_component",
-           "save_mapping", "save_role", "save_tracked"]
+__all__ = ["MissingReason", "StaleEdit", "delete_item", "link_occupation", "save_alias", "save_assignment",
+           "save_component", "save_mapping", "save_role", "save_tracked"]
 
 # Saving unless unchanged, as the actor, with the reason: shared with the taxonomy services.
 save_tracked = save_with_reason
@@ -36,6 +36,14 @@ def save_role(*, role: Role, actor: Any, reason: str, expected_version: int | No
 
 
 @transaction.atomic
+def save_assignment(
+    *, assignment: Assignment, actor: Any, reason: str, expected_version: int | None = None
+) -> Assignment:
+    """Create or change a reviewer's or a group's assignment (already validated) as `actor`, with history."""
+    save_with_reason(assignment, actor=actor, reason=reason, expected_version=expected_version)
+    return assignment
+
+
 def save_component(
     *, component: Component, actor: Any, reason: str, expected_version: int | None = None
 ) -> Component:

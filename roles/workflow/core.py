@@ -591,13 +591,16 @@ def persist(
                     written.extend(objs)
     if decisions:
         # The decided items exist now, so each Decision's foreign key is filled in.
-        for decision in decisions:
-            item = _item_of(decision)
+        items = [_item_of(decision) for decision in decisions]
+        for decision, item in zip(decisions, items, strict=True):
             setattr(decision, f"{Decision.item_field(type(item))}_id", item.pk)
         Decision.objects.bulk_create(list(decisions), batch_size=batch_size)
         # A decided item is nobody's to review any more: its lease ends, as with a reviewer's decision.
-        for model in {type(_item_of(d)) for d in decisions}:
-            leases.end([_item_of(d) for d in decisions if type(_item_of(d)) is model and not _item_of(d).is_open])
+        # Only rows that existed before (the updates) can be held.
+        existing = {id(obj) for objs, _fields in updates.values() for obj in objs}
+        held = [item for item in items if id(item) in existing and not item.is_open]
+        for model in {type(item) for item in held}:
+            leases.end([item for item in held if type(item) is model])
     _mark_stale(written, content=mark_texts)
 
 

@@ -55,13 +55,15 @@ def is_lead(user: Any) -> bool:
 
 
 def take_batch(
-    model: type[Reviewable], queryset: QuerySet, *, actor: Any, size: int | None = None, minutes: int | None = None
+    model: type[Reviewable], queryset: QuerySet, *, actor: Any, size: int | None = None, minutes: int | None = None,
+    first: Q | None = None,
 ) -> list[int]:
     """Lease the next batch of `queryset` (filtered and sorted as the queue shows it) to `actor`.
 
     Gives back the actor's current batch of `model` first. Takes open items only, that nobody
-    else holds, that four-eyes lets the actor approve, in the queryset's order. Returns their pks
-    in that order (empty when nothing is left). Raises ReviewPermissionDenied for a non-reviewer.
+    else holds, that four-eyes lets the actor approve, in the queryset's order: those matching
+    `first` (the actor's assignments) before the rest. Returns their pks in that order (empty
+    when nothing is left). Raises ReviewPermissionDenied for a non-reviewer.
     """
     check_permission(actor, model, DecisionKind.REJECT)
     size = size or settings.REVIEW_BATCH_SIZE
@@ -77,7 +79,9 @@ def take_batch(
         )
         if connection.features.has_select_for_update_skip_locked:
             free = free.select_for_update(skip_locked=True, of=("self",))
-        pks = list(free.values_list("pk", flat=True)[:size])
+        pks = list(free.filter(first).values_list("pk", flat=True)[:size]) if first is not None else []
+        if len(pks) < size:
+            pks += list(free.exclude(pk__in=pks).values_list("pk", flat=True)[: size - len(pks)])
         if pks:
             # Expired leases of these items give way; then one insert (the one-to-one keys refuse a double).
             Lease.objects.filter(**{f"{field}__in": pks}).delete()

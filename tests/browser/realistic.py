@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from io import StringIO
 from pathlib import Path
@@ -252,6 +253,14 @@ def _fill(data: RealisticData, seed_role: Role) -> None:
         actor=carl, reason=REASON,
     )
     data.mapping = ClassificationMapping.objects.get(role=seed_role)  # 15-0000: group-level, "&" for "and"
+
+    # Assignments on the dashboard: the first roles' family to rita, past due; the seed's to the reviewers.
+    from roles.models import Assignment
+
+    services.save_assignment(assignment=Assignment(node=first_roles[0].node.parent, reviewer=rita,
+                                                   due_date=date(2026, 1, 5)), actor=carl, reason=REASON)
+    services.save_assignment(assignment=Assignment(node=seed_role.node, group=Group.objects.get(name="Reviewers")),
+                             actor=carl, reason=REASON)
 
     # Decisions and notifications: rita decides some of carl's items, rex some of rita's.
     pending = list(TitleAlias.objects.filter(status="pending", created_by=carl).order_by("-confidence", "pk")[:6])

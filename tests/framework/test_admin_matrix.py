@@ -24,7 +24,7 @@ from django.test import Client, RequestFactory
 from django.urls import reverse
 
 from review import services
-from roles.models import ClassificationMapping, Component, Decision, Role, RoleSuggestions, TitleAlias
+from roles.models import Assignment, ClassificationMapping, Component, Decision, Role, RoleSuggestions, TitleAlias
 from taxonomy.models import Level, OccupationCode, TaxonomyNode
 from tests.admin_forms import change_form_data
 from tests.factories import (
@@ -103,6 +103,7 @@ def world(make_user, reference_soc):
         TitleAlias: alias,
         ClassificationMapping: mapping,
         Decision: Decision.objects.get(alias=decided),
+        Assignment: Assignment.objects.create(node=spec.parent, reviewer=users["reviewer"]),
     }
     add_overrides = {
         Level: {"code": "P9", "rank": "9", "name": "Ninth"},
@@ -111,6 +112,7 @@ def world(make_user, reference_soc):
         Component: {"text": "A new component"},
         TitleAlias: {"alias": "A New Alias"},
         ClassificationMapping: {"code": "15-2041", "title": "Statisticians"},
+        Assignment: {"node": str(spare.pk), "reviewer": str(users["curator"].pk)},
     }
     change_overrides = {
         Level: {"name": "Renamed level"},
@@ -119,6 +121,7 @@ def world(make_user, reference_soc):
         Component: {"text": "Renamed component"},
         TitleAlias: {"confidence": "0.71"},
         ClassificationMapping: {"title": "Renamed title"},
+        Assignment: {"note": "due with the spring release"},
     }
     return World(users, objects, add_overrides, change_overrides)
 

@@ -353,8 +353,8 @@ def test_alias_queue_queries_are_constant(make_user, curator, n, django_assert_n
     # (same text elsewhere, role titles, siblings), 12 the roles' approved detailed codes,
     # 13 history for "what changed", 14-15 the header's notifications (unread count, latest),
     # 16 whether another reviewer holds aliases (the digests' count would include them),
-    # 17 RELEASE SAVEPOINT.
-    with django_assert_num_queries(17):
+    # 17 the assignments past due (the rows' flag), 18 RELEASE SAVEPOINT.
+    with django_assert_num_queries(18):
         response = client.get(reverse("review:aliases"))
     assert len(response.context["rows"]) == n
 
@@ -373,13 +373,13 @@ def test_mapping_queue_queries_are_constant(make_user, curator, reference_soc, n
     # 12 the neighbour roles, 13 their mappings, 14-15 the roles' aliases and components (what
     # the SOC coder reads), 16 their cached suggestions, then on a first visit 17 the suggested
     # codes' groups and 18 one upsert of the new suggestions; 19-20 the header's notifications;
-    # 21 whether another reviewer holds mappings (the digests' count would include them); last,
-    # RELEASE SAVEPOINT. (No row has a content change, so no history query.)
-    with django_assert_num_queries(22):
+    # 21 whether another reviewer holds mappings (the digests' count would include them), 22 the
+    # assignments past due; last, RELEASE SAVEPOINT. (No row has a content change, so no history query.)
+    with django_assert_num_queries(23):
         response = client.get(reverse("review:mappings"))
     assert len(response.context["rows"]) == n
     assert all(row["coder"].suggestions for row in response.context["rows"])
-    with django_assert_num_queries(20):  # the suggestions are cached now
+    with django_assert_num_queries(21):  # the suggestions are cached now
         client.get(reverse("review:mappings"))
 
 
@@ -392,8 +392,8 @@ def test_dashboard_queries_are_constant(make_user, curator, n, django_assert_num
     # every role (by status, by band, filed under another code), 7 decisions per day, 8-9 what
     # four-eyes keeps from this reviewer (aliases, mappings), 10 the family tallies, 11 the
     # level tallies and 12 the levels' order, 13 my decisions this week, 14-15 the header's
-    # notifications, 16 RELEASE SAVEPOINT.
-    with django_assert_num_queries(16):
+    # notifications, 16 the reviewer's assignments (none here), 17 RELEASE SAVEPOINT.
+    with django_assert_num_queries(17):
         response = client.get(reverse("review:dashboard"))
     assert response.status_code == 200
     assert "<svg" in response.content.decode()
