@@ -18,6 +18,12 @@ Then, for --duration seconds, with no think time:
 - 1 importer uploads the same 50 cards every 10 s through the admin's import page (preview, then
   confirm), each round with a changed "What's at stake", so every confirm writes 50 roles.
 
+Then the same 8 reviewers work the alias queue as a team, BENCH_LOAD_TEAM_SECONDS (30) per mode,
+approving rows top down with BENCH_LOAD_TEAM_THINK (0.5 s) between decisions: first all on the
+default first page, as before batches, then each through "Review next". It reports collisions
+(decisions refused because another reviewer decided or holds the row) per 1,000 decisions,
+decisions per minute per reviewer, and the p95 of taking a batch.
+
 Every request is timed per page and action. A 5xx (or a dropped connection) is an error; a
 clean refusal (already decided, changed since shown, a stale form) is counted apart. Afterwards
 the database is checked: one Decision row per decision the clients saw succeed, one history row
@@ -60,7 +66,10 @@ REVIEWERS = int(os.environ.get("BENCH_LOAD_REVIEWERS", "8"))
 CURATORS = int(os.environ.get("BENCH_LOAD_CURATORS", "2"))
 IMPORTER = os.environ.get("BENCH_LOAD_IMPORTER", "1") != "0"
 CARDS_PER_IMPORT, IMPORT_EVERY = 50, 10.0
-GOALS = {"alias queue page": 150.0, "decision POST": 100.0}  # p95 ms
+GOALS = {"alias queue page": 150.0, "decision POST": 100.0, "take a batch": 50.0}  # p95 ms
+# After the mixed load: the same reviewers as a team on one queue, per mode (0 skips it).
+TEAM_SECONDS = float(os.environ.get("BENCH_LOAD_TEAM_SECONDS", "30"))
+TEAM_THINK = float(os.environ.get("BENCH_LOAD_TEAM_THINK", "0.5"))
 
 # --------------------------------------------------------------------------------------------
 # Set-up
@@ -314,6 +323,84 @@ def reviewer(client: Client, deadline: float, seed: int) -> None:
         if response is not None and response.status_code == 200 and response.json().get("ok"):
             with client.stats.lock:
                 client.stats.decided.append((noun, int(pk), action, client.username))
+
+
+# --------------------------------------------------------------------------------------------
+# A team on one queue: everyone on the default first page (before "Review next"), or batches.
+
+
+def team_reviewer(client: Client, deadline: float, mode: str, think: float) -> None:
+    """Decide alias rows in the queue's order until the deadline, approving them all.
+
+    `mode` "first page": open the alias queue (lowest confidence first) and decide its rows top
+    down, as every reviewer did before batches. "next": take a batch ("Review next"), decide its
+    rows top down, take the next. A refusal of a decision (another reviewer decided or holds the
+    row) is a collision. `think` seconds pass between decisions, as a person reads the row.
+    """
+    client.login()
+    while time.monotonic() < deadline:
+        if mode == "next":
+            taken = client.request("take a batch (Review next POST)", "POST", "/review/aliases/next/", ok=(302,),
+                                   data={"csrfmiddlewaretoken": client.csrf})
+            if taken is None:
+                continue
+            path = "/review/aliases/?held=mine"
+        else:
+            path = "/review/aliases/"
+        response = client.request(f"alias queue ({mode})", "GET", path, ok=(200,))
+        if response is None or response.status_code != 200:
+            continue
+        rows = DECIDE_RE.findall(response.text)
+        if not rows:
+            time.sleep(0.2)
+            continue
+        for _kind, pk, version in rows:
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(think)
+            answer = client.request("decision POST", "POST", f"/review/aliases/{pk}/approve/", ok=(200,),
+                                    data={"csrfmiddlewaretoken": client.csrf, "version": version},
+                                    headers={"X-Rolebook-Fetch": "1", "Accept": "application/json"})
+            if answer is not None and answer.status_code == 200 and answer.json().get("ok"):
+                with client.stats.lock:
+                    client.stats.decided.append(("alias", int(pk), "approve", client.username))
+            elif mode == "first page":
+                break  # the page is stale: read it again, as a reviewer told "already decided" would
+
+
+def run_team(stack: Stack, duration: float, think: float, into: Stats) -> dict[str, dict[str, float]]:
+    """The same reviewers, first on the default page and then with "Review next"; the figures per mode.
+
+    The decisions the clients saw succeed join `into`, for the data check.
+    """
+    figures = {}
+    for mode in ("first page", "next"):
+        stats = Stats()
+        deadline = time.monotonic() + 3 + duration
+        threads = [threading.Thread(target=team_reviewer, args=(Client(stack, stats, f"rev{i}"), deadline, mode,
+                                                                 think), daemon=True)
+                   for i in range(1, REVIEWERS + 1)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=duration + 120)
+        into.decided.extend(stats.decided)
+        decided = len(stats.decided)
+        collisions = stats.refused["decision POST"]
+        takes = sorted(stats.times.get("take a batch (Review next POST)", []))
+        figures[mode] = {
+            "decisions": decided,
+            "collisions per 1,000 decisions": 1000 * collisions / max(decided, 1),
+            "decisions per minute per reviewer": decided / REVIEWERS / (duration / 60),
+            "take a batch p95 ms": _pct(takes, 95) if takes else float("nan"),
+            "errors": sum(stats.errors.values()),
+        }
+    print(f"\nA team of {REVIEWERS} reviewers on the alias queue, {duration:.0f} s per mode, think time {think} s:")
+    names = list(next(iter(figures.values())))
+    print(f"{'':<36}" + "".join(f"{mode:>14}" for mode in figures))
+    for name in names:
+        print(f"{name:<36}" + "".join(f"{figures[mode][name]:>14.1f}" for mode in figures))
+    return figures
 
 
 class FormParser(HTMLParser):
@@ -618,6 +705,7 @@ def run_load(duration: float = 60.0, keep: bool = False) -> bool:
             print(f"Load: {REVIEWERS} reviewers, {CURATORS} curators, {importing}, think time 0, {duration:.0f} s.",
                   flush=True)
             stats, seconds = drive(stack, duration)
+            team = run_team(stack, TEAM_SECONDS, TEAM_THINK, stats) if TEAM_SECONDS else {}
         finally:
             stack.process.terminate()
             try:
@@ -643,6 +731,15 @@ def run_load(duration: float = 60.0, keep: bool = False) -> bool:
         ("decision POST p95 < 100 ms", decision_p95 < GOALS["decision POST"],
          f"{decision_p95:.0f} ms over {len(decisions):,} POSTs"),
     ]
+    if team:
+        goals += [
+            ("collisions per 1,000 decisions with Review next = 0",
+             team["next"]["collisions per 1,000 decisions"] == 0,
+             f"{team['next']['collisions per 1,000 decisions']:.1f} (on the default first page: "
+             f"{team['first page']['collisions per 1,000 decisions']:.1f})"),
+            ("taking a batch p95 < 50 ms", team["next"]["take a batch p95 ms"] < GOALS["take a batch"],
+             f"{team['next']['take a batch p95 ms']:.0f} ms"),
+        ]
     print("\nGoals:")
     for what, ok, detail in goals:
         print(f"  [{'met' if ok else 'NOT MET'}] {what}: {detail}")
