@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 import pytest
+from django.test import Client
 
 from roles.models import ClassificationMapping
 from taxonomy.models import OccupationCode
@@ -37,6 +38,13 @@ def role(db):
 @pytest.fixture
 def alias(role, curator):
     return TitleAliasFactory(role=role, alias="Data Wrangler", confidence=Decimal("0.70"), created_by=curator)
+
+
+def logged_in(user) -> Client:
+    """A test client with `user` logged in."""
+    client = Client()
+    client.force_login(user)
+    return client
 
 
 def soc(code: str) -> OccupationCode:

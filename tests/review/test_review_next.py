@@ -8,15 +8,10 @@ from django.urls import reverse
 
 from roles.models import ClassificationMapping, Lease, TitleAlias
 from tests.factories import ClassificationMappingFactory, RoleFactory, TitleAliasFactory
-from tests.review.conftest import soc
+from tests.review.conftest import logged_in, soc
 
 pytestmark = pytest.mark.django_db
 
-
-def _client(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
@@ -29,7 +24,7 @@ def queue_rows(curator):
 def test_review_next_leases_a_batch_and_shows_it(make_user, queue_rows, settings):
     settings.REVIEW_BATCH_SIZE = 3
     rita = make_user("reviewer", username="rita")
-    client = _client(rita)
+    client = logged_in(rita)
     response = client.post(reverse("review:alias-next"), {"sort": "-confidence"})
     assert response.status_code == 302
     assert response["Location"] == reverse("review:aliases") + "?sort=-confidence&held=mine"
@@ -43,9 +38,9 @@ def test_review_next_leases_a_batch_and_shows_it(make_user, queue_rows, settings
 def test_another_reviewers_batch_is_hidden_from_the_queue_and_shown_on_request(make_user, queue_rows, settings):
     settings.REVIEW_BATCH_SIZE = 3
     rita, rex = make_user("reviewer", username="rita"), make_user("reviewer")
-    _client(rita).post(reverse("review:alias-next"))
+    logged_in(rita).post(reverse("review:alias-next"))
     held = set(Lease.objects.values_list("alias_id", flat=True))
-    client = _client(rex)
+    client = logged_in(rex)
     page = client.get(reverse("review:aliases"))
     assert held.isdisjoint(row["item"].pk for row in page.context["rows"])
     assert page.context["page"].count == 5  # counted without them
@@ -59,9 +54,9 @@ def test_another_reviewers_batch_is_hidden_from_the_queue_and_shown_on_request(m
 def test_a_decision_post_on_a_held_item_is_refused_with_the_holder(make_user, queue_rows, settings):
     settings.REVIEW_BATCH_SIZE = 1
     rita, rex = make_user("reviewer", username="rita"), make_user("reviewer")
-    _client(rita).post(reverse("review:alias-next"))
+    logged_in(rita).post(reverse("review:alias-next"))
     alias = TitleAlias.objects.get(pk=Lease.objects.get().alias_id)
-    response = _client(rex).post(reverse("review:alias-approve", args=[alias.pk]), {"version": alias.version},
+    response = logged_in(rex).post(reverse("review:alias-approve", args=[alias.pk]), {"version": alias.version},
                                  HTTP_X_ROLEBOOK_FETCH="1")
     assert response.status_code == 409 and "held by rita for" in response.json()["error"]
     alias.refresh_from_db()
@@ -69,7 +64,7 @@ def test_a_decision_post_on_a_held_item_is_refused_with_the_holder(make_user, qu
 
 
 def test_a_curator_cannot_take_a_batch(make_user, queue_rows):
-    response = _client(make_user("curator")).post(reverse("review:alias-next"))
+    response = logged_in(make_user("curator")).post(reverse("review:alias-next"))
     assert response.status_code == 403 and not Lease.objects.exists()
 
 
@@ -85,23 +80,23 @@ def test_batches_are_taken_and_given_back_by_post_only_with_csrf(make_user, url)
 
 def test_nothing_left_to_take_says_so(make_user, queue_rows):
     rita = make_user("reviewer")
-    response = _client(rita).post(reverse("review:alias-next"), {"role": "NO.SUCH.ROLE"}, follow=True)
+    response = logged_in(rita).post(reverse("review:alias-next"), {"role": "NO.SUCH.ROLE"}, follow=True)
     assert "Nothing left to take" in response.content.decode() and not Lease.objects.exists()
 
 
 def test_an_invalid_filter_takes_nothing(make_user, queue_rows):
-    response = _client(make_user("reviewer")).post(reverse("review:alias-next"), {"confidence_min": "lots"})
+    response = logged_in(make_user("reviewer")).post(reverse("review:alias-next"), {"confidence_min": "lots"})
     assert response.status_code == 302 and not Lease.objects.exists()
 
 
 def test_giving_the_batch_back_returns_it_to_the_queue(make_user, queue_rows, settings):
     settings.REVIEW_BATCH_SIZE = 2
     rita, rex = make_user("reviewer"), make_user("reviewer")
-    client = _client(rita)
+    client = logged_in(rita)
     client.post(reverse("review:alias-next"))
     response = client.post(reverse("review:alias-release"), {"next": "https://evil.example/"})
     assert response["Location"] == reverse("review:aliases") and not Lease.objects.exists()
-    assert len(_client(rex).get(reverse("review:aliases")).context["rows"]) == 8
+    assert len(logged_in(rex).get(reverse("review:aliases")).context["rows"]) == 8
 
 
 def test_the_mapping_queue_hands_out_batches_too(make_user, curator, reference_soc, settings):
@@ -109,8 +104,8 @@ def test_the_mapping_queue_hands_out_batches_too(make_user, curator, reference_s
     mappings = [ClassificationMappingFactory(role=RoleFactory(), occupation=soc(code), created_by=curator)
                 for code in ("15-2051", "15-1252", "15-2041")]
     rita, rex = make_user("reviewer"), make_user("reviewer")
-    _client(rita).post(reverse("review:mapping-next"))
-    _client(rex).post(reverse("review:mapping-next"))
+    logged_in(rita).post(reverse("review:mapping-next"))
+    logged_in(rex).post(reverse("review:mapping-next"))
     by_holder = {u.pk: set(Lease.objects.filter(holder=u).values_list("mapping_id", flat=True)) for u in (rita, rex)}
     assert len(by_holder[rita.pk]) == 2 and len(by_holder[rex.pk]) == 1
     assert by_holder[rita.pk] | by_holder[rex.pk] == {m.pk for m in mappings}
@@ -125,8 +120,8 @@ def test_the_queue_with_holds_makes_the_same_queries_at_n_and_2n(make_user, cura
     for _ in range(2 * n):
         TitleAliasFactory(role=role, confidence=Decimal("0.50"), created_by=curator)
     rita, rex = make_user("reviewer"), make_user("reviewer")
-    _client(rita).post(reverse("review:alias-next"))
-    client = _client(rex)
+    logged_in(rita).post(reverse("review:alias-next"))
+    client = logged_in(rex)
     client.get(reverse("review:aliases"), {"held": "all"})  # warm the session and caches
     with django_assert_num_queries(QUERIES_WITH_HOLDS):
         client.get(reverse("review:aliases"), {"held": "all"})

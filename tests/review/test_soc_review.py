@@ -7,7 +7,6 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.test import Client
 from django.urls import reverse
 from django.utils.http import urlencode
 
@@ -16,15 +15,10 @@ from roles.models import ClassificationMapping, Decision, Role, RoleSuggestions,
 from roles.services import save_alias
 from roles.soc import cached_suggestions, suggest_mappings
 from tests.factories import ClassificationMappingFactory, RoleFactory, TitleAliasFactory
-from tests.review.conftest import soc
+from tests.review.conftest import logged_in, soc
 
 pytestmark = pytest.mark.django_db
 
-
-def _client(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
@@ -53,7 +47,7 @@ def accounting_manager(make_user, reference_soc):
 
 
 def test_the_seeds_group_mapping_gets_a_ranked_detailed_code_with_evidence(make_user, seed_mapping):
-    html = _client(make_user("reviewer")).get(reverse("review:mapping", args=[seed_mapping.pk])).content.decode()
+    html = logged_in(make_user("reviewer")).get(reverse("review:mapping", args=[seed_mapping.pk])).content.decode()
     section = html.split('id="coder"')[1].split("</section>")[0]
     codes = re.findall(r'data-code="([0-9-]+)"', section)
     assert len(codes) == 5 and set(codes) & {"15-1221", "15-2051", "15-1299"}
@@ -65,7 +59,7 @@ def test_the_seeds_group_mapping_gets_a_ranked_detailed_code_with_evidence(make_
 
 def test_one_click_refines_to_a_suggestion_under_the_group(make_user, seed_mapping):
     reviewer = make_user("reviewer")
-    client = _client(reviewer)
+    client = logged_in(reviewer)
     html = client.get(reverse("review:mappings")).content.decode()
     pattern = r'<form method="post" action="(/review/mappings/\d+/refine/)" class="suggestion-refine">(.*?)</form>'
     form = re.search(pattern, html, re.S)
@@ -81,7 +75,7 @@ def test_one_click_refines_to_a_suggestion_under_the_group(make_user, seed_mappi
 
 def test_a_suggestion_outside_the_group_is_a_replacement_with_a_reason(make_user, accounting_manager):
     reviewer = make_user("reviewer")
-    client = _client(reviewer)
+    client = logged_in(reviewer)
     html = client.get(reverse("review:mapping", args=[accounting_manager.pk])).content.decode()
     assert 'id="replace-11-3031"' in html  # the coder's best answer, outside 13-0000
     url = reverse("review:mapping-replace", args=[accounting_manager.pk])
@@ -133,7 +127,7 @@ def test_the_disagreement_flag_and_its_filter_agree(make_user, accounting_manage
     agreeing = ClassificationMappingFactory(role=role, occupation=soc("11-3031"), created_by=curator)
     healthcare = ClassificationMappingFactory(role=role, occupation=soc("29-0000"), created_by=curator)
     dentists = ClassificationMappingFactory(role=role, occupation=soc("29-1021"), created_by=curator)
-    client = _client(make_user("reviewer"))
+    client = logged_in(make_user("reviewer"))
     page = client.get(reverse("review:mappings")).content.decode()  # fills the cache for the page's roles
     rows = {r["item"].pk: r["coder"].disagrees for r in client.get(reverse("review:mappings")).context["rows"]}
     assert rows[healthcare.pk] == "none of the coder's top 3 lies under 29-0000"
@@ -212,11 +206,11 @@ def test_the_suggest_mappings_command(make_user, seed_role, reference_soc):
 
 
 def test_the_admin_action_suggests_mappings(make_user, seed_role, reference_soc):
-    client = _client(make_user("curator"))
+    client = logged_in(make_user("curator"))
     response = client.post(reverse("admin:roles_role_changelist"),
                            {"action": "suggest_soc_mappings", "_selected_action": [seed_role.pk]}, follow=True)
     assert "Suggested 1 mapping(s), waiting for review: AIMLAM.GEN.P1 → 15-" in response.content.decode()
-    reviewer_client = _client(make_user("reviewer"))
+    reviewer_client = logged_in(make_user("reviewer"))
     refused = reviewer_client.post(reverse("admin:roles_role_changelist"),
                                    {"action": "suggest_soc_mappings", "_selected_action": [seed_role.pk]})
     assert refused.status_code in (200, 302, 403)
@@ -242,7 +236,7 @@ def test_the_alias_queue_says_under_which_code_an_alias_is_official(make_user, s
     services.refine_mapping(mapping=mapping, actor=make_user("reviewer"), code="15-2051")
     TitleAliasFactory(role=seed_role, alias="Machine Learning Engineer")
     TitleAliasFactory(role=seed_role, alias="Accountant")
-    client = _client(make_user("reviewer"))
+    client = logged_in(make_user("reviewer"))
     html = client.get(reverse("review:aliases"), {"role": "AIMLAM.GEN.P1"}).content.decode()
     assert "O*NET alternate title under <strong>15-2051.00</strong>" in html
     assert "BLS direct-match title under <strong>13-2011</strong>" in html
@@ -259,7 +253,7 @@ def test_the_alias_queue_says_under_which_code_an_alias_is_official(make_user, s
 def test_refine_and_replace_on_the_mapping_page_both_return_to_the_queue_page_it_was_opened_from(
     make_user, seed_mapping, accounting_manager
 ):
-    client = _client(make_user("reviewer"))
+    client = logged_in(make_user("reviewer"))
     queue = reverse("review:mappings") + "?family=&sort=code"
     page = client.get(reverse("review:mapping", args=[seed_mapping.pk]), {"next": queue}).content.decode()
     assert f'name="back" value="{queue.replace("&", "&amp;")}"' in page
@@ -273,7 +267,7 @@ def test_refine_and_replace_on_the_mapping_page_both_return_to_the_queue_page_it
 
 
 def test_a_refused_decision_on_the_mapping_page_stays_there_and_keeps_the_way_back(make_user, accounting_manager):
-    client = _client(make_user("reviewer"))
+    client = logged_in(make_user("reviewer"))
     queue = reverse("review:mappings") + "?sort=code"
     response = client.post(reverse("review:mapping-replace", args=[accounting_manager.pk]),
                            {"code": "11-3031", "reason": "", "confirm_wrong_group": "1", "back": queue})
@@ -287,7 +281,7 @@ def test_a_refused_decision_on_the_mapping_page_stays_there_and_keeps_the_way_ba
     "crafted", ["https://evil.example/", "//evil.example/", "/\t/evil.example", "javascript:alert(1)"]
 )
 def test_the_way_back_from_the_mapping_page_never_leaves_the_site(make_user, seed_mapping, crafted):
-    client = _client(make_user("reviewer"))
+    client = logged_in(make_user("reviewer"))
     page = client.get(reverse("review:mapping", args=[seed_mapping.pk]), {"next": crafted})
     assert page.context["back"] == reverse("review:mappings")
     response = client.post(reverse("review:mapping-refine", args=[seed_mapping.pk]),
@@ -298,7 +292,7 @@ def test_the_way_back_from_the_mapping_page_never_leaves_the_site(make_user, see
 
 
 def test_a_suggestion_scored_under_the_floor_is_evidence_never_an_action(make_user, accounting_manager, settings):
-    client = _client(make_user("reviewer"))
+    client = logged_in(make_user("reviewer"))
     url = reverse("review:mapping", args=[accounting_manager.pk])
     settings.REVIEW_CODER_MIN_SCORE = 0.0
     offered = client.get(url).content.decode()
