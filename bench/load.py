@@ -157,6 +157,9 @@ def _production_env(db_url: str, static_root: Path, **extra: str) -> dict[str, s
         "DJANGO_EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
         "DJANGO_LOG_LEVEL": "WARNING",  # request lines would cost the server more than they tell here
         "ROLEBOOK_ENV_FILE": "/nonexistent",
+        # No double-blind samples: the data check counts one Decision per decision a client saw.
+        # (A drawn decision stays open and writes two; tests/review cover samples under races.)
+        "REVIEW_SAMPLE_SHARE": "0",
     })
     env.update(extra)
     return env

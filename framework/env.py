@@ -59,6 +59,19 @@ def required(name: str) -> str:
     return os.environ[name].strip()
 
 
+def share(name: str, default: str) -> float:
+    """Return `name` as a share from 0 to 1 (e.g. 0.05); exits with status 2 and one line otherwise."""
+    text = os.environ.get(name, default).strip()
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        print(f"Rolebook: {name}={text!r} is not a share from 0 to 1 (e.g. 0.05 for 5 %).", file=sys.stderr)
+        raise SystemExit(EXIT_MISSING)
+    return value
+
+
 def load_dotenv_file(path: Path) -> bool:
     """Read `path` (a .env file) into the environment without overriding set variables.
 

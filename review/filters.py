@@ -62,6 +62,9 @@ class QueueFilter(django_filters.FilterSet):
         qs = super().qs
         if self.request is not None and not self._cleaned().get("held"):
             qs = qs.exclude(workflow.held_by_others(self.request.user, qs.model))
+        if self.request is not None:
+            # Double-blind samples the reviewer reviewed, and disputed ones (a lead's, on their page).
+            qs = qs.exclude(workflow.sample_hidden_q(self.request.user, qs.model))
         return qs
 
     def filter_family(self, qs: QuerySet, name: str, value: str) -> QuerySet:

@@ -14,9 +14,11 @@ from typing import Any
 from django.db import models
 
 from roles import workflow
-from roles.models import ClassificationMapping, DecisionKind, Reviewable, TitleAlias
+from roles.models import ClassificationMapping, DecisionKind, Reviewable, Sample, TitleAlias
 from roles.workflow import (
     AlreadyDecided,
+    AlreadyReviewed,
+    AwaitingLead,
     BulkResult,
     FourEyesViolation,
     GroupLevelNotConfirmed,
@@ -24,6 +26,7 @@ from roles.workflow import (
     InvalidCode,
     ItemChanged,
     ItemGone,
+    NotIndependent,
     ReasonRequired,
     ReplaceNotConfirmed,
     ReviewError,
@@ -32,7 +35,8 @@ from roles.workflow import (
 )
 
 __all__ = [
-    "AlreadyDecided", "BulkResult", "FourEyesViolation", "GroupLevelNotConfirmed", "IllegalTransition",
+    "AlreadyDecided", "AlreadyReviewed", "AwaitingLead", "BulkResult", "NotIndependent", "adjudicate",
+    "FourEyesViolation", "GroupLevelNotConfirmed", "IllegalTransition",
     "InvalidCode", "ItemChanged", "ItemGone", "ReasonRequired", "ReplaceNotConfirmed", "ReviewError",
     "ReviewPermissionDenied", "Skipped", "approve_alias", "approve_aliases", "approve_mapping", "approve_mappings",
     "refine_mapping", "reject_alias", "reject_aliases", "reject_mapping", "reject_mappings", "reopen_alias",
@@ -162,6 +166,21 @@ def replace_mapping(
     """
     return workflow.decide(mapping, kind=DecisionKind.REPLACE, actor=actor, reason=reason, code=code,
                            confirm_wrong_group=confirm_wrong_group, expected_version=expected_version)
+
+
+def adjudicate(
+    *, sample: Sample, actor: Any, verdict: str, reason: str, code: str = "", expected_version: int | None = None
+) -> Reviewable:
+    """Settle a disputed double-blind sample as a lead: `verdict` (approve, reject, refine, replace) on its item.
+
+    One decision through the review core, like any other; the lead confirms what the reviewer they
+    side with confirmed (a group-level approval, a wrong group). Raises what `decide` raises
+    (AwaitingLead for a non-lead, AlreadyReviewed for a lead who gave one of the two reviews).
+    """
+    return workflow.decide(
+        sample.item, kind=verdict, actor=actor, reason=reason, code=code, expected_version=expected_version,
+        confirm_group_level=verdict == DecisionKind.APPROVE, confirm_wrong_group=verdict == DecisionKind.REPLACE,
+    )
 
 
 def undo_decisions(*, model: type[Reviewable], pks: Iterable[int], actor: Any, window_seconds: int) -> BulkResult:

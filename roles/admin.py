@@ -24,7 +24,17 @@ from . import services, soc
 from .admin_cards import can_import_cards, import_cards_view
 from .admin_review import ReviewActions
 from .forms import AliasInlineFormSet
-from .models import Assignment, ClassificationMapping, Component, Decision, Role, TitleAlias, band_range
+from .models import (
+    LEAD_REVIEW,
+    Assignment,
+    ClassificationMapping,
+    Component,
+    Decision,
+    Role,
+    Sample,
+    TitleAlias,
+    band_range,
+)
 
 # Review fields change only through the review workflow (roles.workflow).
 ALIAS_REVIEW_FIELDS = ["status", "decided_by", "decided_at", "created_by", "content_changed_by"]
@@ -427,7 +437,36 @@ class DecisionAdmin(ScalableChangeList, admin.ModelAdmin):
         return queryset.filter(condition), False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Decision]:
-        return super().get_queryset(request).with_related()
+        # Blind reviews of samples still under review: only their reviewer and leads see them.
+        return super().get_queryset(request).visible_to(request.user).with_related()
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Sample)
+class SampleAdmin(admin.ModelAdmin):
+    """Double-blind samples, read-only and for leads only: a sample names both reviewers before it settles.
+
+    Samples are drawn, reviewed and settled through the review core (the queues, Disagreements).
+    """
+
+    list_display = ["drawn_at", "item", "state", "first_by", "second_by", "settled_by", "settled_at"]
+    list_filter = ["state"]
+    list_select_related = ["alias", "mapping", "first_by", "second_by", "settled_by"]
+    ordering = ["-drawn_at", "-pk"]
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(LEAD_REVIEW)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm(LEAD_REVIEW)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -204,8 +204,15 @@ class DecisionKind(models.TextChoices):
     REPLACE = "replace", "Replaced and approved"
     IMPORTED = "imported", "Imported from a card"
     RETURNED = "returned", "Returned to review (content changed)"
+    # A double-blind sample (roles.workflow.samples): the draw, and a blind review that moves nothing.
+    DRAWN = "drawn", "Drawn for a blind second review"
+    VOTE = "vote", "Blind review (in a sample)"
 
 
+# A reviewer's own verdict on an open item: what a blind review in a sample records.
+VERDICT_KINDS = (DecisionKind.APPROVE, DecisionKind.REFINE, DecisionKind.REPLACE, DecisionKind.REJECT)
+# Decisions that belong to a sample still being reviewed: hidden from everyone but their actor and leads.
+BLIND_KINDS = frozenset({DecisionKind.DRAWN, DecisionKind.VOTE})
 # Kinds that approve content on a person's judgement: four-eyes applies to them.
 APPROVING_KINDS = frozenset({DecisionKind.APPROVE, DecisionKind.REFINE, DecisionKind.REPLACE})
 # Kinds that change the code as they approve: the Decision records the old and the new code.
@@ -542,6 +549,15 @@ class DecisionQuerySet(models.QuerySet):
         """Return decisions made in the last `days` days (counted back from now)."""
         return self.since(timezone.now() - timedelta(days=days))
 
+    def visible_to(self, user) -> DecisionQuerySet:
+        """Hide the draw and the blind reviews of samples still under review from all but their actor:
+        the second reviewer, lead or not, must not see the first decision. A disputed sample's reviews
+        are shown to leads, who settle it."""
+        hidden = sorted(Sample.OPEN_STATES)
+        if user.has_perm(LEAD_REVIEW):
+            hidden = [SampleState.AWAITING]
+        return self.exclude(Q(decision__in=sorted(BLIND_KINDS), sample__state__in=hidden) & ~Q(actor_id=user.pk))
+
     def for_item(self, item: Reviewable) -> DecisionQuerySet:
         """Return the decisions on one alias or mapping, newest first."""
         return self.filter(**{Decision.item_field(type(item)): item}).order_by("-created_at", "-pk")
@@ -576,6 +592,15 @@ class Decision(models.Model):
     old_code = models.CharField(max_length=10, blank=True, help_text="Refine: the code before.")
     new_code = models.CharField(max_length=10, blank=True, help_text="Refine: the code after.")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # In a double-blind sample: the sample, and what this reviewer decided (a blind review moves
+    # nothing, so its verdict is kept here; `new_code` is the code the verdict leads to).
+    sample = models.ForeignKey(
+        "Sample", null=True, blank=True, on_delete=models.CASCADE, related_name="decisions"
+    )
+    verdict = models.CharField(
+        max_length=10, blank=True, choices=[(k.value, k.label) for k in VERDICT_KINDS],
+        help_text="In a sample: the reviewer's verdict (approve, refine, replace, reject).",
+    )
 
     objects = DecisionQuerySet.as_manager()
 
@@ -737,6 +762,96 @@ class Lease(models.Model):
 
     def __str__(self) -> str:
         return f"{self.alias_id or self.mapping_id} held by {self.holder_id} until {self.expires_at:%H:%M}"
+
+
+class SampleState(models.TextChoices):
+    AWAITING = "awaiting", "Awaiting a second, blind review"
+    DISPUTED = "disputed", "Disputed: a lead adjudicates"
+    AGREED = "agreed", "Settled: both reviewers agreed"
+    ADJUDICATED = "adjudicated", "Settled by a lead"
+    VOID = "void", "Void: the item changed before it was settled"
+
+
+class SampleQuerySet(models.QuerySet):
+    def open(self) -> SampleQuerySet:
+        """Samples still under review: awaiting their second review, or disputed."""
+        return self.filter(state__in=Sample.OPEN_STATES)
+
+    def measured(self) -> SampleQuerySet:
+        """Samples with both blind reviews in: what the agreement figures count."""
+        return self.filter(state__in=Sample.MEASURED_STATES)
+
+    def of(self, model: type[Reviewable]) -> SampleQuerySet:
+        return self.filter(**{f"{Decision.item_field(model)}__isnull": False})
+
+
+class Sample(ChangeTracked):
+    """An item drawn for a second, independent review (REVIEW_SAMPLE_SHARE of reviewers' decisions).
+
+    The first reviewer's decision is recorded as a blind review (a VOTE Decision) and the item
+    stays open. A second reviewer, who does not see the first decision and is neither the first
+    reviewer nor an author, decides it: when the two agree that decision settles the item; when
+    they disagree it waits for a lead, whose decision settles it. The draw, both reviews and the
+    settling decision are Decision rows pointing here. `item_version` is the item's version the
+    reviews are about: a sample whose item changed since is void. Written only by roles.workflow.
+    """
+
+    State = SampleState
+    OPEN_STATES = (SampleState.AWAITING, SampleState.DISPUTED)
+    MEASURED_STATES = (SampleState.DISPUTED, SampleState.AGREED, SampleState.ADJUDICATED)
+
+    alias = models.ForeignKey(TitleAlias, null=True, blank=True, on_delete=models.CASCADE, related_name="samples")
+    mapping = models.ForeignKey(
+        ClassificationMapping, null=True, blank=True, on_delete=models.CASCADE, related_name="samples"
+    )
+    state = models.CharField(max_length=12, choices=SampleState.choices, default=SampleState.AWAITING)
+    item_version = models.PositiveIntegerField(help_text="The item's version both reviews are about.")
+    first_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    second_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    settled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    drawn_at = models.DateTimeField(default=timezone.now)
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+    history = AuditedHistory()
+    objects = SampleQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-drawn_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(alias__isnull=False, mapping__isnull=True) | Q(alias__isnull=True, mapping__isnull=False)
+                ),
+                name="sample_exactly_one_item",
+                violation_error_message="A sample is about exactly one alias or one mapping.",
+            ),
+            models.CheckConstraint(
+                condition=Q(second_by__isnull=True) | ~Q(second_by=models.F("first_by")),
+                name="sample_two_reviewers",
+                violation_error_message="A sample's two reviews are by two different reviewers.",
+            ),
+            # One sample under review per item at a time.
+            models.UniqueConstraint(fields=["alias"], condition=Q(state__in=["awaiting", "disputed"]),
+                                    name="sample_one_open_per_alias"),
+            models.UniqueConstraint(fields=["mapping"], condition=Q(state__in=["awaiting", "disputed"]),
+                                    name="sample_one_open_per_mapping"),
+        ]
+        indexes = [models.Index(fields=["state", "first_by"], name="sample_state_first_idx")]
+
+    def __str__(self) -> str:
+        return f"Sample of {Decision.item_field(type(self.item))} {self.alias_id or self.mapping_id} ({self.state})"
+
+    @property
+    def item(self) -> TitleAlias | ClassificationMapping:
+        return self.alias if self.alias_id is not None else self.mapping
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in self.OPEN_STATES
 
 
 class RoleSuggestions(models.Model):

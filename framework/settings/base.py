@@ -11,7 +11,7 @@ from pathlib import Path
 import dj_database_url
 from csp.constants import NONCE, NONE, SELF
 
-from framework.env import required
+from framework.env import required, share
 from framework.logging import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -201,6 +201,9 @@ REVIEW_MAPPING_PAGE_SIZE = int(os.environ.get("REVIEW_MAPPING_PAGE_SIZE", "25"))
 # "Review next": how many items a reviewer's batch holds, and for how long nobody else gets them.
 REVIEW_BATCH_SIZE = int(os.environ.get("REVIEW_BATCH_SIZE", "25"))
 REVIEW_LEASE_MINUTES = int(os.environ.get("REVIEW_LEASE_MINUTES", "15"))
+# The share of reviewers' decisions drawn for a second, blind review (roles.workflow.samples):
+# 0.05 draws one in twenty; 0 switches double-blind samples off.
+REVIEW_SAMPLE_SHARE = share("REVIEW_SAMPLE_SHARE", "0.05")
 # A SOC coder suggestion scored under this is shown as evidence only: no "Refine to" or "Replace
 # with" is offered for it (a 0.00 code is no reason to change a mapping).
 REVIEW_CODER_MIN_SCORE = float(os.environ.get("REVIEW_CODER_MIN_SCORE", "0.10"))

@@ -9,6 +9,8 @@ import os
 os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-insecure-key")
 os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")  # required by base.py
 
+from framework.env import share  # noqa: E402
+
 from .base import *  # noqa: E402,F403
 from .base import BASE_DIR, DATABASES  # noqa: E402
 
@@ -24,3 +26,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGGING = {"version": 1, "disable_existing_loggers": False}
 # No collectstatic before the in-process benchmarks (bench load runs the real stack: base settings).
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
+
+# Double-blind samples are drawn at random: none here, so every benchmark decides what it says it
+# decides and runs compare. bench/bench_samples.py switches them on where it measures them.
+REVIEW_SAMPLE_SHARE = share("REVIEW_SAMPLE_SHARE", "0")

@@ -35,3 +35,8 @@ STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.s
 ROLEBOOK_DERIVED_REFRESH = "immediate"
 # No staticfiles/ before tests: WhiteNoise looks files up per request instead of scanning (and warning) at start-up.
 WHITENOISE_AUTOREFRESH = True
+
+# Double-blind samples are drawn at random: off in tests, so a decision moves its item as asked.
+# Tests of samples switch them on (share 1.0: every decision is drawn); tests/test_settings.py
+# checks the production default.
+REVIEW_SAMPLE_SHARE = 0.0

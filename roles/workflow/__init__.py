@@ -45,9 +45,12 @@ from .rules import (
     required_permission,
     who_decided,
 )
+from .samples import AlreadyReviewed, AwaitingLead, NotIndependent
+from .samples import hidden_from_q as sample_hidden_q
 
 __all__ = [
-    "APPROVED", "AlreadyDecided", "BULK_BATCH_SIZE", "BulkResult", "FourEyesViolation", "GroupLevelNotConfirmed",
+    "APPROVED", "AlreadyDecided", "AlreadyReviewed", "AwaitingLead", "NotIndependent", "sample_hidden_q",
+    "BULK_BATCH_SIZE", "BulkResult", "FourEyesViolation", "GroupLevelNotConfirmed",
     "HeldByAnother", "IllegalTransition", "InvalidCode", "ItemChanged", "ItemGone", "REVIEWABLE_MODELS",
     "ReasonRequired", "ReplaceNotConfirmed", "ReviewError", "ReviewPermissionDenied", "Skipped", "check_move",
     "check_permission", "claim", "decide", "decide_many", "decided", "describe", "four_eyes_q",

@@ -12,6 +12,10 @@ checks the version shown, the transition table, four-eyes and the reason once ea
 items with one history row per move and one Decision per move, records who authored the
 content, and marks the derived rows stale. Nothing else in the project assigns a review field
 or saves a Decision (tests/roles/test_review_core.py scans the code for it).
+
+A reviewer's decision may be drawn for a double-blind sample (`samples`): it is then recorded as
+a blind review and the item stays open; the decision that settles a sample (an agreeing second
+review, a lead's settlement) is made here like any other, with the sample recorded on it.
 """
 
 from __future__ import annotations
@@ -33,8 +37,16 @@ from framework.audit import acting_as, require_reason, save_with_reason, update_
 from taxonomy.models import OccupationCode
 
 from .. import derived
-from ..models import CODE_CHANGING_KINDS, ClassificationMapping, Decision, DecisionKind, Reviewable, TitleAlias
-from . import leases
+from ..models import (
+    CODE_CHANGING_KINDS,
+    ClassificationMapping,
+    Decision,
+    DecisionKind,
+    Reviewable,
+    SampleState,
+    TitleAlias,
+)
+from . import leases, samples
 from .rules import (
     APPROVED,
     FourEyesViolation,
@@ -86,6 +98,8 @@ class BulkResult:
 
     decided: list[Any] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    # Drawn for a second, blind review: recorded as the first review, still open.
+    drawn: list[Any] = field(default_factory=list)
 
     @property
     def decided_count(self) -> int:
@@ -97,6 +111,8 @@ class BulkResult:
 
     def summary(self, verb: str) -> str:
         text = f"{verb.capitalize()} {self.decided_count} item{'s' if self.decided_count != 1 else ''}"
+        if self.drawn:
+            text += f"; {len(self.drawn)} drawn for a second, blind review (they stay open until it agrees)"
         if self.skipped:
             text += f"; skipped {self.skipped_count}"
         return text + "."
@@ -222,7 +238,10 @@ def _lock(model: type[Reviewable], pk: int | None) -> Reviewable:
     """Re-read an item with a row lock (until the transaction ends); a mapping with its occupation."""
     try:
         # With its lease, if any (read, never locked): who else holds the item.
-        locked = model.objects.select_related("lease__holder").select_for_update(of=("self",)).get(pk=pk)
+        locked = (
+            model.objects.select_related("lease__holder").select_for_update(of=("self",))
+            .annotate(in_sample=samples.in_open_sample(model)).get(pk=pk)
+        )
     except model.DoesNotExist:
         raise ItemGone(f"This {model._meta.verbose_name} no longer exists: reload the queue.") from None
     if isinstance(locked, ClassificationMapping) and locked.occupation_id is not None:
@@ -254,9 +273,12 @@ def decide(
     `confirm_wrong_group` and a reason); a group-level code is approved only with
     `confirm_group_level`; `use_official_title` takes the reference title as it approves. A
     refiner or replacer becomes an author of the code they chose. Returns the locked, saved item
-    (and updates `item`). Raises ReviewPermissionDenied, ReasonRequired, ReplaceNotConfirmed,
-    ItemGone, ItemChanged, IllegalTransition, AlreadyDecided, FourEyesViolation, InvalidCode,
-    GroupLevelNotConfirmed.
+    (and updates `item`), whose `review_outcome` says what happened: "decided", or in a
+    double-blind sample "drawn" (a first blind review, the item stays open), "disputed" (a second
+    review that differs; a lead settles it), "agreed" or "adjudicated" (the sample is settled).
+    Raises ReviewPermissionDenied, ReasonRequired, ReplaceNotConfirmed, ItemGone, ItemChanged,
+    IllegalTransition, AlreadyDecided, FourEyesViolation, InvalidCode, GroupLevelNotConfirmed,
+    AlreadyReviewed, NotIndependent, AwaitingLead.
     """
     model = type(item)
     check_permission(actor, model, kind)
@@ -271,36 +293,70 @@ def decide(
     with transaction.atomic():
         locked = _lock(model, item.pk)
         require_version(locked, expected_version)
+        lead = leases.is_lead(actor)
+        sample = samples.open_sample(locked, actor=actor, at=now) if kind in samples.SAMPLED_KINDS else None
+        if sample is not None:
+            samples.check_turn(sample, locked, actor=actor, is_lead=lead)
+            if sample.state == SampleState.DISPUTED:
+                text = samples.adjudication_reason(text)
         check_move(locked, to, actor=actor, kind=kind)
         leases.check_lease(locked, actor=actor, at=now)
-        also: list[str] = []
-        old_code = new_code = ""
+        target = None
         if kind in CODE_CHANGING_KINDS:
-            old_code, new_code = _change_code(locked, kind=kind, code=code, actor=actor, at=now)
-            also = CODE_FIELDS
+            target = _code_target(locked, kind=kind, code=code)
         elif kind == DecisionKind.APPROVE:
             if problem := approval_problem(locked, confirm_group_level=confirm_group_level):
                 raise problem
-            if isinstance(locked, ClassificationMapping):
-                if use_official_title and locked.title != locked.occupation.title:
-                    locked.title = locked.occupation.title
-                    also = ["title"]
-                if locked.occupation.is_group_level:
-                    text = f"{text} (approved as group-level)".strip()
+        new_code = samples.resulting_code(locked, kind, target.code if target else "")
+        if sample is None and samples.draws(locked, actor=actor, kind=kind):
+            # Drawn: this decision is the first of two blind reviews, and the item stays open.
+            samples.draw([locked], kind=kind, actor=actor, text=text, codes={locked.pk: new_code}, at=now)
+            return _blind(item, locked, "drawn")
+        if sample is not None and sample.state == SampleState.AWAITING:
+            first = samples.first_review(sample)
+            if samples.verdict_label(first) != samples.label(locked, kind, new_code):
+                samples.dispute(locked, sample, kind=kind, actor=actor, text=text, new_code=new_code, at=now)
+                return _blind(item, locked, "disputed")
+        also: list[str] = []
+        old_code = ""
+        if target is not None:
+            old_code = _apply_code(locked, target, actor=actor, at=now)
+            also = CODE_FIELDS
+        elif kind == DecisionKind.APPROVE and isinstance(locked, ClassificationMapping):
+            if use_official_title and locked.title != locked.occupation.title:
+                locked.title = locked.occupation.title
+                also = ["title"]
+            if locked.occupation.is_group_level:
+                text = f"{text} (approved as group-level)".strip()
         decision = _move(locked, to, actor=actor, kind=kind, text=text, at=now, old_code=old_code,
-                         new_code=new_code, wrote_content=bool(also))
+                         new_code=new_code if (sample is not None or target is not None) else "",
+                         wrote_content=bool(also))
+        if sample is not None:
+            decision.sample, decision.verdict = sample, kind
         with acting_as(actor, history_reason(kind, text, old_code, new_code)):
             locked.save(update_fields=[*model.REVIEW_STATE_FIELDS, *also])
         decision.save()
+        if sample is not None:
+            outcome = "agreed" if sample.state == SampleState.AWAITING else "adjudicated"
+            samples.settle(sample, actor=actor, at=now)
         leases.end([locked])
         _mark_stale([locked], content=bool(also))
         _announce(model, [locked], to, kind=kind, actor=actor, text=text)
     _copy_back(item, locked, [*model.REVIEW_STATE_FIELDS, "decided_by_id", "version", *also])
+    locked.review_outcome = outcome if sample is not None else "decided"
     return locked
 
 
-def _change_code(locked: ClassificationMapping, *, kind: str, code: str, actor: Any, at: datetime) -> tuple[str, str]:
-    """Give `locked` the official detailed `code` for a refine (under it) or replace (outside it)."""
+def _blind(item: Reviewable, locked: Reviewable, outcome: str) -> Reviewable:
+    """A blind review moved nothing: the lease ends (the item goes back to the pool) and the caller is told."""
+    leases.end([locked])
+    locked.review_outcome = outcome
+    item.review_outcome = outcome
+    return locked
+
+
+def _code_target(locked: ClassificationMapping, *, kind: str, code: str) -> OccupationCode:
+    """The official detailed `code` a refine (under the current code) or replace (outside it) leads to."""
     occupation, chain = detailed_target(code)
     under = is_under(locked, chain)
     if kind == DecisionKind.REFINE and not under:
@@ -321,12 +377,17 @@ def _change_code(locked: ClassificationMapping, *, kind: str, code: str, actor: 
         raise InvalidCode(
             f"This role already has a mapping to {occupation.code}: review that one and reject this mapping."
         )
+    return occupation
+
+
+def _apply_code(locked: ClassificationMapping, occupation: OccupationCode, *, actor: Any, at: datetime) -> str:
+    """Give `locked` the checked code of a refine or replace; return the code it had."""
     old_code = locked.code
     locked.previous_code, locked.code, locked.occupation = old_code, occupation.code, occupation
     locked.title = occupation.title
     locked.source = ClassificationMapping.Source.MANUAL
     locked.content_changed_by, locked.content_changed_at = actor, at
-    return old_code, occupation.code
+    return old_code
 
 
 # ---------------------------------------------------------------------------------------------
@@ -375,7 +436,7 @@ def decide_many(
                     else:
                         current.append(item)
                 batch = current
-            moved, skipped = _move_many(model, batch, to, actor=actor, kind=kind, text=text)
+            moved, skipped = _move_many(model, batch, to, actor=actor, kind=kind, text=text, drawn=result.drawn)
             result.decided.extend(moved)
             result.skipped.extend(skipped)
     return result
@@ -384,6 +445,8 @@ def decide_many(
 def _lock_batch(model: type[Reviewable], pks: list[int]) -> list[Reviewable]:
     # Only the items are locked; their leases, and a mapping's occupation (reference data), are read with them.
     queryset = model.objects.filter(pk__in=pks).select_related("lease__holder").select_for_update(of=("self",))
+    # Whether each is in an open double-blind sample: read with them, so a batch with none costs no query.
+    queryset = queryset.annotate(in_sample=samples.in_open_sample(model))
     if model is ClassificationMapping:
         queryset = queryset.select_related("occupation")
     return list(queryset.order_by("pk"))
@@ -391,9 +454,13 @@ def _lock_batch(model: type[Reviewable], pks: list[int]) -> list[Reviewable]:
 
 def _move_many(
     model: type[Reviewable], items: Sequence[Reviewable], to: str, *, actor: Any, kind: str, text: str,
-    at: datetime | None = None,
+    at: datetime | None = None, drawn: list | None = None,
 ) -> tuple[list[Reviewable], list[Skipped]]:
-    """Check and write one move for many locked items; return (moved, skipped)."""
+    """Check and write one move for many locked items; return (moved, skipped).
+
+    A reviewer's verdict (approve, reject) may draw items for a second, blind review: those are
+    appended to `drawn` instead of moving. Items in a sample are decided one at a time.
+    """
     at = at or timezone.now()
     moved: list[Reviewable] = []
     skipped: list[Skipped] = []
@@ -401,10 +468,13 @@ def _move_many(
     latest = last_decisions(refused) if refused else {}
     # Items another reviewer holds are theirs to decide (a lead's decision takes them over).
     held = {} if leases.is_lead(actor) else leases.held(list(items), actor=actor, at=at)
+    sampled = samples.open_samples(model, list(items), actor=actor, at=at) if kind in samples.SAMPLED_KINDS else {}
     for item in items:
         try:
             if item.pk in held:
                 raise leases.HeldByAnother(leases.held_text(held[item.pk], at))
+            if item.pk in sampled:
+                raise samples.AlreadyReviewed("in a double-blind sample: decide it on its own")
             check_move(item, to, actor=actor, kind=kind, decision=latest.get(item.pk))
             if is_approval(kind, to) and (problem := approval_problem(item)):
                 raise problem
@@ -412,6 +482,14 @@ def _move_many(
             skipped.append(Skipped(item, skip_text(exc)))
             continue
         moved.append(item)
+    if drawn is not None and kind in samples.SAMPLED_KINDS:
+        chosen = [item for item in moved if samples.draws(item, actor=actor, kind=kind)]
+        if chosen:
+            codes = {item.pk: samples.resulting_code(item, kind, "") for item in chosen}
+            samples.draw(chosen, kind=kind, actor=actor, text=text, codes=codes, at=at)
+            leases.end(chosen)
+            drawn.extend(chosen)
+            moved = [item for item in moved if item not in chosen]
     if not moved:
         return moved, skipped
     opening = to == model.OPEN
@@ -447,15 +525,15 @@ def _insert_decisions(
     quote = connection.ops.quote_name
     item_column = f"{Decision.item_field(model)}_id"
     columns = [item_column, "decision", "actor_id", "comment", "from_status", "to_status", "old_code",
-               "new_code", "created_at"]
+               "new_code", "created_at", "verdict"]
     created_at = Decision._meta.get_field("created_at").get_db_prep_save(at, connection)
     pk_column = quote(model._meta.pk.column)
     sql = (
         f"INSERT INTO {quote(Decision._meta.db_table)} ({', '.join(quote(c) for c in columns)}) "
-        f"SELECT {pk_column}, %s, %s, %s, %s, %s, %s, %s, %s FROM {quote(model._meta.db_table)} "
+        f"SELECT {pk_column}, %s, %s, %s, %s, %s, %s, %s, %s, %s FROM {quote(model._meta.db_table)} "
         f"WHERE {pk_column} IN ({', '.join(['%s'] * len(pks))}) ORDER BY {pk_column}"
     )
-    params = [kind, actor.pk, comment, from_status, to_status, "", "", created_at, *pks]
+    params = [kind, actor.pk, comment, from_status, to_status, "", "", created_at, "", *pks]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
 

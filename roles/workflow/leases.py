@@ -29,6 +29,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from ..models import LEAD_REVIEW, Decision, DecisionKind, Lease, Reviewable
+from . import samples
 from .rules import ReviewError, check_permission, describe, four_eyes_q
 
 
@@ -61,7 +62,8 @@ def take_batch(
     """Lease the next batch of `queryset` (filtered and sorted as the queue shows it) to `actor`.
 
     Gives back the actor's current batch of `model` first. Takes open items only, that nobody
-    else holds, that four-eyes lets the actor approve, in the queryset's order: those matching
+    else holds, that four-eyes lets the actor approve, that are not in a double-blind sample the
+    actor reviewed or that waits for a lead, in the queryset's order: those matching
     `first` (the actor's assignments) before the rest. Returns their pks in that order (empty
     when nothing is left). Raises ReviewPermissionDenied for a non-reviewer.
     """
@@ -76,6 +78,7 @@ def take_batch(
             queryset.filter(status=model.OPEN)
             .exclude(Q(lease__expires_at__gt=now))
             .exclude(four_eyes_q(actor))
+            .exclude(samples.hidden_from_q(actor, model))
         )
         if connection.features.has_select_for_update_skip_locked:
             free = free.select_for_update(skip_locked=True, of=("self",))

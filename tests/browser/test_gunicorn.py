@@ -60,6 +60,8 @@ def _production_env(**extra: str) -> dict[str, str]:
         "DJANGO_SECURE_SSL_REDIRECT": "false",
         "ROLEBOOK_CODER_PATH": str(settings.ROLEBOOK_CODER_PATH),
         "DJANGO_EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend",
+        # No double-blind draws: a drawn decision stays open and sends no notification.
+        "REVIEW_SAMPLE_SHARE": "0",
     })
     env.update(extra)
     return env

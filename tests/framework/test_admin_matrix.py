@@ -20,11 +20,20 @@ from django.contrib import admin
 from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
 from django.db.models import Max
-from django.test import Client, RequestFactory
+from django.test import Client, RequestFactory, override_settings
 from django.urls import reverse
 
 from review import services
-from roles.models import Assignment, ClassificationMapping, Component, Decision, Role, RoleSuggestions, TitleAlias
+from roles.models import (
+    Assignment,
+    ClassificationMapping,
+    Component,
+    Decision,
+    Role,
+    RoleSuggestions,
+    Sample,
+    TitleAlias,
+)
 from taxonomy.models import Level, OccupationCode, TaxonomyNode
 from tests.admin_forms import change_form_data
 from tests.factories import (
@@ -41,7 +50,7 @@ from tests.review.conftest import soc
 pytestmark = pytest.mark.django_db
 
 PROJECT_APPS = ("taxonomy", "roles", "review")
-USERS = ("anonymous", "staff", "curator", "reviewer", "superuser")
+USERS = ("anonymous", "staff", "curator", "reviewer", "lead", "superuser")
 
 
 def project_admins() -> list[tuple[type, admin.ModelAdmin]]:
@@ -94,6 +103,9 @@ def world(make_user, reference_soc):
     decided = TitleAliasFactory(role=role, alias="Decided Alias", created_by=creator)
     services.reject_alias(alias=decided, actor=make_user("reviewer"), reason="not a title")
     mapping = ClassificationMappingFactory(role=role, occupation=soc("15-2051"), created_by=creator)
+    sampled = TitleAliasFactory(role=role, alias="Sampled Alias", created_by=creator)
+    with override_settings(REVIEW_SAMPLE_SHARE=1.0):
+        services.approve_alias(alias=sampled, actor=make_user("reviewer"))
     objects = {
         Level: level,
         TaxonomyNode: spec.parent,
@@ -104,6 +116,7 @@ def world(make_user, reference_soc):
         ClassificationMapping: mapping,
         Decision: Decision.objects.get(alias=decided),
         Assignment: Assignment.objects.create(node=spec.parent, reviewer=users["reviewer"]),
+        Sample: Sample.objects.get(alias=sampled),
     }
     add_overrides = {
         Level: {"code": "P9", "rank": "9", "name": "Ninth"},

@@ -36,3 +36,10 @@ def test_production_settings_refuse_to_start_without_a_secret():
 def test_debug_is_off_outside_dev_settings(settings):
     assert settings.DEBUG is False
     assert settings.DATABASES["default"]["ATOMIC_REQUESTS"] is True
+
+
+def test_a_sample_share_outside_0_to_1_stops_the_process_with_one_clear_line():
+    for bad in ("5", "-0.1", "five percent"):
+        result = _manage("check", DJANGO_SETTINGS_MODULE="framework.settings.test", REVIEW_SAMPLE_SHARE=bad)
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert f"REVIEW_SAMPLE_SHARE={bad!r} is not a share from 0 to 1" in result.stderr

@@ -8,11 +8,13 @@ from collections import defaultdict
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 
 from publishing.releases import write_release_files
 from roles import derived
-from roles.models import ClassificationMapping, Decision, DecisionKind, TitleAlias
+from roles.models import BLIND_KINDS, LEAD_REVIEW, ClassificationMapping, Decision, DecisionKind, Sample, TitleAlias
 from roles.workflow import is_approval
+from roles.workflow.samples import verdict_label
 
 MODELS = ((TitleAlias, "alias"), (ClassificationMapping, "mapping"))
 
@@ -26,7 +28,9 @@ def integrity_problems() -> list[str]:
     problems = []
     for model, field in MODELS:
         latest: dict[int, Decision] = {}
-        for decision in Decision.objects.filter(**{f"{field}__isnull": False}).order_by("created_at", "pk"):
+        # Blind reviews in a sample move nothing: the moves are the other decisions.
+        moves = Decision.objects.exclude(decision__in=BLIND_KINDS)
+        for decision in moves.filter(**{f"{field}__isnull": False}).order_by("created_at", "pk"):
             latest[getattr(decision, f"{field}_id")] = decision
         for item in model.objects.all():
             decision = latest.get(item.pk)
@@ -92,7 +96,8 @@ def history_problems() -> list[str]:
     allow_self = settings.REVIEW_ALLOW_SELF_APPROVAL
     for model, field in MODELS:
         made: dict[int, list[Decision]] = defaultdict(list)
-        for decision in Decision.objects.filter(**{f"{field}__isnull": False}).order_by("created_at", "pk"):
+        moving = Decision.objects.exclude(decision__in=BLIND_KINDS)
+        for decision in moving.filter(**{f"{field}__isnull": False}).order_by("created_at", "pk"):
             made[getattr(decision, f"{field}_id")].append(decision)
         rows: dict[int, list] = defaultdict(list)
         for row in model.history.order_by("history_id"):
@@ -133,6 +138,66 @@ def history_problems() -> list[str]:
                     and latest.decision in (DecisionKind.APPROVE, DecisionKind.IMPORTED)
                     and latest.actor_id in item.author_ids() | {item.created_by_id}):
                 problems.append(f"{item}: approved by user {latest.actor_id}, one of its authors now")
+    return problems
+
+
+def sample_problems() -> list[str]:
+    """Double-blind samples: open ones hold open items; two different, independent reviewers; the
+    outcome follows the two reviews (agreement settles, disagreement waits for a lead who was
+    neither); every step is a Decision; open reviews are hidden from other reviewers."""
+    problems = []
+    samples = Sample.objects.select_related("alias", "mapping", "first_by", "second_by", "settled_by")
+    for sample in samples:
+        item = sample.item
+        steps = list(sample.decisions.order_by("created_at", "pk"))
+        kinds = [d.decision for d in steps]
+        reviews = [d for d in steps if d.verdict]
+        name = f"sample {sample.pk} of {item}"
+        if kinds[:2] != [DecisionKind.DRAWN, DecisionKind.VOTE] or steps[1].actor_id != sample.first_by_id:
+            problems.append(f"{name}: starts with {kinds}, not a draw and the first reviewer's blind review")
+            continue
+        live = sample.is_open and sample.item_version == item.version
+        if live and not item.is_open:
+            problems.append(f"{name}: {sample.state} but the item is {item.status}")
+        if live:
+            authors = item.author_ids() | {item.created_by_id}
+            for who in (sample.first_by_id, sample.second_by_id):
+                if who is not None and who in authors and not settings.REVIEW_ALLOW_SELF_APPROVAL:
+                    problems.append(f"{name}: reviewer {who} is one of the item's authors")
+        if sample.second_by_id is not None and sample.second_by_id == sample.first_by_id:
+            problems.append(f"{name}: both reviews by user {sample.first_by_id}")
+        if sample.state == "awaiting" and len(reviews) != 1:
+            problems.append(f"{name}: awaiting, with {len(reviews)} reviews")
+        if sample.state in ("agreed", "disputed", "adjudicated"):
+            if len(reviews) < 2 or reviews[1].actor_id != sample.second_by_id:
+                problems.append(f"{name}: {sample.state} without a second review by its second reviewer")
+                continue
+            same = verdict_label(reviews[0]) == verdict_label(reviews[1])
+            if same != (sample.state == "agreed"):
+                problems.append(f"{name}: {sample.state}, but the two reviews {'agree' if same else 'differ'}")
+        if sample.state == "agreed" and (reviews[1].decision == DecisionKind.VOTE
+                                         or sample.settled_by_id != sample.second_by_id):
+            problems.append(f"{name}: agreed, but the second review did not settle the item")
+        if sample.state == "disputed" and len(reviews) != 2:
+            problems.append(f"{name}: disputed with {len(reviews)} reviews")
+        if sample.state == "adjudicated":
+            settling = reviews[-1] if len(reviews) == 3 else None
+            if settling is None or settling.decision == DecisionKind.VOTE:
+                problems.append(f"{name}: adjudicated without a settling decision")
+            elif (settling.actor_id in (sample.first_by_id, sample.second_by_id)
+                  or not settling.actor.has_perm(LEAD_REVIEW) or settling.actor_id != sample.settled_by_id):
+                problems.append(f"{name}: settled by user {settling.actor_id}, not another lead")
+        if sample.state == "awaiting":
+            # Blind: nobody but the first reviewer sees the draw or the first review, leads included.
+            for user in get_user_model().objects.exclude(pk=sample.first_by_id):
+                if Decision.objects.visible_to(user).filter(sample=sample).exists():
+                    problems.append(f"{name}: {user} sees the first, blind review")
+        if sample.state == "disputed":
+            for decision in steps[1:]:
+                reviewer = sample.second_by if decision.actor_id == sample.first_by_id else sample.first_by
+                if not reviewer.has_perm(LEAD_REVIEW) and Decision.objects.visible_to(reviewer).filter(
+                        pk=decision.pk).exists():
+                    problems.append(f"{name}: {reviewer} sees the other blind review before a lead settles it")
     return problems
 
 

@@ -251,3 +251,30 @@ def test_eight_reviewers_taking_batches_at_once_never_share_an_item(make_user, s
     assert len(taken) == 40 and len(set(taken)) == 40, outcomes
     held = list(Lease.objects.values_list("alias_id", flat=True))
     assert len(held) == 40 and set(held) == set(taken)
+
+
+def test_racing_second_reviews_of_a_sample_count_once(make_user, settings):
+    """Six reviewers give the second, blind review of one drawn alias at once: one counts, the rest
+    hear that it was decided or waits for a lead; never two second reviews, never a second sample."""
+    from roles.models import Sample, SampleState
+    from tests.review.invariants import sample_problems
+
+    settings.REVIEW_SAMPLE_SHARE = 1.0
+    alias = TitleAliasFactory(role=RoleFactory(), created_by=make_user("curator"))
+    services.approve_alias(alias=alias, actor=make_user("reviewer"))
+    reviewers = [make_user("reviewer") for _ in range(6)]
+    calls = [
+        (lambda r=r: services.approve_alias(alias=TitleAlias.objects.get(pk=alias.pk), actor=r))
+        if i % 2 == 0
+        else (lambda r=r: services.reject_alias(alias=TitleAlias.objects.get(pk=alias.pk), actor=r, reason="race"))
+        for i, r in enumerate(reviewers)
+    ]
+    outcomes = race(calls)
+    counted = [o for o in outcomes if isinstance(o, TitleAlias)]
+    refused = [o for o in outcomes if isinstance(o, (services.AlreadyDecided, services.AwaitingLead))]
+    assert len(counted) == 1 and len(refused) == 5, outcomes
+    sample = Sample.objects.get(alias=alias)
+    assert sample.second_by is not None and sample.second_by != sample.first_by
+    assert sample.state == {"agreed": SampleState.AGREED, "disputed": SampleState.DISPUTED}[counted[0].review_outcome]
+    assert Decision.objects.filter(sample=sample).exclude(verdict="").count() == 2
+    assert sample_problems() == [] and integrity_problems() == []

@@ -1,7 +1,8 @@
 """Hypothesis drives random sequences of every kind of review move by random actors, and checks the
 review invariants after every step.
 
-Moves: curator edits and new aliases, approve / reject / reopen / refine / replace of one item,
+Moves: curator edits and new aliases, approve / reject / reopen / refine / replace of one item
+(drawn for a double-blind sample, a second blind review, or a lead's settlement when sampling is on),
 bulk decisions (with the versions shown, sometimes stale), threshold approval, the admin's
 "approve selected" action, undo, card imports with and without review claims, the SOC coder's
 suggested mappings, and taxonomy moves (the role's specialization to another family). Actors: a
@@ -17,7 +18,10 @@ Invariants, after every step:
 - one Decision per status change in each item's history, in the same order (`history_problems`);
 - every decided item's last Decision says so (`integrity_problems`);
 - the derived rows equal a full recompute (`roles.derived.differences()`);
-- the release holds exactly the approved aliases and mappings (`release_problems`).
+- the release holds exactly the approved aliases and mappings (`release_problems`);
+- double-blind samples (`sample_problems`): an open sample's item is open; two different reviewers,
+  neither an author; agreement settles the item, disagreement waits for a lead who gave neither
+  review; the draw and every review are Decisions; open reviews are hidden from other reviewers.
 
 Each example runs in a transaction that is rolled back at its end.
 """
@@ -30,7 +34,7 @@ from pathlib import Path
 
 import pytest
 from django.db import transaction
-from django.test import Client
+from django.test import Client, override_settings
 from django.urls import reverse
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -41,7 +45,7 @@ from review import services
 from roles import workflow
 from roles.cards.importer import CardSource, import_cards
 from roles.cards.renderer import render_card
-from roles.models import IMPORT_DECISIONS, ClassificationMapping, DecisionKind, Lease, Role, TitleAlias
+from roles.models import IMPORT_DECISIONS, ClassificationMapping, DecisionKind, Lease, Role, Sample, TitleAlias
 from roles.services import save_alias, save_mapping
 from roles.soc import suggest_mappings
 from taxonomy.models import TaxonomyNode
@@ -51,6 +55,7 @@ from tests.review.invariants import (
     history_problems,
     integrity_problems,
     release_problems,
+    sample_problems,
 )
 
 pytestmark = pytest.mark.django_db
@@ -70,6 +75,7 @@ decider = st.sampled_from([2, 2, 3, 4, 4, 0, 1, 5, 6])
 shown_stale = st.sampled_from([False, False, False, True])
 TRIES: dict[str, int] = {"examples": 0, "steps": 0, "approvals": 0}
 DONE: Counter[str] = Counter()
+SAMPLES: Counter[str] = Counter()
 MAKE_USER = {}
 
 
@@ -79,15 +85,20 @@ class ReviewMachine(RuleBasedStateMachine):
         self.atomic = transaction.atomic()
         self.atomic.__enter__()
         TRIES["examples"] += 1
+        # Double-blind samples: every reviewer's decision drawn, or none (`sampling_switch`).
+        self.sampling = override_settings(REVIEW_SAMPLE_SHARE=0.0)
+        self.sampling.enable()
 
     def teardown(self):
         transaction.set_rollback(True)
         self.atomic.__exit__(None, None, None)
+        self.sampling.disable()
 
-    @initialize()
-    def set_up(self):
+    @initialize(sampled=st.booleans())
+    def set_up(self, sampled):
         from django.core.management import call_command
 
+        self.sampling_switch(sampled)
         call_command("load_fixtures", "fixtures/seed.json", verbosity=0)
         self.role = Role.objects.select_related("node__parent").get(code="AIMLAM.GEN.P1")
         make = MAKE_USER["make"]
@@ -427,7 +438,69 @@ class ReviewMachine(RuleBasedStateMachine):
 
         Lease.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
 
+    # -- double-blind samples ---------------------------------------------------------------------
+
+    @rule(on=st.booleans())
+    def switch_sampling(self, on):
+        self.sampling_switch(on)
+
+    def sampling_switch(self, on):
+        self.sampling.disable()
+        self.sampling = override_settings(REVIEW_SAMPLE_SHARE=1.0 if on else 0.0)
+        self.sampling.enable()
+
+    @rule(user=decider, agree=st.booleans())
+    def second_review(self, user, agree):
+        """Another reviewer decides an item awaiting its second review, agreeing with the first or not."""
+        actor = self.users[user]
+        sample = Sample.objects.filter(state="awaiting").order_by("pk").first()
+        if sample is None:
+            return
+        item, first = sample.item, sample.decisions.get(decision=DecisionKind.VOTE)
+        verdict, code = first.verdict, first.new_code if first.verdict in ("refine", "replace") else ""
+        if not agree:
+            verdict, code = ("approve" if verdict == "reject" else "reject"), ""
+        before = self._snapshot()
+        try:
+            done = workflow.decide(item, kind=verdict, actor=actor, reason="hypothesis: second look", code=code,
+                                   confirm_group_level=True, confirm_wrong_group=True,
+                                   expected_version=item.version)
+        except workflow.ReviewError:
+            return
+        assert actor.pk != sample.first_by_id, "the first reviewer gave the second review too"
+        live = sample.item_version == item.version
+        if live:
+            assert done.review_outcome == ("agreed" if agree else "disputed"), (done.review_outcome, agree)
+        self._step("second review", actor, before, code_kind=verdict in ("refine", "replace"))
+
+    @rule(user=decider, side=st.integers(0, 1))
+    def settle_dispute(self, user, side):
+        actor = self.users[user]
+        sample = Sample.objects.filter(state="disputed").order_by("pk").first()
+        if sample is None:
+            return
+        item = sample.item
+        review = [d for d in sample.decisions.order_by("created_at", "pk") if d.verdict][side]
+        before = self._snapshot()
+        try:
+            services.adjudicate(sample=sample, actor=actor, verdict=review.verdict, code=review.new_code,
+                                reason="hypothesis: settled", expected_version=item.version)
+        except workflow.ReviewError:
+            return
+        assert workflow.is_lead(actor), f"{sample} settled by {actor}, who is no lead"
+        assert actor.pk not in (sample.first_by_id, sample.second_by_id), "a reviewer settled their own dispute"
+        self._step("settle dispute", actor, before, code_kind=review.verdict in ("refine", "replace"))
+
     # -- invariants -----------------------------------------------------------------------------
+
+    @invariant()
+    def samples_are_blind_independent_and_settled_by_their_reviews(self):
+        if hasattr(self, "role"):
+            assert sample_problems() == []
+            states = set(Sample.objects.values_list("state", flat=True))
+            SAMPLES["drawn"] += bool(states)
+            SAMPLES["settled"] += bool(states & {"agreed", "adjudicated"})
+            SAMPLES["disputed"] += "disputed" in states
 
     @invariant()
     def leases_hold_only_open_items_for_reviewers(self):
@@ -468,12 +541,14 @@ def test_random_review_histories_keep_every_invariant(reference_soc, make_user):
     run_state_machine_as_test(
         ReviewMachine,
         settings=settings(
-            max_examples=25,
+            max_examples=30,
             stateful_step_count=15,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
         ),
     )
     print(f"\nhypothesis: {TRIES['examples']} examples, {TRIES['steps']} checked steps, "
-          f"{TRIES['approvals']} approvals checked; moves made: {dict(sorted(DONE.items()))}")
+          f"{TRIES['approvals']} approvals checked; moves made: {dict(sorted(DONE.items()))}; "
+          f"samples: {dict(SAMPLES)}")
     assert TRIES["approvals"] > 0
+    assert SAMPLES["drawn"] > 0 and SAMPLES["settled"] + SAMPLES["disputed"] > 0

@@ -378,3 +378,33 @@ def test_alias_search_finds_the_text_or_the_role_code(curator_client):
     found = lambda q: {x.alias for x in curator_client.get(url, {"q": q}).context["cl"].result_list}  # noqa: E731
     assert found("wrangl") == {"Quant Wrangler"}
     assert found(other.code.lower()) == {"Something else"}
+
+
+def _sampled_aliases(n, make_user):
+    from django.test import override_settings
+
+    from review import services
+
+    creator, reviewer = make_user("curator"), make_user("reviewer")
+    role = RoleFactory()
+    with override_settings(REVIEW_SAMPLE_SHARE=1.0):
+        for _ in range(n):
+            services.approve_alias(alias=TitleAliasFactory(role=role, created_by=creator), actor=reviewer)
+
+
+def test_the_sample_changelist_is_for_leads_in_constant_queries(django_assert_num_queries, make_user, client):
+    """Samples name both reviewers before they settle: leads only. Queries as a lead (11): session,
+    user, SAVEPOINT, user and group permissions, the count and the total, the page with items and
+    reviewers, RELEASE SAVEPOINT, the header's notifications (unread count, latest)."""
+    url = reverse("admin:roles_sample_changelist")
+    client.force_login(make_user("reviewer"))
+    assert client.get(url).status_code == 403
+    client.force_login(make_user("lead"))
+    _sampled_aliases(3, make_user)
+    client.get(url)
+    with django_assert_num_queries(11) as first:
+        assert client.get(url).status_code == 200
+    _sampled_aliases(3, make_user)
+    with django_assert_num_queries(len(first.captured_queries)):
+        response = client.get(url)
+    assert response.context["cl"].result_count == 6

@@ -169,10 +169,10 @@ def test_move_many_skips_with_a_reason_each_in_constant_queries(make_user, djang
     items = list(TitleAlias.objects.filter(role=role).order_by("pk"))
     reviewer = type(reviewer).objects.get(pk=reviewer.pk)
     reviewer.has_perm("roles.review_alias")  # loads the permission cache outside the count
-    # Queries (11): the core's savepoint and its release; the locking SELECT; who decided the
-    # rejected one; the UPDATE; its history INSERT … SELECT; one Decision INSERT … SELECT; the role
-    # marked stale for roles.derived; the notifications (the items' creators, their roles' codes,
-    # one INSERT).
+    # Queries (11): the core's savepoint and its release; the locking SELECT (which also tells
+    # whether an item is in a double-blind sample); who decided the rejected one; the UPDATE; its
+    # history INSERT … SELECT; one Decision INSERT … SELECT; the role marked stale for
+    # roles.derived; the notifications (the items' creators, their roles' codes, one INSERT).
     with django_assert_num_queries(11), transaction.atomic(savepoint=False):
         result = workflow.decide_many(TitleAlias, items, kind=DecisionKind.APPROVE, actor=reviewer)
     moved, skipped = result.decided, result.skipped
