@@ -34,7 +34,9 @@ Formats (``formats=``, ``export_approved --format``): the fixtures above are alw
 (``publishing.formats.csv``) and ``skos`` adds ``skos.ttl``, SKOS in Turtle (``publishing.formats.skos``).
 Every file of every format is listed in ``manifest.json``'s ``files`` with its SHA-256, and every
 format is deterministic: the same data gives byte-identical files. ``manifest.json`` names the
-formats it holds under ``formats``; a manifest without it holds fixtures only.
+formats it holds under ``formats``; a manifest without it holds fixtures only. Its
+``review_quality`` says how far reviewers agreed on double-blind samples (``roles.agreement.summary``:
+Krippendorff's alpha overall, per item type and per mapping level, with n, and the samples by state).
 
 What is published (approved aliases and mappings, every role and component) is decided in one
 place, ``publishing.published``, which the REST API reads too.
@@ -71,6 +73,8 @@ from typing import IO
 from django.db import connection, transaction
 from django.utils import timezone
 
+from roles import agreement
+
 from . import staging
 from .changes import changes_markdown
 from .files import (
@@ -102,10 +106,13 @@ def write_release_files(
     with_reviewers: bool = False,
     progress: Callable[[str], None] | None = None,
     formats: Iterable[str] = (FIXTURES,),
+    quality: dict | None = None,
 ) -> tuple[list[str], dict[str, int], dict[str, dict]]:
     """Write the fixture files (and reviewers.json), then the other `formats`, into `directory`.
 
     Returns the fixtures' load order, the counts per model and the manifest entry of every file.
+    Given a `quality` dict, fills it with the review quality (roles.agreement.summary) read in the
+    same snapshot as the files.
     Every format is read in one transaction, so the files agree with each other. Queries: the
     fixtures' EXPORT_QUERIES, plus formats.csv.CSV_QUERIES and formats.skos.SKOS_QUERIES.
     Raises ReleaseError when the data changed between the export's queries, or for an unknown format.
@@ -131,6 +138,8 @@ def write_release_files(
             files.update(write_csv_files(directory, progress=report))
         if SKOS in formats:
             files.update(write_skos_file(directory, node_ids=node_ids, occupation_ids=occupation_ids, progress=report))
+        if quality is not None:
+            quality.update(agreement.summary(agreement.figures()))
     return load_order, counts, files
 
 
@@ -146,7 +155,8 @@ def write_release(
 ) -> dict:
     """Write a complete release into the empty or new `directory`; return its manifest.
 
-    `formats` defaults to every format (FORMATS); fixtures are always written.
+    `formats` defaults to every format (FORMATS); fixtures are always written. Queries: those of
+    write_release_files, plus roles.agreement.QUERIES for the manifest's ``review_quality``.
     Raises ReleaseError for a bad version or format, an unreadable `since` release, or changing data.
     """
     formats = release_formats(formats)
@@ -157,8 +167,9 @@ def write_release(
     version = version or next_version(since_version)
     if not SEMVER_RE.match(version):
         raise ReleaseError(f"Version {version!r} is not a semantic version such as 1.2.0.")
+    quality: dict = {}
     load_order, counts, files = write_release_files(
-        directory, with_reviewers=with_reviewers, progress=progress, formats=formats
+        directory, with_reviewers=with_reviewers, progress=progress, formats=formats, quality=quality
     )
     sha256 = {name: info["sha256"] for name, info in files.items()}
     if with_reviewers:
@@ -175,6 +186,8 @@ def write_release(
         "formats": list(formats),
         "load_order": load_order,
         "loaddata": "python manage.py loaddata " + " ".join(load_order),
+        # How far reviewers agree on double-blind samples (roles.agreement.summary): no reviewer names.
+        "review_quality": quality,
         "sha256": sha256,
         "since": since_version,
         "version": version,

@@ -93,6 +93,22 @@ class ReplaceForm(VersionedDecision):
     confirm_wrong_group = forms.BooleanField(required=False, label="The current code is wrong")
 
 
+class AdjudicateForm(VersionedDecision):
+    """A lead's settlement of a disputed sample: one of the two reviews' verdicts, and why."""
+
+    choice = forms.RegexField(
+        regex=r"^(approve|reject|refine|replace)\|([0-9]{2}-[0-9]{4}(\.[0-9]{2})?)?$", max_length=30,
+        error_messages={"invalid": "Pick one of the two reviews' decisions."},
+    )
+    reason = ReasonField(error_messages={"required": "Give a reason for settling the disagreement: it is in the "
+                                                     "decision log for both reviewers."})
+
+    @property
+    def verdict(self) -> tuple[str, str]:
+        verdict, code = self.cleaned_data["choice"].split("|", 1)
+        return verdict, code
+
+
 class CodeSearchForm(forms.Form):
     """The code picker's query: what was typed, under which code, and where to look."""
 

@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import CharField, Count, F, Min, Q, QuerySet, Value
+from django.db.models import CharField, Count, F, Min, Prefetch, Q, QuerySet, Value
 from django.db.models.functions import Concat, Substr, TruncDate
 from django.utils import timezone
 
@@ -28,7 +28,18 @@ from roles.flags import (  # noqa: F401 - the review pages read the flags from h
     reference_evidence,
     reference_flag,
 )
-from roles.models import Assignment, ClassificationMapping, Decision, ReviewTally, Role, RoleDigest, TitleAlias
+from roles.models import (
+    Assignment,
+    ClassificationMapping,
+    Decision,
+    DecisionKind,
+    ReviewTally,
+    Role,
+    RoleDigest,
+    Sample,
+    SampleState,
+    TitleAlias,
+)
 from roles.soc import RankedCode, RoleSuggestionSet, cached_suggestions
 from roles.workflow import four_eyes_q, four_eyes_reason  # noqa: F401 - the queues read them from here
 from taxonomy.coder import CoderQuery, coder_version, suggest
@@ -476,3 +487,58 @@ def code_relation(under: OccupationCode, occupation: OccupationCode) -> str:
             return "refine"
         node, depth = (node.parent if node.parent_id else None), depth + 1
     return "replace"
+
+
+# ---------------------------------------------------------------------------------------------
+# Double-blind samples
+
+
+@dataclass
+class Verdict:
+    """One side of a disputed sample, as the lead sees it: who decided what, and why."""
+
+    decision: Decision
+    code_title: str
+
+    @property
+    def choice(self) -> str:
+        """The adjudication form's value for siding with this review: "refine|15-2051"."""
+        code = self.decision.new_code if self.decision.verdict in ("refine", "replace") else ""
+        return f"{self.decision.verdict}|{code}"
+
+    @property
+    def label(self) -> str:
+        verdict, code = self.decision.verdict, self.decision.new_code
+        if verdict == "reject":
+            return "Reject"
+        if verdict == "approve":
+            return f"Approve {code}".strip() if self.decision.mapping_id else "Approve"
+        return f"{verdict.capitalize()} to {code}"
+
+
+def _disputed() -> QuerySet[Sample]:
+    # Still about the item as it stands (an item changed since has a void sample, made so at its next decision).
+    live = Q(alias__version=F("item_version")) | Q(mapping__version=F("item_version"))
+    return Sample.objects.filter(live, state=SampleState.DISPUTED)
+
+
+def disputed_samples() -> QuerySet[Sample]:
+    """Samples whose two blind reviews disagree, oldest first, with both reviews and their items."""
+    votes = Decision.objects.filter(decision=DecisionKind.VOTE).select_related("actor").order_by("created_at", "pk")
+    return (
+        _disputed()
+        .select_related("alias__role", "mapping__role", "mapping__occupation")
+        .prefetch_related(Prefetch("decisions", queryset=votes, to_attr="votes"))
+        .order_by("drawn_at", "pk")
+    )
+
+
+def verdicts(samples: list[Sample]) -> dict[int, list[Verdict]]:
+    """Each disputed sample's two reviews with the titles of the codes they chose (one query for the titles)."""
+    codes = {d.new_code for sample in samples for d in sample.votes if d.new_code}
+    titles = dict(OccupationCode.objects.filter(code__in=codes).values_list("code", "title")) if codes else {}
+    return {sample.pk: [Verdict(d, titles.get(d.new_code, "")) for d in sample.votes] for sample in samples}
+
+
+def disputed_count() -> int:
+    return _disputed().count()

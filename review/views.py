@@ -27,13 +27,23 @@ from django.views.decorators.http import require_GET, require_POST
 from framework.paging import CURSOR_PARAMS, InvalidCursor, KeysetPaginator
 from framework.redirects import redirect_next, safe_next
 from roles import workflow
-from roles.models import Assignment, ClassificationMapping, Decision, Lease, TitleAlias
+from roles.models import (
+    LEAD_REVIEW,
+    Assignment,
+    ClassificationMapping,
+    Decision,
+    Lease,
+    Sample,
+    SampleState,
+    TitleAlias,
+)
 from roles.selectors import mapping_disagrees, neighbour_agreement, neighbour_mappings
 from taxonomy.models import OccupationCode
 
 from . import services
 from .filters import AliasFilter, DecisionFilter, MappingFilter
 from .forms import (
+    AdjudicateForm,
     ApproveForm,
     BulkAliasForm,
     CodeSearchForm,
@@ -58,6 +68,8 @@ from .selectors import (
     decisions_per_day,
     detailed_codes_under,
     digest_totals,
+    disputed_count,
+    disputed_samples,
     four_eyes_q,
     four_eyes_reason,
     is_group_level,
@@ -73,6 +85,7 @@ from .selectors import (
     ranked_codes,
     reference_evidence,
     title_mismatch,
+    verdicts,
 )
 
 VIEW_ALIASES = "roles.view_titlealias"
@@ -117,14 +130,42 @@ def _wants_json(request: HttpRequest) -> bool:
     return request.headers.get("X-Rolebook-Fetch") == "1"
 
 
+# What a reviewer is told when their decision was a blind review in a double-blind sample.
+BLIND_OUTCOMES = {
+    "drawn": ("Drawn for a second review",
+              "Drawn for a second, blind review: your decision is recorded, and the item stays open until another "
+              "reviewer agrees (a lead settles a disagreement)."),
+    "disputed": ("Sent to a lead",
+                 "Your decision differs from the first, blind review: a lead reviewer settles it, and the decision "
+                 "log then shows both reviews and the lead's reason."),
+}
+
+
 def _decided(request: HttpRequest, item: Any, text: str, default: str) -> HttpResponse:
-    """Answer a decision: JSON for the queue's script, otherwise a message with Undo and a redirect back."""
+    """Answer a decision: JSON for the queue's script, otherwise a message with Undo and a redirect back.
+
+    A blind review in a sample moved nothing: the answer says so, and offers no Undo.
+    """
+    outcome = getattr(item, "review_outcome", "decided")
+    if outcome in BLIND_OUTCOMES:
+        label, text = BLIND_OUTCOMES[outcome][0], f"{_subject(item)}: {BLIND_OUTCOMES[outcome][1]}"
+        if _wants_json(request):
+            return JsonResponse({"ok": True, "message": text, "status": item.status, "status_label": label,
+                                 "undo_token": ""})
+        messages.success(request, text)
+        return _back(request, default)
+    if outcome == "agreed":
+        text = f"{text} It agrees with the first, blind review: settled."
     token = undo_token(request.user, type(item), [item.pk])
     if _wants_json(request):
         return JsonResponse({"ok": True, "message": text, "status": item.status,
                              "status_label": item.get_status_display(), "undo_token": token})
     messages.success(request, text, extra_tags=f"undo|{token}")
     return _back(request, default)
+
+
+def _subject(item: Any) -> str:
+    return f"“{item.alias}”" if isinstance(item, TitleAlias) else f"Mapping to {item.code}"
 
 
 def _refused(request: HttpRequest, error: str | Exception, default: str, status: int = 409) -> HttpResponse:
@@ -213,6 +254,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         # Pending aliases that an official source files under another code than the role's.
         "reference_elsewhere": pending_reference_elsewhere(totals),
         # What waits under each assignment: the reviewer's own, or every one for a lead.
+        # Disputed double-blind samples a lead settles.
+        "disputed": disputed_count() if workflow.is_lead(request.user) else None,
         "assignments": assignment_summaries(list(
             (Assignment.objects.all() if workflow.is_lead(request.user)
              else Assignment.objects.for_user(request.user)).with_related()
@@ -226,7 +269,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @require_GET
 def decision_log(request: HttpRequest) -> HttpResponse:
     """Decisions, newest first, filtered by who, what kind, when and which role (invalid filters: 400)."""
-    decisions = Decision.objects.with_related()
+    # Blind reviews of samples still under review are hidden from all but their reviewer and leads.
+    decisions = Decision.objects.visible_to(request.user).with_related()
     mine = request.GET.get("mine") == "1"
     if mine:
         decisions = decisions.by(request.user)
@@ -616,7 +660,10 @@ def mapping_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_decide": can_review(request.user, mapping),
         "four_eyes": four_eyes_reason(request.user, mapping),
         "changes": content_changes([mapping]).get(mapping.pk, []),
-        "decisions": Decision.objects.for_item(mapping).select_related("actor")[:20],
+        "decisions": Decision.objects.visible_to(request.user).for_item(mapping).select_related("actor")[:20],
+        # A disputed sample waits for a lead; until then the page says so (the core refuses the rest).
+        "disputed": mapping.samples.filter(state=SampleState.DISPUTED, item_version=mapping.version).exists(),
+        "is_lead": workflow.is_lead(request.user),
         "neighbours": neighbours,
         "disagrees": mapping_disagrees(mapping, neighbours),
         "neighbour_counts": neighbour_agreement(mapping, neighbours),
@@ -672,6 +719,43 @@ def mapping_decide(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     except services.ReviewError as exc:
         return _refused(request, exc, detail)
     return _decided(request, done, text, queue)
+
+
+@login_required
+@permission_required(LEAD_REVIEW, raise_exception=True)
+@require_GET
+def adjudicate_list(request: HttpRequest) -> HttpResponse:
+    """Disputed double-blind samples, oldest first, with both reviews and reasons: a lead settles each."""
+    page = Paginator(disputed_samples(), settings.REVIEW_MAPPING_PAGE_SIZE).get_page(request.GET.get("page"))
+    samples = list(page.object_list)
+    sides = verdicts(samples)
+    rows = [{"sample": sample, "item": sample.item, "verdicts": sides[sample.pk],
+             "is_mine": request.user.pk in (sample.first_by_id, sample.second_by_id)} for sample in samples]
+    return render(request, "review/adjudicate.html", {"page": page, "rows": rows})
+
+
+@login_required
+@require_POST
+def adjudicate(request: HttpRequest, pk: int) -> HttpResponse:
+    """Settle one disputed sample as a lead (the review core checks the permission, 403 otherwise)."""
+    sample = get_object_or_404(Sample.objects.select_related("alias", "mapping"), pk=pk)
+    back = reverse("review:adjudicate")
+    if not workflow.is_lead(request.user):
+        raise PermissionDenied("Only a lead reviewer (roles.lead_review) settles a disputed sample.")
+    if sample.state != SampleState.DISPUTED:
+        return _refused(request, "This sample is not waiting for a lead any more: reload the page.", back)
+    form = AdjudicateForm(request.POST)
+    if not form.is_valid():
+        errors = " ".join(e for field_errors in form.errors.values() for e in field_errors)
+        return _refused(request, errors, back, status=400)
+    verdict, code = form.verdict
+    try:
+        done = services.adjudicate(sample=sample, actor=request.user, verdict=verdict, code=code,
+                                   reason=form.cleaned_data["reason"], expected_version=form.cleaned_data["version"])
+    except services.ReviewError as exc:
+        return _refused(request, exc, back)
+    past = {"approve": "approved", "reject": "rejected", "refine": "refined", "replace": "replaced"}[verdict]
+    return _decided(request, done, f"{_subject(done)} {past}: the disagreement is settled.", back)
 
 
 @login_required
@@ -736,3 +820,43 @@ def code_search(request: HttpRequest) -> JsonResponse:
          "relation": code_relation(under, c) if under else "replace"}
         for c, score in results
     ]})
+
+
+# ---------------------------------------------------------------------------------------------
+# Reviewer agreement (double-blind samples)
+
+
+def _agreement_figures(request: HttpRequest):
+    """The figures for a reviewer or a lead; anyone else is refused (403)."""
+    # Imported here: roles.agreement is read by these two views only.
+    from roles import agreement
+
+    if not agreement.can_view(request.user):
+        raise PermissionDenied("The agreement figures are for reviewers and lead reviewers.")
+    return agreement, agreement.figures()
+
+
+@login_required
+@require_GET
+def agreement_figures(request: HttpRequest) -> HttpResponse:
+    """How far reviewers agree on double-blind samples: alpha, kappa per pair, agreement with the outcome."""
+    agreement, figures = _agreement_figures(request)
+    return render(request, "review/agreement.html", {
+        "figures": figures,
+        "families": [(code, figures.family_names.get(code, ""), found) for code, found in figures.by_family.items()],
+        "item_types": [("Aliases", figures.by_item_type["alias"]), ("Mappings", figures.by_item_type["mapping"])],
+        "levels": [(name, figures.mapping_levels[level]) for level, name in
+                   (("detailed", "Detailed code"), ("broad", "Broad group"), ("major", "Major group"))],
+        "reviewers": list(figures.reviewers.items()),
+    })
+
+
+@login_required
+@require_GET
+def agreement_csv(request: HttpRequest) -> HttpResponse:
+    """The agreement figures as CSV (figure, scope, value, n, note), as a download."""
+    agreement, figures = _agreement_figures(request)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="rolebook-agreement.csv"'
+    agreement.write_csv(figures, response)
+    return response

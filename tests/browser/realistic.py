@@ -268,6 +268,17 @@ def _fill(data: RealisticData, seed_role: Role) -> None:
         review.approve_alias(alias=alias, actor=rita, comment="matches the role")
     for alias in pending[4:]:
         review.reject_alias(alias=alias, actor=rita, reason="a different occupation")
+    # Double-blind samples: rita's first reviews; rex disagrees on two (the lead's Disagreements) and agrees on one.
+    from django.test import override_settings
+
+    with override_settings(REVIEW_SAMPLE_SHARE=1.0):
+        sampled = list(TitleAlias.objects.filter(status="pending", created_by=carl).order_by("pk")[:3])
+        for alias in sampled:
+            review.approve_alias(alias=alias, actor=rita, comment="a common title for this work")
+        for alias in sampled[:2]:
+            review.reject_alias(alias=TitleAlias.objects.get(pk=alias.pk), actor=rex,
+                                reason="it names a tool, not a job; see the family's aliases for the usual titles")
+        review.approve_alias(alias=TitleAlias.objects.get(pk=sampled[2].pk), actor=rex)
     for i, text in enumerate(["Applied Scientist", "Research Engineer, Ranking", "ML Engineer (Search)"]):
         alias = _alias(first_roles[1 + i], text, "0.90", rita)
         if i == 0:

@@ -58,7 +58,7 @@ def docs_rendered(page) -> None:
 
 def page_list(data) -> list[Page]:
     """Every page a person uses, grouped by user (one login each). `data`: RealisticData."""
-    from roles.models import ClassificationMapping, Component, Decision, Role, TitleAlias
+    from roles.models import ClassificationMapping, Component, Decision, Role, Sample, TitleAlias
     from taxonomy.models import Level, OccupationCode, TaxonomyNode
 
     seed, long_role = data.seed_role, data.long_role
@@ -73,6 +73,7 @@ def page_list(data) -> list[Page]:
         Page("threshold preview", "rita", "/review/aliases/threshold/?threshold=0.6"),
         Page("decision log", "rita", "/review/decisions/"),
         Page("release page", "rita", "/review/release/"),
+        Page("reviewer agreement", "rita", "/review/agreement/"),
         Page("role directory", "rita", "/roles/"),
         Page("card page", "rita", f"/roles/{long_role.code}/"),
         Page("compare", "rita", f"/roles/compare/?a={seed.code}&b={long_role.code}"),
@@ -83,10 +84,12 @@ def page_list(data) -> list[Page]:
         Page("alias queue after a decision (Undo)", "rita", "/review/aliases/", action=approve_first_alias),
         Page("403", "carl", "/review/release/"),
         Page("admin index", "ada", "/admin/"),
+        Page("disagreements (a lead's)", "ada", "/review/adjudicate/"),
         Page("role change form", "ada", f"/admin/roles/role/{long_role.pk}/change/", editor=True),
         Page("card import", "ada", "/admin/roles/role/import/"),
     ]
-    for model in (Role, Component, TitleAlias, ClassificationMapping, Decision, Level, TaxonomyNode, OccupationCode):
+    for model in (Role, Component, TitleAlias, ClassificationMapping, Decision, Sample, Level, TaxonomyNode,
+                  OccupationCode):
         pages.append(Page(f"changelist {model._meta.model_name}", "ada",
                           f"/admin/{model._meta.app_label}/{model._meta.model_name}/"))
     return pages

@@ -19,6 +19,7 @@ from publishing.formats.fixtures import EXPORT_QUERIES, PARTS, iter_fixture, rel
 from publishing.formats.skos import SKOS_QUERIES
 from publishing.releases import write_release
 from review import services
+from roles import agreement
 from roles.models import ClassificationMapping, Role, TitleAlias
 from taxonomy.models import OccupationCode, TaxonomyNode
 from tests.conftest import REFERENCE_FIXTURES
@@ -420,11 +421,12 @@ def test_export_runs_a_constant_number_of_queries(reference_soc, tmp_path, djang
 
     # 1 nodes (id, parent, default SOC), 2 role node ids, 3 occupation (id, parent),
     # 4 approved mapping occupation ids, 5 levels used, 6 occupation codes, 7 nodes, 8 roles,
-    # 9 components, 10 approved aliases, 11 approved mappings (see EXPORT_QUERIES).
-    with django_assert_num_queries(len(EXPORT_QUERIES)):
+    # 9 components, 10 approved aliases, 11 approved mappings (see EXPORT_QUERIES); the manifest's
+    # review_quality: 12 the reviews of measured samples, 13 samples by state (agreement.QUERIES).
+    with django_assert_num_queries(len(EXPORT_QUERIES) + len(agreement.QUERIES)):
         manifest = write_release(tmp_path / "fixtures", with_reviewers=True, formats=["fixtures"])
     assert manifest["counts"]["roles.role"] == count
-    assert len(EXPORT_QUERIES) == 11
+    assert (len(EXPORT_QUERIES), len(agreement.QUERIES)) == (11, 2)
 
 
 @pytest.mark.django_db
@@ -438,8 +440,9 @@ def test_every_format_adds_a_constant_number_of_queries(reference_soc, tmp_path,
     # The 11 fixture queries (EXPORT_QUERIES); CSV: 12 roles with level and taxonomy path,
     # 13 approved aliases, 14 approved mappings with their codes, 15 components (CSV_QUERIES);
     # SKOS: 16 taxonomy nodes, 17 roles, 18 approved aliases, 19 approved mappings,
-    # 20 occupation codes (SKOS_QUERIES).
-    with django_assert_num_queries(len(EXPORT_QUERIES) + len(CSV_QUERIES) + len(SKOS_QUERIES)):
+    # 20 occupation codes (SKOS_QUERIES); the manifest's review_quality: 21-22 (agreement.QUERIES).
+    expected = len(EXPORT_QUERIES) + len(CSV_QUERIES) + len(SKOS_QUERIES) + len(agreement.QUERIES)
+    with django_assert_num_queries(expected):
         manifest = write_release(tmp_path)
     assert manifest["formats"] == ["fixtures", "csv", "skos"]
     assert (len(CSV_QUERIES), len(SKOS_QUERIES)) == (4, 5)

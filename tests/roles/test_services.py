@@ -88,15 +88,19 @@ def test_deleting_leaves_a_history_row_with_user_and_reason():
 def test_demo_accounts_are_created_once_with_printed_passwords(groups):
     out = StringIO()
     call_command("create_demo_accounts", stdout=out)
-    assert out.getvalue().count("password:") == 3
-    users = get_user_model().objects.filter(username__in=["curator", "reviewer", "admin"])
+    assert out.getvalue().count("password:") == 5
+    names = ["curator", "reviewer", "reviewer2", "lead", "admin"]
+    users = get_user_model().objects.filter(username__in=names)
     assert {u.username: (u.is_staff, u.is_superuser) for u in users} == {
         "curator": (True, False),
         "reviewer": (True, False),
+        "reviewer2": (True, False),
+        "lead": (True, False),
         "admin": (True, True),
     }
     assert list(get_user_model().objects.get(username="curator").groups.values_list("name", flat=True)) == ["Curators"]
+    assert get_user_model().objects.get(username="lead").has_perm("roles.lead_review")
     again = StringIO()
     call_command("create_demo_accounts", stdout=again)
     assert "password:" not in again.getvalue()
-    assert get_user_model().objects.filter(username__in=["curator", "reviewer", "admin"]).count() == 3
+    assert get_user_model().objects.filter(username__in=names).count() == 5

@@ -1,4 +1,7 @@
-"""Create the local demo's accounts: curator, reviewer and admin, printing passwords once.
+"""Create the local demo's accounts: curator, two reviewers, a lead reviewer and admin, printing passwords once.
+
+Two reviewers and a lead are what a double-blind sample needs: one review, a second blind one,
+and a lead who settles a disagreement.
 
 For `make run` on a developer's machine only: the passwords are random, never stored in
 the repository, and shown only when an account is created (or with --reset).
@@ -13,17 +16,19 @@ from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from roles.groups import CURATORS, REVIEWERS, sync_groups
+from roles.groups import CURATORS, LEAD_REVIEWERS, REVIEWERS, sync_groups
 
 ACCOUNTS = [
     ("curator", [CURATORS], False),
     ("reviewer", [REVIEWERS], False),
+    ("reviewer2", [REVIEWERS], False),
+    ("lead", [LEAD_REVIEWERS], False),
     ("admin", [], True),
 ]
 
 
 class Command(BaseCommand):
-    help = "Create the demo accounts curator, reviewer and admin (local demo only)."
+    help = "Create the demo accounts curator, reviewer, reviewer2, lead and admin (local demo only)."
 
     def add_arguments(self, parser):
         parser.add_argument("--reset", action="store_true", help="Give existing demo accounts new passwords.")
