@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import CharField, Count, F, Min, Prefetch, Q, QuerySet, Value
+from django.db.models import CharField, Count, Exists, F, Min, OuterRef, Prefetch, Q, QuerySet, Value
 from django.db.models.functions import Concat, Substr, TruncDate
 from django.utils import timezone
 
@@ -517,8 +517,10 @@ class Verdict:
 
 
 def _disputed() -> QuerySet[Sample]:
-    # Still about the item as it stands (an item changed since has a void sample, made so at its next decision).
-    live = Q(alias__version=F("item_version")) | Q(mapping__version=F("item_version"))
+    # Still about the item as it stands (an item changed since has a void sample, made so at its next
+    # decision): a primary-key lookup per disputed sample, never a scan of the items.
+    live = Q(Exists(TitleAlias.objects.filter(pk=OuterRef("alias_id"), version=OuterRef("item_version")))) | Q(
+        Exists(ClassificationMapping.objects.filter(pk=OuterRef("mapping_id"), version=OuterRef("item_version"))))
     return Sample.objects.filter(live, state=SampleState.DISPUTED)
 
 

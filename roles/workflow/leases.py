@@ -7,9 +7,13 @@ the next batch or gives the batch back (`release`), or when the item is decided 
 deletes it in the decision's transaction).
 
 No item is ever held twice:
-- the lease table has one row per item at most (one-to-one keys), so a second insert fails;
+- the lease table has one row per item at most (one-to-one keys): a taker's insert skips an item
+  another taker leased meanwhile, only expired leases are deleted to make way, and the batch
+  returned is what the taker's own rows hold;
 - on PostgreSQL the batch's items are chosen with `SELECT … FOR UPDATE SKIP LOCKED`: two reviewers
-  taking at once lock disjoint rows, and a row being decided is skipped;
+  taking at once lock disjoint rows, and a row being decided is skipped. (A taker that committed
+  just before another's SELECT reached its rows leaves them unlocked, and READ COMMITTED does not
+  re-check their new lease rows: the insert above is what refuses the double then);
 - on SQLite every write transaction is IMMEDIATE (framework.settings): takers queue, and each
   sees the leases of the one before.
 
@@ -82,15 +86,42 @@ def take_batch(
         )
         if connection.features.has_select_for_update_skip_locked:
             free = free.select_for_update(skip_locked=True, of=("self",))
-        pks = list(free.filter(first).values_list("pk", flat=True)[:size]) if first is not None else []
-        if len(pks) < size:
-            pks += list(free.exclude(pk__in=pks).values_list("pk", flat=True)[: size - len(pks)])
-        if pks:
-            # Expired leases of these items give way; then one insert (the one-to-one keys refuse a double).
-            Lease.objects.filter(**{f"{field}__in": pks}).delete()
-            Lease.objects.bulk_create(
-                [Lease(**{f"{field}_id": pk}, holder=actor, taken_at=now, expires_at=until) for pk in pks]
-            )
+        pks: list[int] = []
+        for _attempt in range(3):  # again only when another taker won some of the rows chosen
+            chosen = _choose(free, first, size - len(pks), pks)
+            if not chosen:
+                break
+            won = _lease(model, chosen, actor=actor, now=now, until=until)
+            pks += won
+            if len(won) == len(chosen) or len(pks) >= size:
+                break
+    return pks
+
+
+def _choose(free: QuerySet, first: Q | None, size: int, taken: list[int]) -> list[int]:
+    """The next `size` free pks in the queue's order, those matching `first` before the rest."""
+    free = free.exclude(pk__in=taken) if taken else free
+    pks = list(free.filter(first).values_list("pk", flat=True)[:size]) if first is not None else []
+    if len(pks) < size:
+        pks += list(free.exclude(pk__in=pks).values_list("pk", flat=True)[: size - len(pks)])
+    return pks
+
+
+def _lease(model: type[Reviewable], pks: list[int], *, actor: Any, now: datetime, until: datetime) -> list[int]:
+    """Lease `pks` to `actor`; return those it now holds, in order.
+
+    Expired leases of these items give way, never a live one; then one insert that skips any item
+    another taker leased meanwhile (the one-to-one keys), and one read of what is the actor's.
+    """
+    field = _field(model)
+    Lease.objects.filter(**{f"{field}__in": pks, "expires_at__lte": now}).delete()
+    Lease.objects.bulk_create(
+        [Lease(**{f"{field}_id": pk}, holder=actor, taken_at=now, expires_at=until) for pk in pks],
+        ignore_conflicts=True,
+    )
+    ours = set(Lease.objects.filter(holder=actor, expires_at=until, **{f"{field}__in": pks})
+               .values_list(f"{field}_id", flat=True))
+    return [pk for pk in pks if pk in ours]
     return pks
 
 

@@ -126,3 +126,22 @@ def test_giving_a_batch_back_frees_it(make_user, aliases, settings):
     rita = make_user("reviewer")
     workflow.take_batch(TitleAlias, queue(), actor=rita)
     assert workflow.release(TitleAlias, actor=rita) == 4 and not Lease.objects.exists()
+
+
+def test_a_taker_that_chose_rows_another_just_leased_keeps_the_others_lease(make_user, aliases):
+    """On PostgreSQL a taker whose SELECT ran before another's commit can choose rows the other now
+    holds (READ COMMITTED does not re-check the new lease rows): the insert then skips them, and
+    the live lease is never deleted to make way. The race itself: test_concurrency.py."""
+    from datetime import timedelta as td
+
+    from roles.workflow.leases import _lease
+
+    rita, rex = make_user("reviewer"), make_user("reviewer")
+    now = timezone.now()
+    theirs = Lease.objects.create(alias=aliases[0], holder=rex, expires_at=now + td(minutes=15))
+    won = _lease(TitleAlias, [aliases[0].pk, aliases[1].pk], actor=rita, now=now, until=now + td(minutes=15))
+    assert won == [aliases[1].pk]
+    assert Lease.objects.get(alias=aliases[0]).pk == theirs.pk and theirs.holder == rex
+    expired = Lease.objects.create(alias=aliases[2], holder=rex, expires_at=now - td(seconds=1))
+    assert _lease(TitleAlias, [aliases[2].pk], actor=rita, now=now, until=now + td(minutes=15)) == [aliases[2].pk]
+    assert not Lease.objects.filter(pk=expired.pk).exists()
