@@ -32,7 +32,6 @@ from roles.models import (
     Assignment,
     ClassificationMapping,
     Decision,
-    Lease,
     Sample,
     SampleState,
     TitleAlias,
@@ -296,11 +295,12 @@ def decision_log(request: HttpRequest) -> HttpResponse:
 def _keyset_page(request: HttpRequest, filterset, kind: str):
     """The queue page the request asks for, counted exactly from the role digests when only the status filters.
 
-    The digests count every item; while another reviewer holds some (hidden here), the page counts.
+    The digests count every item; while another reviewer holds some, or double-blind samples hide
+    some from this reviewer (hidden here), the page counts.
     """
     exact = None
     model = TitleAlias if kind == "aliases" else ClassificationMapping
-    if filterset.counts_only_status() and not Lease.objects.live().of(model).exclude(holder=request.user).exists():
+    if filterset.counts_only_status() and not workflow.hides_any(request.user, model):
         status = filterset.form.cleaned_data.get("status") or ""
         prefix = "aliases_" if kind == "aliases" else "mappings_"
 

@@ -45,11 +45,12 @@ from .rules import (
     required_permission,
     who_decided,
 )
-from .samples import AlreadyReviewed, AwaitingLead, NotIndependent
+from .samples import AlreadyReviewed, AwaitingLead, NotIndependent, hides_any
 from .samples import hidden_from_q as sample_hidden_q
 
 __all__ = [
-    "APPROVED", "AlreadyDecided", "AlreadyReviewed", "AwaitingLead", "NotIndependent", "sample_hidden_q",
+    "APPROVED", "AlreadyDecided", "AlreadyReviewed", "AwaitingLead", "NotIndependent", "hides_any",
+    "sample_hidden_q",
     "BULK_BATCH_SIZE", "BulkResult", "FourEyesViolation", "GroupLevelNotConfirmed",
     "HeldByAnother", "IllegalTransition", "InvalidCode", "ItemChanged", "ItemGone", "REVIEWABLE_MODELS",
     "ReasonRequired", "ReplaceNotConfirmed", "ReviewError", "ReviewPermissionDenied", "Skipped", "check_move",

@@ -90,6 +90,18 @@ def in_open_sample(model: type[Reviewable]) -> Exists:
     return Exists(Sample.objects.open().filter(**{_field(model): OuterRef("pk")}))
 
 
+def hides_any(user: Any, model: type[Reviewable]) -> bool:
+    """Whether `user`'s queue of `model` hides any item: another reviewer's lease, or an open sample
+    (theirs, or one that waits for a lead). One query."""
+    from ..models import Lease
+
+    leases = Lease.objects.live().of(model).exclude(holder=user).values_list("pk")
+    theirs = Sample.objects.open().of(model).filter(
+        Q(first_by=user) | Q(second_by=user) | Q(state=SampleState.DISPUTED)
+    ).values_list("pk")
+    return leases.union(theirs).exists()
+
+
 def open_sample(locked: Reviewable, *, actor: Any, at: datetime) -> Sample | None:
     """The locked item's live sample; a sample its item moved away from is made void (and None returned)."""
     if not getattr(locked, "in_sample", True):  # read with the locked row (`in_open_sample`)

@@ -165,3 +165,12 @@ def test_the_disagreements_page_queries_are_constant(drawn, team, curator, n, dj
     with django_assert_num_queries(11):
         response = client.get(reverse("review:adjudicate"))
     assert len(response.context["rows"]) == n
+
+
+def test_the_queue_total_leaves_out_what_samples_hide_from_the_reviewer(drawn, team, curator):
+    role = RoleFactory()
+    first, *rest = [TitleAliasFactory(role=role, alias=f"Counted {i}", created_by=curator) for i in range(3)]
+    services.approve_alias(alias=first, actor=team["ann"])
+    page = logged_in(team["ann"]).get(reverse("review:aliases"))
+    assert len(page.context["page"].object_list) == 2 and page.context["page"].count == 2
+    assert logged_in(team["ben"]).get(reverse("review:aliases")).context["page"].count == 3
