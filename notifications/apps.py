@@ -13,3 +13,8 @@ class NotificationsConfig(AppConfig):
 
         # Told by the state machine after every reviewer decision, inside the decision's transaction.
         decided.connect(notify_decided, dispatch_uid="notifications.notify_decided")
+        from roles.workflow.samples import settled
+
+        from .services import notify_settled
+
+        settled.connect(notify_settled, dispatch_uid="notifications.notify_settled")

@@ -17,6 +17,7 @@ class Event(models.TextChoices):
     REJECTED = "rejected", "Your alias or mapping was rejected"
     APPROVED = "approved", "Your alias or mapping was approved"
     DIGEST = "digest", "Daily review digest"
+    SETTLED = "settled", "A double-blind sample you reviewed was settled"
 
 
 class Notification(models.Model):
@@ -60,6 +61,9 @@ class NotificationPreference(models.Model):
     rejected_email = models.BooleanField("rejections of my items, by email", default=True)
     approved_in_app = models.BooleanField("approvals of my items, in the bell", default=True)
     approved_email = models.BooleanField("approvals of my items, by email", default=False)
+    settled_in_app = models.BooleanField(
+        "the outcome of double-blind samples I reviewed, in the bell", default=True
+    )
     daily_digest = models.BooleanField(
         "a daily digest of the work waiting for review (reviewers), by email and in the bell", default=False
     )

@@ -31,7 +31,8 @@ logger = logging.getLogger("rolebook.notifications")
 
 # Which decisions tell the item's authors, as which event.
 EVENT_OF_KIND = {DecisionKind.REJECT: Event.REJECTED, **{kind: Event.APPROVED for kind in APPROVING_KINDS}}
-PREFERENCE_FIELDS = ("rejected_in_app", "rejected_email", "approved_in_app", "approved_email", "daily_digest")
+PREFERENCE_FIELDS = ("rejected_in_app", "rejected_email", "approved_in_app", "approved_email", "settled_in_app",
+                     "daily_digest")
 
 
 @dataclass
@@ -114,6 +115,43 @@ def notify_decided(
         user = recipients[user_pk]
         # robust: a mail server that refuses is logged, and never turns a committed decision into a 500.
         transaction.on_commit(_email_later(user.email, user.get_username(), event, lines), robust=True)
+    return rows
+
+
+def notify_settled(
+    sender: Any, *, sample: Any, item: Reviewable, actor: Any, reason: str, **kwargs: Any
+) -> list[Notification]:
+    """Tell the reviewers of a double-blind sample how it was settled, and by whom; return what was written.
+
+    The receiver of `roles.workflow.samples.settled`: runs inside the settling decision's
+    transaction. The two reviewers but the settler are told in the bell (their "settled_in_app"
+    choice): the outcome, and the lead's reason when a lead settled it. Queries: none when
+    nobody is told, else one for the reviewers and one INSERT.
+    """
+    ids = [pk for pk in (sample.first_by_id, sample.second_by_id) if pk is not None and pk != actor.pk]
+    if not ids:
+        return []
+    users = (
+        get_user_model().objects.filter(pk__in=ids, is_active=True).select_related("notification_preference")
+    )
+    if isinstance(item, TitleAlias):
+        what, url = f"alias “{item.alias}”", reverse("admin:roles_titlealias_history", args=[item.pk])
+    else:
+        what, url = f"mapping to {item.code}", reverse("review:mapping", args=[item.pk])
+    outcome = item.get_status_display().lower()
+    if sample.state == "agreed":
+        title = f"The {what} you reviewed blind was {outcome}: the second review agreed"
+        body = f"Settled by {actor.get_username()}'s agreeing review."
+    else:
+        title = f"The {what} you reviewed blind was {outcome} by a lead"
+        body = f"{actor.get_username()} settled the disagreement" + (f": {reason}" if reason else ".")
+    rows = []
+    for user in users:
+        prefs = getattr(user, "notification_preference", None) or NotificationPreference(user=user)
+        if prefs.settled_in_app:
+            rows.append(Notification(recipient=user, event=Event.SETTLED, title=title[:300], body=body, url=url,
+                                     actor=actor))
+    Notification.objects.bulk_create(rows)
     return rows
 
 

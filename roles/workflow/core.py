@@ -338,7 +338,7 @@ def decide(
         decision.save()
         if sample is not None:
             outcome = "agreed" if sample.state == SampleState.AWAITING else "adjudicated"
-            samples.settle(sample, actor=actor, at=now)
+            samples.settle(sample, locked, actor=actor, at=now, reason=text)
         leases.end([locked])
         _mark_stale([locked], content=bool(also))
         _announce(model, [locked], to, kind=kind, actor=actor, text=text)

@@ -29,6 +29,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Q
+from django.dispatch import Signal
 
 from framework.audit import acting_as, has_visible_text
 
@@ -44,6 +45,9 @@ from ..models import (
 from .rules import ReasonRequired, ReviewError, describe, four_eyes_reason
 
 SAMPLED_KINDS = frozenset(VERDICT_KINDS)
+# Sent when a sample is settled, inside the decision's transaction (notifications listen), with
+# sender=Sample, sample, item (as settled), actor (the agreeing second reviewer or the lead), reason.
+settled = Signal()
 _random = random.SystemRandom()
 
 
@@ -259,7 +263,7 @@ def dispute(item: Reviewable, sample: Sample, *, kind: str, actor: Any, text: st
     _vote(item, sample, kind=kind, actor=actor, text=text, new_code=new_code, at=at).save()
 
 
-def settle(sample: Sample, *, actor: Any, at: datetime) -> None:
+def settle(sample: Sample, item: Reviewable, *, actor: Any, at: datetime, reason: str = "") -> None:
     """Mark the sample settled by `actor`'s decision: an agreeing second review, or a lead's adjudication."""
     agreed = sample.state == SampleState.AWAITING
     if agreed:
@@ -269,3 +273,4 @@ def settle(sample: Sample, *, actor: Any, at: datetime) -> None:
     why = "the second blind review agrees: settled" if agreed else "a lead settled the disagreement"
     with acting_as(actor, why):
         sample.save(update_fields=["state", "second_by", "settled_by", "settled_at"])
+    settled.send(sender=Sample, sample=sample, item=item, actor=actor, reason=reason)
