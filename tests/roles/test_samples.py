@@ -17,6 +17,7 @@ from roles.models import (
 from roles.services import save_alias
 from taxonomy.models import OccupationCode
 from tests.factories import ClassificationMappingFactory, RoleFactory, TitleAliasFactory
+from tests.review.invariants import history_problems, integrity_problems, sample_problems
 
 pytestmark = pytest.mark.django_db
 
@@ -100,6 +101,7 @@ def test_an_agreeing_second_review_settles_the_item_as_an_ordinary_decision(ever
     settling = Decision.objects.get(alias=alias, decision="approve")
     assert (settling.sample, settling.verdict, settling.actor) == (sample, "approve", people["ben"])
     assert Sample.objects.count() == 1  # the settling decision is not drawn again
+    assert sample_problems() == [] and integrity_problems() == [] and history_problems() == []
 
 
 def test_a_disagreement_waits_for_a_lead_who_settles_it_with_a_reason(every_decision_drawn, people, alias):
@@ -122,6 +124,7 @@ def test_a_disagreement_waits_for_a_lead_who_settles_it_with_a_reason(every_deci
     )
     assert trail == [("drawn", "", "ann"), ("vote", "approve", "ann"), ("vote", "reject", "ben"),
                      ("reject", "reject", "lee")]
+    assert sample_problems() == [] and integrity_problems() == [] and history_problems() == []
 
 
 def test_a_lead_who_gave_one_of_the_reviews_does_not_settle_it(every_decision_drawn, people, alias):
@@ -149,6 +152,7 @@ def test_mapping_reviews_that_pick_different_codes_disagree(every_decision_drawn
     assert fresh(mapping).code == "15-0000"
     done = workflow.decide(fresh(mapping), kind=REFINE, actor=people["lee"], code="15-2051", reason="data science")
     assert done.review_outcome == "adjudicated" and fresh(mapping).code == "15-2051"
+    assert sample_problems() == [] and integrity_problems() == [] and history_problems() == []
 
 
 def test_a_second_review_is_checked_like_any_decision_before_it_counts(every_decision_drawn, people, mapping):
