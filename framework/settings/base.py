@@ -102,7 +102,7 @@ DATABASES = {
     "default": dj_database_url.config(
         default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
         # Persistent connections: a new PostgreSQL connection per request cost 6–16 ms of database
-        # CPU (issue 21). Each gunicorn sync worker holds at most one; docs/deploy.md sizes them
+        # CPU. Each gunicorn sync worker holds at most one; docs/deploy.md sizes them
         # against max_connections. The health check replaces a connection that died meanwhile.
         conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
         conn_health_checks=True,
