@@ -72,6 +72,15 @@ def share(name: str, default: str) -> float:
     return value
 
 
+def choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    """Return `name`, one of `choices` (case ignored); exits with status 2 and one line otherwise."""
+    text = os.environ.get(name, default).strip().lower()
+    if text not in choices:
+        print(f"Rolebook: {name}={text!r} is not one of {', '.join(choices)}.", file=sys.stderr)
+        raise SystemExit(EXIT_MISSING)
+    return text
+
+
 def load_dotenv_file(path: Path) -> bool:
     """Read `path` (a .env file) into the environment without overriding set variables.
 

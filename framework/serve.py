@@ -1,7 +1,8 @@
 """`make serve`: production on one host: settle the database and files, then hand over to gunicorn.
 
-    python -m framework.serve              # set up, then serve (what `make serve` runs)
+    python -m framework.serve              # set up, then serve: gunicorn and the task worker(s)
     python -m framework.serve --setup-only # set up and stop (a deploy step, a test)
+    python -m framework.serve worker       # only a task worker (another host; no set-up)
     python -m framework.serve manage ARGS  # any manage.py command with the same settings and .env
 
 Values come from the environment, else from `.env` beside manage.py (or ROLEBOOK_ENV_FILE):
@@ -10,12 +11,19 @@ stops here with one line and exit status 2. Set-up is idempotent: migrate, colle
 the SOC 2018 / O*NET-SOC reference rows when some are missing, and the SOC coder's index.
 With ROLEBOOK_MIGRATE=0 the database steps are skipped (hosts after the first of a release),
 except the rebuild of derived data made with other settings (`refresh_derived --if-stale`).
+
+Serving runs gunicorn and ROLEBOOK_TASK_WORKERS task workers (default 1; 0 where other hosts run
+them) as children: a worker that dies is restarted after a pause, SIGTERM and SIGINT reach every
+child, and when gunicorn ends the workers are stopped and its exit status is this one's.
 """
 
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -56,6 +64,63 @@ def setup() -> None:
     call_command("build_coder")
 
 
+# The task worker: django-tasks' database worker, polling every second when the queue is empty.
+WORKER = [sys.executable, "manage.py", "db_worker", "--interval", "1", "--queue-name", "*"]
+GUNICORN = [sys.executable, "-m", "gunicorn", "--config", "python:framework.gunicorn_conf"]
+RESTART_PAUSE = 5.0
+
+
+def task_workers() -> int:
+    text = os.environ.get("ROLEBOOK_TASK_WORKERS", "1").strip()
+    if not text.isdigit():
+        print(f"Rolebook: ROLEBOOK_TASK_WORKERS={text!r} is not a number of workers (0 or more).", file=sys.stderr)
+        raise SystemExit(2)
+    return int(text)
+
+
+def supervise(commands: dict[str, list[str]], *, restart: set[str], main_child: str) -> int:
+    """Run `commands` as children until `main_child` ends; restart those in `restart` when they die.
+
+    SIGTERM/SIGINT are passed to every child; the others are stopped when `main_child` ends.
+    Returns `main_child`'s exit status.
+    """
+    children = {name: subprocess.Popen(args, cwd=BASE_DIR) for name, args in commands.items()}
+    stopping = False
+
+    def forward(signum, _frame):
+        nonlocal stopping
+        stopping = True
+        for child in children.values():
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    previous = {signum: signal.signal(signum, forward) for signum in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while True:
+            status = children[main_child].poll()
+            if status is not None:
+                break
+            for name in restart:
+                child = children[name]
+                if child.poll() is not None and not stopping:
+                    _say(f"{name} ended with status {child.returncode}; restarting it in {RESTART_PAUSE:.0f} s")
+                    time.sleep(RESTART_PAUSE)
+                    children[name] = subprocess.Popen(commands[name], cwd=BASE_DIR)
+            time.sleep(0.5)
+    finally:
+        for name, child in children.items():
+            if name != main_child and child.poll() is None:
+                child.terminate()
+        for child in children.values():
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return status
+
+
 def main(argv: list[str]) -> int:
     prepare_environment()
     if argv[:1] == ["manage"]:
@@ -63,14 +128,16 @@ def main(argv: list[str]) -> int:
 
         execute_from_command_line(["manage.py", *argv[1:]])
         return 0
+    if argv[:1] == ["worker"]:
+        os.chdir(BASE_DIR)
+        os.execv(sys.executable, WORKER)
+    workers = task_workers()
     setup()
     if "--setup-only" in argv:
         return 0
-    _say("starting gunicorn")
-    os.chdir(BASE_DIR)
-    args = [sys.executable, "-m", "gunicorn", "--config", "python:framework.gunicorn_conf"]
-    os.execv(sys.executable, args)
-    return 0  # not reached
+    _say(f"starting gunicorn and {workers} task worker{'s' if workers != 1 else ''}")
+    commands = {"gunicorn": GUNICORN, **{f"task worker {i + 1}": WORKER for i in range(workers)}}
+    return supervise(commands, restart=set(commands) - {"gunicorn"}, main_child="gunicorn")
 
 
 if __name__ == "__main__":

@@ -18,3 +18,9 @@ class NotificationsConfig(AppConfig):
         from .services import notify_settled
 
         settled.connect(notify_settled, dispatch_uid="notifications.notify_settled")
+        from roles.soc import suggested
+
+        from .services import notify_suggested
+
+        # Told by the task worker when the SOC suggestions a curator asked for are made.
+        suggested.connect(notify_suggested, dispatch_uid="notifications.notify_suggested")

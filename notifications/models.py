@@ -18,6 +18,7 @@ class Event(models.TextChoices):
     APPROVED = "approved", "Your alias or mapping was approved"
     DIGEST = "digest", "Daily review digest"
     SETTLED = "settled", "A double-blind sample you reviewed was settled"
+    SUGGESTED = "suggested", "SOC suggestions you asked for are ready"
 
 
 class Notification(models.Model):

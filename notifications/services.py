@@ -2,9 +2,9 @@
 
 A decision tells the decided item's authors (roles.workflow.rules: its creator and everyone
 who wrote part of its content), each once, never the decider. Its notifications are written in
-the decision's own transaction (one INSERT per batch, whatever its size); their emails go out
-only after it commits (`transaction.on_commit`), one per recipient per batch, so a rolled-back
-decision tells nobody anything.
+the decision's own transaction (one INSERT per batch, whatever its size); their emails are jobs
+on the task queue (notifications.tasks), sent only after it commits, one per recipient per
+batch, so a rolled-back decision tells nobody anything.
 """
 
 from __future__ import annotations
@@ -22,10 +22,12 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from framework.tasks import enqueue_after_commit
 from roles.models import APPROVING_KINDS, DecisionKind, Reviewable, Role, TitleAlias
 
 from . import selectors
 from .models import DigestSent, Event, Notification, NotificationPreference
+from .tasks import send_event_email
 
 logger = logging.getLogger("rolebook.notifications")
 
@@ -94,7 +96,10 @@ def notify_decided(
     if not recipients:
         return []
     told = [item for item in items if any(pk in recipients for pk in authors[item.pk])]
-    codes = dict(Role.objects.filter(pk__in={item.role_id for item in told}).values_list("pk", "code"))
+    if all(type(item).role.is_cached(item) for item in told):  # the review core's single decisions
+        codes = {item.role_id: item.role.code for item in told}
+    else:
+        codes = dict(Role.objects.filter(pk__in={item.role_id for item in told}).values_list("pk", "code"))
     rows: list[Notification] = []
     emails: dict[int, list[_Line]] = defaultdict(list)
     for item in told:
@@ -113,9 +118,31 @@ def notify_decided(
     Notification.objects.bulk_create(rows)
     for user_pk, lines in emails.items():
         user = recipients[user_pk]
-        # robust: a mail server that refuses is logged, and never turns a committed decision into a 500.
-        transaction.on_commit(_email_later(user.email, user.get_username(), event, lines), robust=True)
+        # A job on the task queue, after the commit: a mail server that refuses or is slow never
+        # holds up or undoes a decision. The worker logs a failure and keeps the job as failed.
+        enqueue_after_commit(
+            send_event_email, user.email, user.get_username(), event, [[ln.title, ln.body, ln.url] for ln in lines]
+        )
     return rows
+
+
+def notify_suggested(sender: Any, *, actor: Any, result: Any, **kwargs: Any) -> Notification:
+    """Tell the curator in the bell that the SOC suggestions they queued are made (always in-app: they asked).
+
+    The receiver of `roles.soc.suggested`, inside the job's transaction: one INSERT.
+    """
+    made, passed = len(result.created), len(result.passed)
+    title = f"SOC suggestions ready: {made} mapping{'s' if made != 1 else ''} waiting for review"
+    lines = [f"{m.role.code} → {m.code}" for m in result.created[:10]]
+    lines += [f"{role.code}: no suggestion, {why}" for role, why in result.passed[:10]]
+    more = made + passed - len(lines)
+    body = "\n".join(lines) + (f"\n… and {more} more." if more > 0 else "")
+    if passed:
+        body = f"{passed} role{'s' if passed != 1 else ''} passed over.\n" + body
+    return Notification.objects.create(
+        recipient=actor, event=Event.SUGGESTED, title=title, body=body,
+        url=f"{reverse('review:mappings')}?source=suggested", actor=actor,
+    )
 
 
 def notify_settled(
@@ -155,20 +182,12 @@ def notify_settled(
     return rows
 
 
-def _email_later(address: str, username: str, event: str, lines: list[_Line]):
-    # A plain function, not functools.partial: Django names a failing robust callback by __qualname__.
-    def send_event_email() -> None:
-        _send_event_email(address, username, event, lines)
-
-    return send_event_email
-
-
 def _absolute(path: str) -> str:
     return f"{settings.ROLEBOOK_SITE_URL}{path}" if settings.ROLEBOOK_SITE_URL else path
 
 
-def _send_event_email(address: str, username: str, event: str, lines: list[_Line]) -> None:
-    """One email listing every item of one batch (sent after commit; a failure is logged, not raised)."""
+def event_email(address: str, username: str, event: str, lines: list[_Line]) -> None:
+    """Send one email listing every item of one batch (notifications.tasks.send_event_email, after commit)."""
     verb = "rejected" if event == Event.REJECTED else "approved"
     subject = (
         f"Rolebook: {lines[0].title}" if len(lines) == 1 else f"Rolebook: {len(lines)} of your items were {verb}"

@@ -16,11 +16,19 @@ How it stays current:
    reference titles. Bulk writes send no signals (the state machine's batches, card imports,
    the demo generator) and call `enqueue` themselves. The mark is a row in DerivedQueue, written
    in the writer's own transaction: a rolled-back write leaves nothing to do.
-2. After the transaction commits, `process_queue()` recomputes what the queue names from the
-   committed rows, one worker at a time (a PostgreSQL advisory lock), and deletes the queue
-   rows it did. Writers never lock a derived row, so no writer waits for another's flags and no
-   deadlock can form between them. A failed or interrupted run leaves its queue rows for the
-   next one (and for `manage.py refresh_derived`).
+2. The same transaction enqueues the `refresh_derived` task (roles.tasks), once: with the
+   database task backend the job is a row that commits or rolls back with the write. A task
+   worker (`manage.py db_worker`, started by `make serve`) then runs `process_queue()`, which
+   recomputes what the queue names from the committed rows and deletes the queue rows it did.
+   Writers never lock a derived row, so no writer waits for another's flags, and the request
+   never waits for the refresh. A failed or interrupted run leaves its queue rows for the next
+   one (and for `manage.py refresh_derived`).
+3. Workers run side by side, with no global lock. Each claims its own queue rows (SKIP LOCKED)
+   and, before reading anything, locks the derived rows it will write: the signals of every
+   alias in scope and the digests of its roles (placeholder rows first for new ones, then
+   SELECT … FOR UPDATE, in key order). Two refreshes that would write the same row take turns,
+   and the later one reads what the earlier committed, so no stale result overwrites a newer
+   one. Tallies change by atomic increments (INSERT … ON CONFLICT DO UPDATE SET n = n + delta).
 
 ROLEBOOK_DERIVED_REFRESH = "immediate" (the tests) works the queue off at once, inside the
 writer's transaction, so a test sees the flags of the rows it just wrote.
@@ -62,14 +70,12 @@ from .models import (
 logger = logging.getLogger(__name__)
 
 # Bump when what is derived, or how, changes: the next migrate rebuilds every row.
-VERSION = 2
+VERSION = 3
 # Queue rows worked off per transaction, and roles per chunk of a rebuild.
 BATCH = 200
 REBUILD_CHUNK = 250
-# An arbitrary key of the advisory lock that lets one worker at a time recompute.
-_LOCK_KEY = 0x526F6C65  # "Role"
 STATE_NAME = "derived"
-SIGNAL_FIELDS = ("confidence", *AliasSignals.FLAGS)
+SIGNAL_FIELDS = ("confidence", *AliasSignals.FLAGS, "details")
 DIGEST_FIELDS = ("family_code", "level_code", *RoleDigest.COUNTS, "search_text")
 
 
@@ -84,10 +90,61 @@ def fingerprint() -> str:
 # Marking stale
 
 
+class _Marked:
+    """Among a transaction's on-commit callbacks: what it marked stale at one savepoint level.
+
+    A savepoint rolled back takes its callbacks with it, as it takes its queue rows, so a mark
+    recorded at a level still open is a queue row still there.
+    """
+
+    def __init__(self) -> None:
+        self.keys: set[tuple[int | None, str]] = set()
+
+    def __call__(self) -> None:
+        pass
+
+
+def _marked_here() -> tuple[set[tuple[int | None, str]], _Marked | None]:
+    """The keys this transaction marked at open levels, and the mark of the current level (if any)."""
+    conn = transaction.get_connection()
+    if not conn.in_atomic_block:
+        return set(), None
+    open_levels = set(conn.savepoint_ids)
+    seen: set[tuple[int | None, str]] = set()
+    current = None
+    for sids, func, _robust in conn.run_on_commit:
+        if isinstance(func, _Marked) and sids <= open_levels:
+            seen |= func.keys
+            if sids == open_levels:
+                current = func
+    return seen, current
+
+
+def _forget_marks() -> None:
+    """The queue rows are gone (worked off in this transaction): a later write must mark again."""
+    for _sids, func, _robust in transaction.get_connection().run_on_commit:
+        if isinstance(func, _Marked):
+            func.keys.clear()
+
+
 def enqueue(*, roles: Iterable[int | None] = (), texts: Iterable[str | None] = ()) -> None:
-    """Mark the derived rows of `roles` and of aliases spelled `texts` stale (one INSERT)."""
-    rows = [DerivedQueue(role_id=pk) for pk in sorted({pk for pk in roles if pk})]
-    rows += [DerivedQueue(text=t) for t in sorted({t.lower()[:200] for t in texts if t})]
+    """Mark the derived rows of `roles` and of aliases spelled `texts` stale (one INSERT).
+
+    What the transaction marked already is not marked twice (a save's signal and the review
+    core's own mark of the same role: one row, one INSERT fewer per decision).
+    """
+    keys = {(pk, "") for pk in roles if pk} | {(None, t.lower()[:200]) for t in texts if t}
+    deduplicate = getattr(settings, "ROLEBOOK_DERIVED_REFRESH", "on_commit") != "immediate"
+    if deduplicate:
+        seen, current = _marked_here()
+        keys -= seen
+        if keys and transaction.get_connection().in_atomic_block:
+            if current is None:
+                current = _Marked()
+                transaction.on_commit(current)
+            current.keys |= keys
+    rows = [DerivedQueue(role_id=pk) for pk, _t in sorted(k for k in keys if k[0])]
+    rows += [DerivedQueue(text=t) for _pk, t in sorted(k for k in keys if not k[0])]
     if not rows:
         return
     DerivedQueue.objects.bulk_create(rows)
@@ -116,47 +173,51 @@ def enqueue_selected(roles: QuerySet) -> None:
 
 def _schedule() -> None:
     if getattr(settings, "ROLEBOOK_DERIVED_REFRESH", "on_commit") == "immediate":
-        # Inside the writer's transaction, so without the workers' lock (which would be held
-        # until the writer commits): for tests, where one thread writes at a time.
+        # Inside the writer's transaction, without row locks: for tests, where one thread writes at a time.
         process_queue(lock=False)
         return
-    conn = transaction.get_connection()
-    if conn.in_atomic_block and any(func is _after_commit for _sids, func, _robust in conn.run_on_commit):
-        return  # Already scheduled for this transaction.
-    # Outside a transaction this runs at once; inside, after the outermost block commits.
-    transaction.on_commit(_after_commit, robust=True)
+    from framework.tasks import enqueue_once_after_commit
+
+    from .tasks import refresh_derived
+
+    enqueue_once_after_commit(refresh_derived)
 
 
-def _after_commit() -> None:
+def run_queue() -> int:
+    """Work the queue off (the task's body): logs a failure, whose queue rows wait for the next run."""
     try:
-        process_queue()
+        return process_queue()
     except Exception:  # noqa: BLE001 - the write is committed; the queue keeps the work for the next run
         logger.exception("derived data: the refresh after a write failed; its queue rows wait for the next run")
+        return 0
 
 
 # ---------------------------------------------------------------------------------------------
 # Working the queue off
 
 
-def _lock() -> None:
-    """One worker at a time (until its transaction ends). SQLite has one writer anyway."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
+def _row_locks() -> bool:
+    """Whether this database locks rows (PostgreSQL). SQLite has one writer at a time anyway."""
+    return connection.features.has_select_for_update
 
 
 def process_queue(*, max_batches: int = 100, lock: bool = True) -> int:
-    """Recompute what the queue names, BATCH rows per transaction; return how many queue rows were done."""
+    """Recompute what the queue names, BATCH rows per transaction; return how many queue rows were done.
+
+    Queue rows another worker holds are skipped (SKIP LOCKED): workers share the queue.
+    """
     done = 0
     for _ in range(max_batches):
         with transaction.atomic():
-            if lock:
-                _lock()
-            batch = list(DerivedQueue.objects.order_by("pk").values_list("pk", "role_id", "text")[:BATCH])
+            claim = DerivedQueue.objects.order_by("pk").values_list("pk", "role_id", "text")
+            if lock and connection.features.has_select_for_update_skip_locked:
+                claim = claim.select_for_update(skip_locked=True)
+            batch = list(claim[:BATCH])
             if not batch:
                 break
-            refresh(roles={r for _, r, _ in batch if r}, texts={t for _, _, t in batch if t})
+            refresh(roles={r for _, r, _ in batch if r}, texts={t for _, _, t in batch if t}, lock=lock)
             DerivedQueue.objects.filter(pk__in=[pk for pk, _, _ in batch]).delete()
+            _forget_marks()
             done += len(batch)
         if len(batch) < BATCH:
             break
@@ -164,12 +225,14 @@ def process_queue(*, max_batches: int = 100, lock: bool = True) -> int:
 
 
 def refresh(
-    *, roles: set[int] = frozenset(), texts: set[str] = frozenset(), compare: bool = True, tally: bool = True
+    *, roles: set[int] = frozenset(), texts: set[str] = frozenset(), compare: bool = True, tally: bool = True,
+    lock: bool = True,
 ) -> None:
     """Recompute the flags of every alias of `roles` or spelled like `texts`, and the digests of `roles`.
 
     A role that no longer exists is skipped (its rows went with it). With compare=False every row
-    is written (a rebuild); otherwise only the rows that changed.
+    is written (a rebuild); otherwise only the rows that changed. With `lock` (and a database that
+    locks rows) the rows to write are locked before anything is read: see the module's point 3.
     """
     roles, texts = set(roles), {t.lower() for t in texts}
     if not roles and not texts:
@@ -177,13 +240,43 @@ def refresh(
     scope = Q(role_id__in=roles) if roles else Q(pk__in=[])
     if texts:
         scope |= Q(text_lower__in=texts)
-    aliases = list(
-        TitleAlias.objects.annotate(text_lower=Lower("alias")).filter(scope).select_related("role__level")
-    )
+    in_scope = TitleAlias.objects.annotate(text_lower=Lower("alias")).filter(scope)
+    stored = locked_roles = None
+    if lock and _row_locks():
+        stored = _lock_signals(list(in_scope.order_by("pk").values_list("pk", flat=True)))
+        locked_roles = _lock_digests(roles) if roles else {}
+    aliases = list(in_scope.select_related("role__level"))
     flags = alias_flags(aliases)
-    _store_signals(aliases, flags, compare=compare)
+    _store_signals(aliases, flags, compare=compare, stored=stored)
     if roles:
-        _store_digests(roles, [a for a in aliases if a.role_id in roles], flags, tally=tally)
+        _store_digests(roles, [a for a in aliases if a.role_id in roles], flags, tally=tally, old=locked_roles)
+
+
+def _lock_signals(alias_ids: list[int]) -> dict[int, dict]:
+    """Lock the signals rows of `alias_ids` (placeholders for new aliases), in key order; return them as stored.
+
+    Two queries. A placeholder another refresh inserted and has not committed makes this one wait
+    for it, so the later refresh always reads what the earlier one saw, and more.
+    """
+    if not alias_ids:
+        return {}
+    AliasSignals.objects.bulk_create(
+        [AliasSignals(alias_id=pk, confidence=0) for pk in alias_ids], batch_size=2000, ignore_conflicts=True
+    )
+    rows = AliasSignals.objects.filter(alias_id__in=alias_ids).order_by("alias_id").select_for_update()
+    return {row["alias_id"]: row for row in rows.values("alias_id", *SIGNAL_FIELDS)}
+
+
+def _lock_digests(roles: set[int]) -> dict[int, dict]:
+    """Lock the digests of `roles` (placeholders for new roles), in key order; return them as stored.
+
+    The values are the digests' counts before this refresh: what it takes off the tallies. A
+    placeholder is all zeros, as a missing digest counts. A placeholder for a role deleted
+    meanwhile is dropped by `_store_digests` (the role is gone from `_role_rows`).
+    """
+    RoleDigest.objects.bulk_create([RoleDigest(role_id=pk) for pk in sorted(roles)], ignore_conflicts=True)
+    rows = RoleDigest.objects.filter(role_id__in=roles).order_by("role_id").select_for_update()
+    return {row["role_id"]: row for row in rows.values("role_id", "family_code", "level_code", *RoleDigest.COUNTS)}
 
 
 def _computed_signals(aliases: list[TitleAlias], flags: dict) -> dict[int, AliasSignals]:
@@ -192,17 +285,24 @@ def _computed_signals(aliases: list[TitleAlias], flags: dict) -> dict[int, Alias
     for alias in aliases:
         codes = {f.code for f in flags.get(alias.pk, [])}
         rows[alias.pk] = AliasSignals(
-            alias_id=alias.pk, confidence=alias.confidence, **{flag: flag in codes for flag in AliasSignals.FLAGS}
+            alias_id=alias.pk, confidence=alias.confidence, **{flag: flag in codes for flag in AliasSignals.FLAGS},
+            details={f.code: f.detail for f in flags.get(alias.pk, [])},
         )
     return rows
 
 
-def _store_signals(aliases: list[TitleAlias], flags: dict, *, compare: bool) -> None:
+def _store_signals(aliases: list[TitleAlias], flags: dict, *, compare: bool, stored: dict | None = None) -> None:
+    """Write the signals that changed. With `stored` (the rows this refresh locked), only those rows:
+    an alias created after the lock is left to the refresh its own write queued."""
     wanted = _computed_signals(aliases, flags)
+    if stored is not None:
+        wanted = {pk: row for pk, row in wanted.items() if pk in stored}
     if compare and wanted:
-        for row in AliasSignals.objects.filter(alias_id__in=list(wanted)).values("alias_id", *SIGNAL_FIELDS):
-            new = wanted[row["alias_id"]]
-            if all(getattr(new, f) == row[f] for f in SIGNAL_FIELDS):
+        rows = stored.values() if stored is not None else AliasSignals.objects.filter(
+            alias_id__in=list(wanted)).values("alias_id", *SIGNAL_FIELDS)
+        for row in rows:
+            new = wanted.get(row["alias_id"])
+            if new is not None and all(getattr(new, f) == row[f] for f in SIGNAL_FIELDS):
                 del wanted[row["alias_id"]]
     if wanted:
         AliasSignals.objects.bulk_create(
@@ -261,9 +361,16 @@ def _computed_digests(rows: list[tuple], aliases: list[TitleAlias], flags: dict)
     return digests
 
 
-def _store_digests(roles: set[int], aliases: list[TitleAlias], flags: dict, *, tally: bool = True) -> None:
-    old = {row["role_id"]: row for row in RoleDigest.objects.filter(role_id__in=roles).values(
-        "role_id", "family_code", "level_code", *RoleDigest.COUNTS)} if tally else {}
+def _store_digests(
+    roles: set[int], aliases: list[TitleAlias], flags: dict, *, tally: bool = True, old: dict | None = None
+) -> None:
+    """Write the digests of `roles` and add what they changed to the tallies.
+
+    `old`: the digests as locked (`_lock_digests`); without it they are read here.
+    """
+    if old is None:
+        old = {row["role_id"]: row for row in RoleDigest.objects.filter(role_id__in=roles).values(
+            "role_id", "family_code", "level_code", *RoleDigest.COUNTS)} if tally else {}
     digests = _computed_digests(_role_rows(roles), aliases, flags)
     if gone := roles - set(digests):
         RoleDigest.objects.filter(role_id__in=gone).delete()
@@ -282,7 +389,11 @@ def _places(family: str, level: str) -> list[tuple[str, str]]:
 
 
 def _apply_to_tallies(old: dict[int, dict], new: dict[int, RoleDigest]) -> None:
-    """Add what the digests changed to the tallies (all roles, their families, their levels): two queries."""
+    """Add what the digests changed to the tallies (all roles, their families, their levels): one query.
+
+    An atomic increment (INSERT … ON CONFLICT DO UPDATE SET n = n + excluded.n), rows in key
+    order: refreshes running side by side add their changes without reading each other's.
+    """
     delta: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: dict.fromkeys(RoleDigest.COUNTS, 0))
     for row in old.values():
         for place in _places(row["family_code"], row["level_code"]):
@@ -292,27 +403,37 @@ def _apply_to_tallies(old: dict[int, dict], new: dict[int, RoleDigest]) -> None:
         for place in _places(digest.family_code, digest.level_code):
             for name in RoleDigest.COUNTS:
                 delta[place][name] += getattr(digest, name)
-    delta = {place: d for place, d in delta.items() if any(d.values())}
+    delta = {place: d for place, d in sorted(delta.items()) if any(d.values())}
     if not delta:
         return
-    condition = Q(pk__in=[])
-    for scope, key in delta:
-        condition |= Q(scope=scope, key=key)
-    current = {(t.scope, t.key): t for t in ReviewTally.objects.filter(condition)}
-    rows = []
-    for (scope, key), change in delta.items():
-        tally = current.get((scope, key)) or ReviewTally(scope=scope, key=key)
-        for name, n in change.items():
-            setattr(tally, name, getattr(tally, name) + n)
-        tally.pk = None  # one INSERT … ON CONFLICT (scope, key) for new and existing rows alike
-        rows.append(tally)
-    ReviewTally.objects.bulk_create(
-        rows, update_conflicts=True, unique_fields=["scope", "key"], update_fields=list(RoleDigest.COUNTS),
-    )
+    conn = connections[router.db_for_write(ReviewTally)]
+    quote = conn.ops.quote_name
+    table = quote(ReviewTally._meta.db_table)
+    names = ["scope", "key", *RoleDigest.COUNTS]
+    columns = ", ".join(quote(ReviewTally._meta.get_field(name).column) for name in names)
+    counts = [quote(ReviewTally._meta.get_field(name).column) for name in RoleDigest.COUNTS]
+    values = ", ".join(["(" + ", ".join(["%s"] * len(names)) + ")"] * len(delta))
+    params = [value for (scope, key), change in delta.items() for value in (scope, key, *change.values())]
+    conflict = ", ".join(quote(ReviewTally._meta.get_field(name).column) for name in ("scope", "key"))
+    increments = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in counts)
+    with conn.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) VALUES {values} ON CONFLICT ({conflict}) DO UPDATE SET {increments}",
+            params,
+        )
 
 
 def rebuild_tallies() -> None:
-    """Recompute every tally from the role digests (after a rebuild): four queries."""
+    """Recompute every tally from the role digests (after a rebuild): four queries (five on PostgreSQL).
+
+    On PostgreSQL the tally table is locked first against concurrent increments (SHARE ROW
+    EXCLUSIVE: refreshes wait at their increment until this commits). A refresh whose digest
+    write is not committed yet adds its change after this one, to sums that counted its old digest.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"LOCK TABLE {connection.ops.quote_name(ReviewTally._meta.db_table)} "
+                           "IN SHARE ROW EXCLUSIVE MODE")
     sums = {name: Sum(name) for name in RoleDigest.COUNTS}
     rows = [ReviewTally(scope=ReviewTally.Scope.ALL, key="", **{
         name: n or 0 for name, n in RoleDigest.objects.aggregate(**sums).items()})]
@@ -348,12 +469,10 @@ def rebuild_all(*, stdout=None) -> int:
     for start in range(0, len(role_ids), REBUILD_CHUNK):
         chunk = set(role_ids[start : start + REBUILD_CHUNK])
         with transaction.atomic():
-            _lock()
             refresh(roles=chunk, compare=False, tally=False)
         if stdout is not None and (start // REBUILD_CHUNK) % 10 == 9:
             stdout.write(f"  derived data: {start + len(chunk):,} of {len(role_ids):,} roles")
     with transaction.atomic():
-        _lock()
         rebuild_tallies()
         DerivedState.objects.update_or_create(
             name=STATE_NAME, defaults={"fingerprint": fingerprint(), "built_at": timezone.now()}

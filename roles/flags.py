@@ -38,6 +38,14 @@ FLAG_CHOICES = [
     ("reference_elsewhere", "Official title of another SOC code"),
 ]
 DETAILED_LEVELS = (OccupationCode.Level.DETAILED, OccupationCode.Level.ONET)
+# The label each flag carries on a queue row (alias_flags and stored_flags agree).
+LABELS = {
+    "conflict": "Used by another role",
+    "role_title": "Another role's title",
+    "near_duplicate": "Near-duplicate",
+    "level": "At odds with the level",
+    "reference_elsewhere": "Official title of another SOC code",
+}
 
 # Punctuation that separates words in an alias; roman numerals compare equal to digits.
 # Kept short: each is one nested REPLACE in SQL, and SQLite's parser stack is shallow.
@@ -77,7 +85,7 @@ def level_flag(alias_text: str, level_code: str, rank: int) -> Flag | None:
         if not match:
             continue
         if (max_rank is not None and rank > max_rank) or (min_rank is not None and rank < min_rank):
-            return Flag("level", "At odds with the level", f"“{match.group(2)}” ({name}) on {level_code}")
+            return Flag("level", LABELS["level"], f"“{match.group(2)}” ({name}) on {level_code}")
     return None
 
 
@@ -147,13 +155,13 @@ def alias_flags(
         text = a.alias.lower()
         others = sorted(code for rid, code in used_by[text] if rid != a.role_id)
         if others:
-            found.append(Flag("conflict", "Used by another role", ", ".join(others[:3])))
+            found.append(Flag("conflict", LABELS["conflict"], ", ".join(others[:3])))
         titles = sorted(code for rid, code in titled[text] if rid != a.role_id)
         if titles:
-            found.append(Flag("role_title", "Another role's title", ", ".join(titles[:3])))
+            found.append(Flag("role_title", LABELS["role_title"], ", ".join(titles[:3])))
         twins = [t for pk, t in keys[(a.role_id, duplicate_key(a.alias))] if pk != a.pk]
         if twins:
-            found.append(Flag("near_duplicate", "Near-duplicate", "; ".join(twins[:3])))
+            found.append(Flag("near_duplicate", LABELS["near_duplicate"], "; ".join(twins[:3])))
         level = a.role.level
         flag = level_flag(a.alias, level.code, level.rank)
         if flag:
@@ -164,12 +172,26 @@ def alias_flags(
     return flags
 
 
+def stored_flags(alias: TitleAlias) -> list[Flag]:
+    """The flags roles.derived stored for `alias` (AliasSignals, loaded with select_related("signals")); no queries.
+
+    What the queue shows: read, never recomputed per view. A new alias has none until the task
+    worker's refresh (about a second after its commit).
+    """
+    try:
+        signals = alias.signals
+    except TitleAlias.signals.RelatedObjectDoesNotExist:
+        return []
+    details = signals.details or {}
+    return [Flag(code, LABELS[code], details.get(code, "")) for code in LABELS if getattr(signals, code)]
+
+
 def reference_flag(titles: list[ReferenceTitle], approved: set[str]) -> Flag | None:
     """Flag an alias that an official source files under a code the role is not approved under."""
     if not titles or not approved or any(t.soc_code in approved for t in titles):
         return None
     where = ", ".join(sorted({t.soc_code for t in titles})[:3])
     return Flag(
-        "reference_elsewhere", "Official title of another SOC code",
+        "reference_elsewhere", LABELS["reference_elsewhere"],
         f"{titles[0].get_source_display()} under {where}; the role is approved under {', '.join(sorted(approved))}",
     )

@@ -903,6 +903,8 @@ class AliasSignals(models.Model):
     near_duplicate = models.BooleanField(default=False)
     level = models.BooleanField(default=False)
     reference_elsewhere = models.BooleanField(default=False)
+    # What each raised flag says ({code: detail}, roles.flags.Flag.detail): the queue shows it as stored.
+    details = models.JSONField(default=dict, blank=True)
 
     FLAGS = ("conflict", "role_title", "near_duplicate", "level", "reference_elsewhere")
 

@@ -66,7 +66,12 @@ def role_saved(sender, instance: Role, created: bool, **kwargs) -> None:
     )
     if relevant:
         # Its digest and its aliases' level flags; aliases spelled like its old or new title.
-        derived.enqueue(roles=[instance.pk], texts=[instance.title, old_title] if old_title != instance.title else [])
+        texts = [instance.title, old_title] if old_title != instance.title else []
+        if not created and _old(instance, "code") != instance.code:
+            # The flags of other roles' aliases name this role by its code ("used by another role",
+            # "another role's title"): those spelled like its aliases or its title.
+            texts += [instance.title, *instance.aliases.values_list("alias", flat=True)]
+        derived.enqueue(roles=[instance.pk], texts=texts)
 
 
 @receiver(post_delete, sender=Role, dispatch_uid="derived_role_deleted")

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
+from django.dispatch import Signal
 from django.utils import timezone
 
 from roles import workflow
@@ -230,6 +231,28 @@ class SuggestedMappings:
 
     created: list[ClassificationMapping] = field(default_factory=list)
     passed: list[tuple[Role, str]] = field(default_factory=list)
+
+
+# Up to this many roles a curator's request suggests at once and lists the outcome per role; more
+# go to the task worker (roles.tasks.suggest_mappings_later), which tells the curator in the bell.
+SUGGEST_IN_REQUEST = 25
+# Sent by the task worker when suggestions it made for a curator are done: actor, result (SuggestedMappings).
+suggested = Signal()
+
+
+def suggest_mappings_later(*, roles: QuerySet[Role], actor: Any) -> int:
+    """Queue `suggest_mappings` for `roles` as `actor` on the task worker, after the commit; return how many roles.
+
+    The job checks the actor's permission again when it runs (it may have been withdrawn).
+    """
+    from framework.tasks import enqueue_after_commit
+
+    from .tasks import suggest_mappings_job
+
+    role_ids = sorted(roles.values_list("pk", flat=True))
+    if role_ids:
+        enqueue_after_commit(suggest_mappings_job, role_ids, actor.pk)
+    return len(role_ids)
 
 
 def roles_without_detailed_mapping() -> QuerySet[Role]:

@@ -113,7 +113,8 @@ def derived_after_commit(settings):
 
 
 # Tests whose behaviour does not depend on the database (file operations, parsing, the coder,
-# the pages as a browser sees them): `make test` runs them in the SQLite pass, and the
+# the pages as a browser sees them, who may reach which URL, the review core's rules over random
+# histories; the races that need row locks stay on both): `make test` runs them in the SQLite pass, and the
 # PostgreSQL pass deselects them (never skips: they are not collected there) to keep CI's two
 # passes within their time. ROLEBOOK_TEST_ALL=1 runs everything on either database.
 DATABASE_INDEPENDENT = (
@@ -128,6 +129,9 @@ DATABASE_INDEPENDENT = (
     "tests/roles/test_cards_parser.py",
     "tests/taxonomy/test_coder.py",
     "tests/api/test_schemathesis.py",
+    "tests/framework/test_admin_matrix.py",
+    "tests/review/test_url_matrix.py",
+    "tests/review/test_state_machine.py",
 )
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import dj_database_url
 from csp.constants import NONCE, NONE, SELF
 
-from framework.env import required, share
+from framework.env import choice, required, share
 from framework.logging import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -49,6 +49,8 @@ INSTALLED_APPS = [
     "publishing",  # releases and the "published" rule the REST API reads
     "notifications",  # in-app and email notifications
     "demo",  # generate_demo and the demo accounts
+    "django_tasks",  # the task API (django.tasks from Django 6.0): framework/tasks.py
+    "django_tasks_db",  # its database backend: jobs are rows, `manage.py db_worker` runs them
     "axes",  # login lockout (after auth, as django-axes asks)
     "csp",  # Content-Security-Policy's system checks
 ]
@@ -215,6 +217,17 @@ REVIEW_CODER_MIN_SCORE = float(os.environ.get("REVIEW_CODER_MIN_SCORE", "0.10"))
 ROLEBOOK_COUNT_CAP = int(os.environ.get("ROLEBOOK_COUNT_CAP", "1000"))
 # Derived data (roles.derived: alias flags, role digests) is recomputed after each write commits.
 ROLEBOOK_DERIVED_REFRESH = "on_commit"
+
+# Work after a commit runs on a task queue (framework/tasks.py). ROLEBOOK_TASKS=database (the
+# default): jobs are rows in the database, written in the writer's transaction, and a worker
+# runs them (`manage.py db_worker`; `make serve` starts one beside gunicorn, and any host with
+# the same DATABASE_URL may run more). ROLEBOOK_TASKS=immediate runs each job in the process
+# that enqueued it, right after the commit: `make run` and the tests, with nothing else to start.
+ROLEBOOK_TASKS = choice("ROLEBOOK_TASKS", "database", ("database", "immediate"))
+TASKS = {"default": {"BACKEND": {
+    "database": "django_tasks_db.DatabaseBackend",
+    "immediate": "django_tasks.backends.immediate.ImmediateBackend",
+}[ROLEBOOK_TASKS]}}
 
 # SOC coder (taxonomy/coder.py): where `manage.py build_coder` stores its index, rebuilt when the
 # reference files change (the index is keyed on their hash).

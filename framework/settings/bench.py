@@ -30,3 +30,7 @@ STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.s
 # Double-blind samples are drawn at random: none here, so every benchmark decides what it says it
 # decides and runs compare. bench/bench_samples.py switches them on where it measures them.
 REVIEW_SAMPLE_SHARE = share("REVIEW_SAMPLE_SHARE", "0")
+
+# The in-process benchmarks start no task worker: jobs run right after their commit, in process.
+ROLEBOOK_TASKS = "immediate"
+TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}

@@ -40,3 +40,8 @@ WHITENOISE_AUTOREFRESH = True
 # Tests of samples switch them on (share 1.0: every decision is drawn); tests/test_settings.py
 # checks the production default.
 REVIEW_SAMPLE_SHARE = 0.0
+
+# Jobs run in the test's own process right after the commit (tests/framework/test_tasks.py runs
+# the database backend and its worker).
+ROLEBOOK_TASKS = "immediate"
+TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}

@@ -237,9 +237,10 @@ def _copy_back(target: models.Model, source: models.Model, fields: Iterable[str]
 def _lock(model: type[Reviewable], pk: int | None) -> Reviewable:
     """Re-read an item with a row lock (until the transaction ends); a mapping with its occupation."""
     try:
-        # With its lease, if any (read, never locked): who else holds the item.
+        # With its lease, if any (read, never locked): who else holds the item; and its role (read,
+        # never locked), which the notifications name.
         locked = (
-            model.objects.select_related("lease__holder").select_for_update(of=("self",))
+            model.objects.select_related("lease__holder", "role").select_for_update(of=("self",))
             .annotate(in_sample=samples.in_open_sample(model)).get(pk=pk)
         )
     except model.DoesNotExist:

@@ -323,22 +323,22 @@ def test_the_command_rejects_bad_arguments_naming_them(db, args, flag):
 def test_queries_are_constant_per_batch(reference_soc, groups, actor, django_assert_num_queries, derived_after_commit):
     """10 and 20 roles both fit in one batch of each model: the same queries, whatever the size.
 
-    Queries (42; 43 on PostgreSQL): savepoint; existing node codes; existing role codes; existing levels; the
+    Queries (40; 41 on PostgreSQL): savepoint; existing node codes; existing role codes; existing levels; the
     missing levels and their history (2); the SOC reference; the demo reviewer (select;
     savepoint, insert, release; unusable password; the Reviewers group; join it; its review
     permissions, granted (2) and read back (1)); then each a batch and its history (2 each):
     superfunctions, functions, families, specializations, roles, components; the reviewer's
     permissions, read once by the state machine (2); aliases and mappings (2 each), each
-    batch followed by its decisions' Decision rows (1 each) and its roles marked stale by the review
-    core (1 each); every role's id, marked stale for
-    roles.derived (2); release savepoint; on PostgreSQL, ANALYZE of the tables it filled (1).
+    batch followed by its decisions' Decision rows (1 each), the aliases' roles marked stale by the
+    review core (1; the mappings' roles are the same, marked once per transaction); every role's
+    id, for roles.derived (1; all marked already); release savepoint; on PostgreSQL, ANALYZE of the tables it filled (1).
     """
     from django.db import connection
 
     # Half approved: both sizes decide some aliases and some mappings, so each has its Decision batch.
     small = {"aliases_per_role": 2, "components_per_role": 2, "seed": 1, "actor": actor, "approve_fraction": 0.5}
     with transaction.atomic():
-        with django_assert_num_queries(42 + (connection.vendor == "postgresql")) as ten:
+        with django_assert_num_queries(40 + (connection.vendor == "postgresql")) as ten:
             generate_demo(roles=10, **small)
         transaction.set_rollback(True)
     with django_assert_num_queries(len(ten.captured_queries)):

@@ -142,14 +142,17 @@ def test_working_off_the_queue_takes_constant_queries(make_user, n, settings, dj
     for role in roles:
         for i in range(n):
             TitleAliasFactory(role=role, alias=f"Alias {role.pk} {i}", created_by=curator)
-    DerivedQueue.objects.all().delete()
+    derived.process_queue()  # what the factories marked: the queue starts empty
+    AliasSignals.objects.all().delete()  # and every row is to be written again
+    RoleDigest.objects.all().delete()
     derived.enqueue(roles=[r.pk for r in roles], texts=["alias 1 1"])
-    # SAVEPOINT; the advisory lock (PostgreSQL only); the queue; the aliases in scope; the five
-    # flag queries (same text elsewhere, role titles, siblings, official titles, approved codes);
-    # the stored signals; their upsert; the roles (code, title, family, level); their digests as
-    # they were; the mappings' counts; the digests' upsert; the tallies they touch and their
-    # upsert; the queue rows' delete; RELEASE.
-    expected = 18 + (connection.vendor == "postgresql")
+    # SAVEPOINT; the queue; the aliases in scope; the five flag queries (same text elsewhere, role
+    # titles, siblings, official titles, approved codes); the stored signals; their upsert; the
+    # roles (code, title, family, level); their digests as they were; the mappings' counts; the
+    # digests' upsert; the tallies' increment; the queue rows' delete; RELEASE. PostgreSQL reads
+    # the stored signals and digests as it locks them, after the aliases' ids and two placeholder
+    # INSERTs: three more.
+    expected = 17 + 3 * (connection.vendor == "postgresql")
     with django_assert_num_queries(expected):
         derived.process_queue()
     assert not DerivedQueue.objects.exists()
@@ -186,7 +189,7 @@ def test_a_failed_refresh_keeps_its_queue_for_the_next_run(settings, monkeypatch
         raise RuntimeError("database went away")
 
     monkeypatch.setattr(derived, "refresh", broken)
-    derived._after_commit()  # logs, does not raise: the write is committed already
+    derived.run_queue()  # the task: logs, does not raise (the write is committed already)
     assert DerivedQueue.objects.exists()
     monkeypatch.undo()
     derived.process_queue()
