@@ -1,4 +1,8 @@
-"""`bench load`: the production stack (gunicorn, 4 workers, PostgreSQL) under a team's load; see bench/load.py."""
+"""`bench load`: how many reviewers the production stack serves, and its saturation; see bench/load.py.
+
+BENCH_LOAD_KEEP=1 keeps the database afterwards, BENCH_LOAD_REUSE=1 starts from a kept one. A run
+whose clients could not measure (bench.load.BenchmarkBroken) fails; missed goals are printed.
+"""
 
 import os
 
@@ -6,4 +10,5 @@ from bench.load import run_load
 
 
 def run() -> None:
-    run_load(float(os.environ.get("BENCH_LOAD_SECONDS", "60")), keep=os.environ.get("BENCH_LOAD_KEEP") == "1")
+    reuse = os.environ.get("BENCH_LOAD_REUSE") == "1"
+    run_load(keep=reuse or os.environ.get("BENCH_LOAD_KEEP") == "1", reuse=reuse)

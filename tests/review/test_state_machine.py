@@ -48,6 +48,7 @@ from roles.cards.renderer import render_card
 from roles.models import IMPORT_DECISIONS, ClassificationMapping, DecisionKind, Lease, Role, Sample, TitleAlias
 from roles.services import save_alias, save_mapping
 from roles.soc import suggest_mappings
+from roles.tasks import suggest_mappings_job
 from taxonomy.models import TaxonomyNode
 from taxonomy.services import save_node
 from tests.review.invariants import (
@@ -363,14 +364,25 @@ class ReviewMachine(RuleBasedStateMachine):
             assert workflow.holds_explicitly(actor, IMPORT_DECISIONS), f"{key} approved by an import of {actor}"
         self._step("import card" + (" with claims" if claim and decisions else ""), actor, before)
 
-    @rule(user=actor_index)
-    def suggest(self, user):
-        """The SOC coder's suggestion for a role without a detailed mapping: a new mapping, open."""
+    @rule(user=actor_index, later=st.booleans())
+    def suggest(self, user, later):
+        """The SOC coder's suggestion for a role without a detailed mapping: a new mapping, open.
+
+        `later`: as the task worker's job makes it for a curator's many roles, which writes
+        nothing for an actor who may not add mappings.
+        """
         actor, before = self.users[user], self._snapshot()
-        result = suggest_mappings(roles=[self.role], actor=actor)
-        for mapping in result.created:
+        if later:
+            count = ClassificationMapping.objects.count()
+            outcome = suggest_mappings_job.call([self.role.pk], actor.pk)
+            if not actor.has_perm("roles.add_classificationmapping"):
+                assert outcome["refused"] == 1 and ClassificationMapping.objects.count() == count
+            created = ClassificationMapping.objects.filter(source="suggested").order_by("-pk")[: outcome["created"]]
+        else:
+            created = suggest_mappings(roles=[self.role], actor=actor).created
+        for mapping in created:
             assert (mapping.status, mapping.created_by_id) == ("needs_review", actor.pk)
-        self._step("suggest mapping", actor, before)
+        self._step("suggest mapping" + (" (job)" if later else ""), actor, before)
 
     @rule(user=actor_index)
     def move_specialization(self, user):
