@@ -27,6 +27,7 @@ from roles.flags import (  # noqa: F401 - the review pages read the flags from h
     level_flag,
     reference_evidence,
     reference_flag,
+    stored_flags,
 )
 from roles.models import (
     Assignment,
@@ -217,8 +218,8 @@ def assignment_summaries(assignments: list[Assignment]) -> list[AssignmentSummar
 def alias_queue() -> QuerySet[TitleAlias]:
     """All aliases with what a queue row shows joined in; filter with review.filters.AliasFilter."""
     # content_changed_by: the queue names who changed a reopened alias.
-    # lease__holder: who holds the alias ("Review next"), if anyone.
-    return TitleAlias.objects.with_related().select_related("content_changed_by", "lease__holder")
+    # lease__holder: who holds the alias ("Review next"), if anyone; signals: its stored flags.
+    return TitleAlias.objects.with_related().select_related("content_changed_by", "lease__holder", "signals")
 
 
 def mapping_queue() -> QuerySet[ClassificationMapping]:

@@ -34,3 +34,8 @@ urlpatterns += [
     path(f"mappings/<int:pk>/{action}/", views.mapping_decide, {"action": action}, name=f"mapping-{action}")
     for action in ("approve", "reject", "reopen", "refine", "replace")
 ]
+# A queue row's folds, loaded when a reviewer opens them: /review/mappings/7/coder/.
+urlpatterns += [
+    path(f"mappings/<int:pk>/{part}/", views.mapping_fold, {"part": part}, name=f"mapping-{part}")
+    for part in ("coder", "neighbours")
+]

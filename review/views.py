@@ -17,7 +17,7 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -54,8 +54,8 @@ from .forms import (
     read_shown,
     sign_shown,
 )
+from .rendering import QUEUE_WIDGETS
 from .selectors import (
-    alias_flags,
     alias_queue,
     assigned_q,
     assignment_summaries,
@@ -83,6 +83,7 @@ from .selectors import (
     pending_reference_elsewhere,
     ranked_codes,
     reference_evidence,
+    stored_flags,
     title_mismatch,
     verdicts,
 )
@@ -409,6 +410,7 @@ def alias_queue_view(request: HttpRequest) -> HttpResponse:
     filterset = AliasFilter(
         _queue_data(request.GET, TitleAlias.Status.PENDING), queryset=alias_queue(), request=request
     )
+    filterset.form.renderer = QUEUE_WIDGETS
     page = None
     rows = []
     if filterset.is_valid():
@@ -419,13 +421,13 @@ def alias_queue_view(request: HttpRequest) -> HttpResponse:
         items = list(page.object_list)
         overdue = overdue_nodes()
         references = reference_evidence(items)
-        flags = alias_flags(items, references)
         changes = content_changes(items)
+        # The rows' markup: review/templatetags/queue_rows.py.
         rows = [
             {
                 "item": a,
                 "references": references.get(a.pk, []),
-                "flags": flags.get(a.pk, []),
+                "flags": stored_flags(a),
                 "changes": changes.get(a.pk, []),
                 "four_eyes": four_eyes_reason(request.user, a),
                 "hold": _hold(a, request.user),
@@ -440,8 +442,11 @@ def alias_queue_view(request: HttpRequest) -> HttpResponse:
         "rows": rows,
         "can_decide": can_review(request.user, TitleAlias),
         "query": request.GET.urlencode(),
+        # Where each decision form returns: this page, as the address has it.
+        "next_path": request.get_full_path(),
         # The threshold a reviewer chose stays in the address, and in the box.
-        "threshold_form": ThresholdForm(initial={"threshold": _threshold(request.GET.get("threshold"))}),
+        "threshold_form": ThresholdForm(initial={"threshold": _threshold(request.GET.get("threshold"))},
+                                        renderer=QUEUE_WIDGETS),
         # What this page shows, signed: the bulk form decides these rows at these versions only.
         "shown": sign_shown(request.user, [(row["item"].pk, row["item"].version) for row in rows]),
     })
@@ -450,13 +455,18 @@ def alias_queue_view(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def alias_decide(request: HttpRequest, pk: int, action: str) -> HttpResponse:
-    """Approve, reject or reopen one alias (`action` comes from the URL pattern)."""
-    alias = get_object_or_404(TitleAlias, pk=pk)
+    """Approve, reject or reopen one alias (`action` comes from the URL pattern).
+
+    The review core reads the alias once, locked: the view does not read it first (a missing
+    one is a 404 all the same).
+    """
     form = (ApproveForm if action == "approve" else ReasonForm)(request.POST)
     queue = reverse("review:aliases")
     if not form.is_valid():
+        alias = get_object_or_404(TitleAlias, pk=pk)
         errors = " ".join(e for field_errors in form.errors.values() for e in field_errors)
         return _refused(request, f"“{alias.alias}”: {errors}", queue, status=400)
+    alias = TitleAlias(pk=pk)
     version = form.cleaned_data["version"]
     try:
         if action == "approve":
@@ -469,6 +479,8 @@ def alias_decide(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             )
         else:
             done = services.reopen_alias(alias=alias, actor=request.user, reason=form.cleaned_data["reason"])
+    except services.ItemGone:
+        raise Http404("No such alias.") from None
     except services.ReviewError as exc:
         return _refused(request, exc, queue)
     past = {"approve": "approved", "reject": "rejected", "reopen": "reopened"}[action]
@@ -598,10 +610,17 @@ def alias_threshold(request: HttpRequest) -> HttpResponse:
 @permission_required(VIEW_MAPPINGS, raise_exception=True)
 @require_GET
 def mapping_queue_view(request: HttpRequest) -> HttpResponse:
+    """The mapping queue: each row's coder reasons, next codes and neighbours fold away, and load when opened.
+
+    The folds are review:mapping-coder and review:mapping-neighbours; without a script, a link
+    to the mapping's page, which shows them all.
+    """
     filterset = MappingFilter(
         _queue_data(request.GET, ClassificationMapping.Status.NEEDS_REVIEW), queryset=mapping_queue(), request=request
     )
+    filterset.form.renderer = QUEUE_WIDGETS
     page, rows = None, []
+    next_path = request.get_full_path()
     if filterset.is_valid():
         try:
             page = _keyset_page(request, filterset, "mappings")
@@ -612,6 +631,7 @@ def mapping_queue_view(request: HttpRequest) -> HttpResponse:
         changes = content_changes(items)
         neighbours = _neighbours_for([m.role for m in items])
         coder = coder_views(items)
+        # The rows' markup: review/templatetags/queue_rows.py.
         rows = [
             {
                 "item": m,
@@ -633,8 +653,32 @@ def mapping_queue_view(request: HttpRequest) -> HttpResponse:
         "filterset": filterset, "page": page, "rows": rows,
         "can_decide": can_review(request.user, ClassificationMapping),
         "query": request.GET.urlencode(),
+        "next_path": next_path,
         "filters_active": _active_filters(request.GET),
     })
+
+
+@login_required
+@permission_required(VIEW_MAPPINGS, raise_exception=True)
+@require_GET
+def mapping_fold(request: HttpRequest, pk: int, part: str) -> HttpResponse:
+    """A fold of a mapping queue row, as HTML for the queue's script to put in place when a reviewer opens it.
+
+    `part` (from the URL pattern): "coder", the coder's reasons for its best code and its next
+    codes with their refine links; or "neighbours", how the nearest roles are mapped. A form in
+    the fold returns to `next` (a local path; the mapping queue otherwise).
+    """
+    mapping = get_object_or_404(mapping_queue(), pk=pk)
+    context: dict[str, Any] = {
+        "mapping": mapping,
+        "next_path": safe_next(request, request.GET.get("next"), reverse("review:mappings")),
+    }
+    if part == "coder":
+        context.update(coder=coder_views([mapping])[mapping.pk],
+                       can_decide=can_review(request.user, ClassificationMapping))
+        return render(request, "review/_coder_more.html", context)
+    context["neighbours"] = _neighbours_for([mapping.role]).get(mapping.role_id, [])
+    return render(request, "review/_neighbours_list.html", context)
 
 
 @login_required

@@ -120,6 +120,7 @@ def derived_after_commit(settings):
 DATABASE_INDEPENDENT = (
     "tests/browser/test_accessibility.py",
     "tests/browser/test_card_page.py",
+    "tests/browser/test_folds.py",
     "tests/browser/test_layout.py",
     "tests/browser/test_phone.py",
     "tests/browser/test_review_flows.py",

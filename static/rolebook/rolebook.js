@@ -141,6 +141,29 @@
     }
   }
 
+  // -- Folds in queue rows: what the server left out of the page loads when a reviewer opens it --
+  // A <details data-fold="URL"> holds a link to the same content on the item's page; the first
+  // time it opens, the fragment at URL replaces the link. A failed load keeps the link.
+
+  function loadFold(fold) {
+    var body = $(".fold-body", fold);
+    if (!window.fetch || !body || fold.getAttribute("data-loaded")) return;
+    fold.setAttribute("data-loaded", "1");
+    body.setAttribute("aria-busy", "true");
+    fetch(fold.getAttribute("data-fold"), {credentials: "same-origin", headers: {"Accept": "text/html"}})
+      .then(function (response) {
+        if (!response.ok) throw new Error(String(response.status));
+        return response.text();
+      })
+      .then(function (html) { body.innerHTML = html; })
+      .catch(function () { fold.removeAttribute("data-loaded"); })
+      .then(function () { body.removeAttribute("aria-busy"); });
+  }
+
+  $$("details[data-fold]").forEach(function (fold) {
+    fold.addEventListener("toggle", function () { if (fold.open) loadFold(fold); });
+  });
+
   var help = $("#key-help");
   $$("[data-open-help]").forEach(function (link) {
     link.addEventListener("click", function (event) {
