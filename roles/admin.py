@@ -6,6 +6,7 @@ typed on the form, and content changes send decided items back to review.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from django import forms
@@ -23,7 +24,7 @@ from taxonomy.models import OccupationCode
 from . import services, soc
 from .admin_cards import can_import_cards, import_cards_view
 from .admin_review import ReviewActions
-from .forms import AliasInlineFormSet
+from .forms import DIRECT_RENDERER, AliasInlineFormSet, RoleEditorTable, RowForm, RowFormSet, fieldsets_html
 from .models import (
     LEAD_REVIEW,
     Assignment,
@@ -165,35 +166,70 @@ class LinesField(forms.CharField):
 
 
 class RoleForm(ReasonForm):
+    default_renderer = DIRECT_RENDERER  # the plain widgets written directly (roles.forms)
     plan = LinesField(required=False, help_text="One step per line, in order.")
     core_outputs = LinesField(required=False, help_text="One output per line; may be empty.")
 
 
-class ComponentInline(VersionedInline, admin.TabularInline):
+# What the lists of one role editor page share (ComponentInline), for as long as its request lives.
+_PER_REQUEST: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def per_request(request: HttpRequest, *key) -> dict:
+    """A dict for `key` that lives as long as `request` does."""
+    return _PER_REQUEST.setdefault(request, {}).setdefault(key, {})
+
+
+class RoleEditorInline(VersionedInline, admin.TabularInline):
+    """A list of the role editor: rows drawn and checked by roles.forms, the table by a template without white space.
+
+    A role holds a hundred rows and more across its eight lists (40 components and 55 aliases
+    is a typical role): per row, Django's template, a query for the row's key and one per check
+    constraint would cost more than the rest of the page.
+    """
+
+    template = "admin/roles/tabular_inline.html"
+    form = RowForm
+    formset = RowFormSet
+    classes = ["collapse"]
+    extra = 0
+
+    def get_formset(self, request, obj=None, **kwargs):
+        # The formset's own parts (its management form) drawn like its rows.
+        return super().get_formset(request, obj, renderer=DIRECT_RENDERER, **kwargs)
+
+
+class ComponentInline(RoleEditorInline):
     """The components of one kind (a subclass per kind), folded, one short line each."""
 
     model = Component
     kind: str = ""
     fields = ["position", "text", "prevalence", "scope"]
     ordering = ["position", "pk"]
-    extra = 0
-    classes = ["collapse"]
     formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 70})}}
 
-    def get_queryset(self, request):
-        return super().get_queryset(request).filter(kind=self.kind)
-
     def get_formset(self, request, obj=None, **kwargs):
-        formset = super().get_formset(request, obj, **kwargs)
+        # The six kinds are one model with the same fields: a page builds their formset class once
+        # and reads their rows in one query (all kinds, in order), each list taking its own.
+        shared = per_request(request, "components", obj.pk if obj else None) if not kwargs else {}
+        if "formset" not in shared:
+            shared["formset"] = super().get_formset(request, obj, **kwargs)
         kind = self.kind
 
-        class KindFormSet(formset):
+        class KindFormSet(shared["formset"]):
             # Six inlines share one relation: each needs a prefix of its own, and new rows their kind.
             component_kind = kind
 
             @classmethod
             def get_default_prefix(cls):
                 return f"components-{kind}"
+
+            def get_queryset(self):
+                if not hasattr(self, "_queryset"):
+                    if "rows" not in shared:
+                        shared["rows"] = list(super().get_queryset())
+                    self._queryset = [component for component in shared["rows"] if component.kind == kind]
+                return self._queryset
 
             def save_new(self, form, commit=True):
                 form.instance.kind = kind
@@ -230,13 +266,12 @@ COMPONENT_INLINES = [ResponsibilityInline, TaskInline, SkillInline, KnowledgeInl
                      QualificationInline]
 
 
-class TitleAliasInline(VersionedInline, admin.TabularInline):
+class TitleAliasInline(RoleEditorInline):
     model = TitleAlias
     formset = AliasInlineFormSet  # the (role, alias) constraint, checked as a form error
-    classes = ["collapse"]
     fields = ["alias", "alias_type", "confidence", "band", "source", "status", "decided_at", "decided_by"]
     readonly_fields = ["band", "status", "decided_at", "decided_by"]
-    extra = 0
+    ordering = ["pk"]  # the model's order within one role, without its join to the role for the code
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("decided_by")
@@ -249,12 +284,11 @@ class TitleAliasInline(VersionedInline, admin.TabularInline):
         return search_with_role_code(self, request, queryset, search_term, ("alias",))
 
 
-class ClassificationMappingInline(VersionedInline, admin.TabularInline):
+class ClassificationMappingInline(RoleEditorInline):
     model = ClassificationMapping
-    classes = ["collapse"]
     fields = ["scheme", "code", "title", "occupation", "source", "status", "decided_by", "decided_at"]
     readonly_fields = ["occupation", "status", "decided_by", "decided_at"]
-    extra = 0
+    ordering = ["scheme", "code"]  # the model's order within one role (see TitleAliasInline)
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("occupation", "decided_by")
@@ -263,6 +297,7 @@ class ClassificationMappingInline(VersionedInline, admin.TabularInline):
 @admin.register(Role)
 class RoleAdmin(ScalableChangeList, ServiceSavingAdmin):
     form = RoleForm
+    change_form_template = "admin/roles/role/change_form.html"
     # The story's paragraphs start at three lines and grow as they fill (static/rolebook/admin.js).
     formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 3, "cols": 90,
                                                                              "data-autogrow": "1"})}}
@@ -289,6 +324,24 @@ class RoleAdmin(ScalableChangeList, ServiceSavingAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).with_related()
 
+    def render_change_form(self, request, context, *args, **kwargs):
+        # The role's own fields, written by roles.forms (admin/roles/role/change_form.html prints them).
+        context["fieldsets_html"] = fieldsets_html(context["adminform"])
+        return super().render_change_form(request, context, *args, **kwargs)
+
+    def get_inline_formsets(self, request, formsets, inline_instances, obj=None):
+        # Django's, each with its rows written by roles.forms (admin/roles/tabular_inline.html prints them).
+        return [RoleEditorTable.of(inline_admin_formset)
+                for inline_admin_formset in super().get_inline_formsets(request, formsets, inline_instances, obj)]
+
+    def get_formset_kwargs(self, request, obj, inline, prefix):
+        if request.method != "POST" or "_saveasnew" in request.POST:
+            return super().get_formset_kwargs(request, obj, inline, prefix)
+        # Django's, less its copy of the POST per inline (made for "Save as new" to blank the rows'
+        # keys, a button this form has not): eight copies of a thousand fields cost more than the save.
+        return {"instance": obj, "prefix": prefix, "queryset": inline.get_queryset(request),
+                "data": request.POST, "files": request.FILES, "save_as_new": False}
+
     def get_urls(self):
         # Before the defaults: "<path:object_id>/" would otherwise catch "import/".
         upload = path(
@@ -312,6 +365,15 @@ class RoleAdmin(ScalableChangeList, ServiceSavingAdmin):
 
     @admin.action(description="Suggest SOC mappings for the selected roles", permissions=["add_mapping"])
     def suggest_soc_mappings(self, request, queryset):
+        if queryset.count() > soc.SUGGEST_IN_REQUEST:
+            queued = soc.suggest_mappings_later(roles=queryset, actor=request.user)
+            self.message_user(
+                request,
+                f"Suggesting SOC mappings for {queued} roles in the background: the bell tells you when they "
+                "are ready for review.",
+                messages.SUCCESS,
+            )
+            return
         result = soc.suggest_mappings(roles=queryset, actor=request.user)
         if result.created:
             codes = ", ".join(f"{m.role.code} → {m.code}" for m in result.created[:20])

@@ -331,7 +331,8 @@ def test_queries_are_constant_per_batch(reference_soc, groups, actor, django_ass
     permissions, read once by the state machine (2); aliases and mappings (2 each), each
     batch followed by its decisions' Decision rows (1 each), the aliases' roles marked stale by the
     review core (1; the mappings' roles are the same, marked once per transaction); every role's
-    id, for roles.derived (1; all marked already); release savepoint; on PostgreSQL, ANALYZE of the tables it filled (1).
+    id, for roles.derived (1; all marked already); release savepoint; on PostgreSQL, ANALYZE of
+    the tables it filled (1).
     """
     from django.db import connection
 
