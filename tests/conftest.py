@@ -132,6 +132,7 @@ DATABASE_INDEPENDENT = (
     "tests/api/test_schemathesis.py",
     "tests/framework/test_admin_matrix.py",
     "tests/review/test_url_matrix.py",
+    "tests/review/test_queue_render.py",
     "tests/review/test_state_machine.py",
 )
 

@@ -24,6 +24,7 @@ from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.db import connection
 from playwright.sync_api import expect
 
+from framework.serve import WORKER
 from roles.models import TitleAlias
 from roles.services import save_alias
 from tests.browser.conftest import CHROMIUM_ARGS, TIMEOUT_MS, login  # noqa: F401
@@ -80,12 +81,15 @@ def static_root(tmp_path_factory):
 
 @pytest.fixture
 def gunicorn(transactional_db, static_root, tmp_path):
-    """gunicorn with two workers on a free loopback port; yields its base URL and stops it afterwards."""
+    """gunicorn with two workers on a free loopback port, and the task worker beside it as `make serve` runs
+    it; yields the base URL and the two logs, and stops both afterwards."""
     port = _free_port()
     log = (tmp_path / "gunicorn.log").open("w")
+    worker_log = (tmp_path / "worker.log").open("w")
     env = _production_env(DJANGO_STATIC_ROOT=str(static_root), ROLEBOOK_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY="2")
     process = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", "python:framework.gunicorn_conf"],
                                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    worker = subprocess.Popen(WORKER, cwd=ROOT, env=env, stdout=worker_log, stderr=subprocess.STDOUT)
     url = f"http://localhost:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -99,11 +103,13 @@ def gunicorn(transactional_db, static_root, tmp_path):
             if process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail("gunicorn did not start:\n" + (tmp_path / "gunicorn.log").read_text(), pytrace=False)
             time.sleep(0.2)
-        yield SimpleNamespace(url=url, log=tmp_path / "gunicorn.log")
+        yield SimpleNamespace(url=url, log=tmp_path / "gunicorn.log", worker_log=tmp_path / "worker.log")
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        for child in (process, worker):
+            child.terminate()
+            child.wait(timeout=30)
         log.close()
+        worker_log.close()
 
 
 @pytest.fixture
@@ -183,7 +189,11 @@ def test_a_reviewers_decisions_reach_the_curators_bell_through_gunicorn(browser,
     log = gunicorn.log.read_text()
     assert '"logger": "rolebook.review", "message": "reject the alias “Data Janitor” → rejected by rita"' in log
     assert '"path": "/review/aliases/' in log
-    assert "notification email: rejected to carl (1 item)" in log  # sent after commit (console backend)
+    # Sent after the commit by the task worker (the console backend): it polls every second.
+    deadline = time.monotonic() + 30
+    while "notification email: rejected to carl (1 item)" not in gunicorn.worker_log.read_text():
+        assert time.monotonic() < deadline, gunicorn.worker_log.read_text()[-3000:]
+        time.sleep(0.3)
     assert '"status": 500' not in log
     # Nothing inline anywhere: a style="" attribute (e.g. from a form widget's attrs) is refused too.
     assert violations == [], violations
