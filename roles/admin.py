@@ -193,6 +193,7 @@ class RoleEditorInline(VersionedInline, admin.TabularInline):
     formset = RowFormSet
     classes = ["collapse"]
     extra = 0
+    view_on_site = False  # no row has a page of its own: no link to look for per row
 
     def get_formset(self, request, obj=None, **kwargs):
         # The formset's own parts (its management form) drawn like its rows.

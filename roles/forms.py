@@ -2,13 +2,18 @@
 
 The role editor (RoleAdmin's change form) holds a hundred rows and more: six lists of components,
 the aliases and the mappings, 40 components and 55 aliases on a typical role. What Django does
-once per row is what the page costs, so the rows are built here to do little per row:
+once per row is what the page costs, so the rows do little per row:
 
-* DirectRenderer writes the plain widgets (inputs, text areas, selects) and the empty error lists
-  as Django's templates do, without the template engine;
-* RoleEditorTable writes each table row as admin/edit_inline/tabular.html does, in Python;
-* RowFormSet resolves the rows' keys among the rows it loaded, and RowForm validates only the
-  rows that changed: Django spends a query per row on each (see their docstrings).
+* DirectRenderer writes the plain widgets (inputs, text areas, selects, labels) and the empty
+  error lists as Django's templates do, without the template engine; RowBoundField writes an
+  unbound row's inputs straight from their widgets;
+* RoleEditorTable writes each list's header and rows as admin/edit_inline/tabular.html does,
+  and fieldsets_html the role's own fields as admin/includes/fieldset.html does, in Python;
+* RowForm copies its fields the short way (RowFields) and checks only the rows that changed
+  against their model; RowFormSet finds the rows' posted keys among the rows it loaded. Django
+  spends a query per row on each of those checks and keys.
+
+tests/roles/test_admin_role_form.py holds each of them to the markup Django's own would write.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import re
 from django.contrib.admin import helpers
 from django.contrib.admin.templatetags.admin_modify import cell_count
 from django.contrib.admin.utils import flatten_fieldsets, quote
-from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, FieldDoesNotExist, ValidationError
 from django.forms import BoundField, ChoiceField, Field
 from django.forms.models import BaseInlineFormSet, ModelChoiceField
 from django.forms.renderers import BaseRenderer, get_default_renderer
@@ -31,7 +36,7 @@ from django.urls import reverse
 from django.utils.formats import localize
 from django.utils.functional import cached_property
 from django.utils.html import strip_tags
-from django.utils.safestring import mark_safe
+from django.utils.safestring import SafeString
 from django.utils.text import capfirst
 from django.utils.translation import gettext
 
@@ -194,8 +199,8 @@ class RowBoundField(BoundField):
 
     Its help text is in the column's header, so the input does not point to one beside it. It
     has an id only where something refers to it: in a submitted form, where its error message
-    (`…_error`) points back at it, and in widgets that label their parts (radio buttons). A row
-    of the role editor otherwise spent a fifth of its bytes on ids nothing used.
+    (`…_error`) points back at it, and in widgets that label their parts (radio buttons). The
+    role editor otherwise spent an eighth of its bytes on ids nothing used.
     """
 
     @property
@@ -240,8 +245,8 @@ class RowBoundField(BoundField):
         if self.field.disabled:
             attrs["disabled"] = True
         value = widget.format_value(self.value())
-        return mark_safe(write({"widget": {"type": getattr(widget, "input_type", None), "name": self.html_name,
-                                           "value": value, "attrs": attrs}}))
+        return SafeString(write({"widget": {"type": getattr(widget, "input_type", None), "name": self.html_name,
+                                            "value": value, "attrs": attrs}}))
 
 
 @functools.cache
@@ -313,9 +318,9 @@ class RowForm(VersionedForm):
     model's validation too, where each check constraint is a query. Changed, new and deleted
     rows are validated in full.
 
-    Every form copies its class's fields (BaseForm.__init__ deep-copies `base_fields`); a
-    hundred rows made that a fifth of the page's time, most of it copy.copy()'s general
-    machinery, so the copies are made by copy_field() instead.
+    Every form copies its class's fields (BaseForm.__init__ deep-copies `base_fields`), a
+    hundred times per page; most of that was copy.copy()'s general machinery, so the copies are
+    made by copy_field() instead.
     """
 
     default_renderer = DIRECT_RENDERER
@@ -344,9 +349,13 @@ class RowPkField(ModelChoiceField):
     Django's field does.
     """
 
-    def __init__(self, formset: BaseInlineFormSet, field: ModelChoiceField):
-        super().__init__(field.queryset, initial=field.initial, required=False, widget=field.widget)
-        self.formset = formset
+    @classmethod
+    def replacing(cls, field: ModelChoiceField, formset: BaseInlineFormSet) -> RowPkField:
+        """`field` (the key field BaseModelFormSet.add_fields() made for the row), as a RowPkField of `formset`."""
+        row_field = cls.__new__(cls)
+        row_field.__dict__.update(field.__dict__)  # its queryset, widget and initial value: a field made a moment ago
+        row_field.formset = formset
+        return row_field
 
     def to_python(self, value):
         if value in self.empty_values:
@@ -369,7 +378,7 @@ class RowFormSet(BaseInlineFormSet):
         super().add_fields(form, index)
         name = self._pk_field.name
         if form.is_bound and self._pk_field != self.fk and isinstance(form.fields.get(name), ModelChoiceField):
-            form.fields[name] = RowPkField(self, form.fields[name])
+            form.fields[name] = RowPkField.replacing(form.fields[name], self)
 
     @cached_property
     def empty_form(self):
@@ -394,7 +403,8 @@ class AliasInlineFormSet(RowFormSet):
     def clean(self) -> None:
         """Add an "alias" error to each row whose alias the role would then hold twice."""
         super().clean()
-        deleted = {form.instance.pk for form in self.deleted_forms if form.instance.pk}
+        deleted_forms = self.deleted_forms  # a property that checks every row again each time it is read
+        deleted = {form.instance.pk for form in deleted_forms if form.instance.pk}
         # What the role holds now, row by row (rows not shown in the form included).
         stored = {}
         if self.instance.pk is not None:
@@ -405,7 +415,7 @@ class AliasInlineFormSet(RowFormSet):
             }
         rows = [
             form for form in self.forms
-            if form not in self.deleted_forms and form.cleaned_data.get("alias") and not form.errors.get("alias")
+            if form not in deleted_forms and form.cleaned_data.get("alias") and not form.errors.get("alias")
         ]
         wanted: dict[str, list] = {}
         for form in rows:
@@ -428,16 +438,16 @@ class AliasInlineFormSet(RowFormSet):
 
 
 class RoleEditorTable(helpers.InlineAdminFormSet):
-    """One of the role editor's tables: Django's InlineAdminFormSet, with its rows written in Python.
+    """One of the role editor's lists: Django's InlineAdminFormSet, with its header and rows written in Python.
 
-    templates/admin/roles/tabular_inline.html draws the table and its header, and prints `rows`:
-    each is admin/edit_inline/tabular.html's row, with two differences. Hidden inputs (the
-    row's version) sit beside its key in the first cell instead of in an empty column of their
-    own, and the hidden parent key is left out: an inline's foreign key field takes the formset's
-    parent when none is posted. The cells are Django's own: the BoundField of an input, the
-    admin's display of a read-only field, taken from the row's form by name (Django's
-    fieldset, line and field wrappers add nothing to a table row). `media` is the formset's,
-    once, instead of once per row.
+    templates/admin/roles/tabular_inline.html draws the table around `head` and `rows`: they
+    are admin/edit_inline/tabular.html's, with two differences. Hidden inputs (the row's
+    version) sit beside its key in the first cell instead of in a hidden column of their own,
+    and the hidden parent key is left out: an inline's foreign key field takes the formset's
+    parent when none is posted. The cells are Django's own: the BoundField of an input (see
+    RowBoundField), the admin's display of a read-only field, taken from the row's form by name
+    (Django's fieldset, line and field wrappers add nothing to a table row). `media` is the
+    formset's, once, instead of once per row.
     """
 
     @classmethod
@@ -451,6 +461,12 @@ class RoleEditorTable(helpers.InlineAdminFormSet):
     def media(self):
         # Every row is the same form: the formset's media (its first form's) stands for all of them.
         return self.opts.media + self.formset.media
+
+    @cached_property
+    def explicit_pk(self) -> bool:
+        """Whether rows carry their key in a hidden input (as InlineAdminForm.needs_explicit_pk_field: all alike)."""
+        any_row = helpers.InlineAdminForm(self.formset, self.formset.empty_form, self.fieldsets, {}, None)
+        return any_row.needs_explicit_pk_field()
 
     @cached_property
     def columns(self) -> list:
@@ -476,18 +492,20 @@ class RoleEditorTable(helpers.InlineAdminFormSet):
             parts.append("</th>")
         deletable = self.formset.can_delete and self.has_delete_permission
         parts.append(f"<th>{gettext('Delete?') if deletable else ''}</th></tr>")
-        return mark_safe("".join(parts))
+        return SafeString("".join(parts))
 
-    def rows(self):
+    def rows(self) -> str:
+        """The body's rows (the empty row that "Add another" copies last, when rows may be added)."""
         admin_forms = list(self)
         last = len(admin_forms) - 1
-        for index, admin_form in enumerate(admin_forms):
-            yield mark_safe(self.row(admin_form, index, empty=index == last and self.has_add_permission))
+        return SafeString("\n".join(self.row(admin_form, index, empty=index == last and self.has_add_permission)
+                                    for index, admin_form in enumerate(admin_forms)))
 
     def row(self, admin_form: helpers.InlineAdminForm, index: int, empty: bool) -> str:
+        """One row: its errors, its first cell (caption, key, hidden inputs), a cell per column, the delete cell."""
         parts = []
-        errors = admin_form.form.non_field_errors()
-        if errors:
+        if NON_FIELD_ERRORS in admin_form.form.errors:
+            errors = admin_form.form.non_field_errors()
             parts.append(f'<tr class="row-form-errors"><td colspan="{cell_count(admin_form)}">{errors}</td></tr>')
         has_original = bool(admin_form.original or admin_form.show_url)
         parts.append(
@@ -496,8 +514,8 @@ class RoleEditorTable(helpers.InlineAdminFormSet):
         )
         if has_original:
             parts.append(f"<p>{self.caption(admin_form)}</p>")
-        if admin_form.needs_explicit_pk_field():
-            parts.append(str(admin_form.pk_field().field))
+        if self.explicit_pk:
+            parts.append(str(admin_form.form[self.formset._pk_field.name]))
         cells = []
         for name in self.columns:
             if name in admin_form.readonly_fields:
@@ -531,7 +549,11 @@ class RoleEditorTable(helpers.InlineAdminFormSet):
                 key = (name, value)
                 if key in self.shown:
                     return self.shown[key]
-        field = helpers.AdminReadonlyField(form, name, is_first=False, model_admin=self.opts)
+        field = self.readonly_fields_by_name.get(name)
+        if field is None:
+            field = self.readonly_fields_by_name[name] = helpers.AdminReadonlyField(
+                form, name, is_first=False, model_admin=self.opts)
+        field.form = form  # what it shows is the row's: its label and help are the column's
         css = field.field["name"]
         cell = "" if field.field["is_hidden"] else (
             f'<td class="{f"field-{css}" if css else ""}"><p>{field.contents()}</p></td>')
@@ -541,6 +563,11 @@ class RoleEditorTable(helpers.InlineAdminFormSet):
             except TypeError:  # an unhashable value: shown, not kept
                 pass
         return cell
+
+    @cached_property
+    def readonly_fields_by_name(self) -> dict:
+        """One AdminReadonlyField per read-only column, pointed at each row's form in turn."""
+        return {}
 
     @cached_property
     def shown(self) -> dict:
@@ -615,7 +642,7 @@ def fieldsets_html(adminform: helpers.AdminForm) -> str:
         for line in fieldset:
             parts.append(fieldline_html(line))
         parts.append(f'{"</details>" if collapsible else ""}</fieldset>')
-    return mark_safe("".join(parts))
+    return SafeString("".join(parts))
 
 
 def fieldline_html(line: helpers.Fieldline) -> str:

@@ -266,3 +266,69 @@ def test_a_row_form_gets_its_own_copies_of_its_fields_as_deepcopy_makes_them():
     assert copied["choice"].widget.choices is not Widgets.base_fields["choice"].widget.choices
     copied["text"].widget.attrs["class"] = "changed"
     assert "class" not in Widgets.base_fields["text"].widget.attrs
+
+
+class RowWidgets(Widgets):
+    """The widgets above, in a row form's fields (RowBoundField) and renderer."""
+
+    def __init__(self, *args, **kwargs):
+        from roles.forms import DIRECT_RENDERER, RowBoundField
+
+        super().__init__(*args, renderer=DIRECT_RENDERER, **kwargs)
+        self.bound_field_class = RowBoundField
+        self.fields["text"].disabled = True
+        self.fields["number"].localize = True
+
+
+def without_ids(html: str) -> str:
+    """Django's markup less what an unbound row leaves out: ids, and pointers to help text not beside it."""
+    return re.sub(r' (id|aria-describedby)="[^"]*"', "", html)
+
+
+@pytest.mark.parametrize("required", [True, False])
+@pytest.mark.parametrize("name", ["text", "number", "area", "choice", "flag", "hidden"])
+def test_an_unbound_row_writes_its_inputs_as_django_does_less_the_ids(name, required):
+    django, row = Widgets(initial={name: "5"}), RowWidgets(initial={name: "5"})
+    django.fields["text"].disabled = True
+    django.fields["number"].localize = True
+    for form in (django, row):
+        form.fields[name].required = required
+        form.use_required_attribute = required
+        form.fields[name].help_text = "Some help"
+    expected = without_ids(str(django[name]))
+    if name == "choice":
+        expected = re.sub(r">\s+<", "><", expected)
+    assert str(row[name]) == expected
+
+
+def test_a_bound_row_keeps_its_ids_for_its_errors():
+    row = RowWidgets(data={"number": "x"})
+    assert 'id="id_number"' in str(row["number"]) and 'aria-describedby="id_number_error"' in str(row["number"])
+
+
+@pytest.mark.parametrize("who", ["curator", "reviewer"])
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_the_role_fields_are_written_as_the_admin_fieldset_template_writes_them(client, groups, who, method):
+    from django.template.loader import render_to_string
+
+    from roles.forms import fieldsets_html
+
+    role = role_with(1)
+    client.force_login(curator() if who == "curator" else reviewer())
+    response = client.get(change_url(role))
+    if method == "POST" and who == "curator":  # a refused save: the errors are drawn too
+        data = change_form_data(response, change_reason="", title="", headline="x" * 5)
+        response = client.post(change_url(role), data)
+        assert response.status_code == 200
+    adminform = response.context["adminform"]
+    expected = "".join(
+        render_to_string("admin/includes/fieldset.html", {"fieldset": fieldset, "heading_level": 2,
+                                                          "prefix": "fieldset", "id_prefix": 0, "id_suffix": i})
+        for i, fieldset in enumerate(adminform)
+    )
+
+    def tidy(html):
+        return re.sub(r">\s+<", "><", html).strip()
+
+    assert tidy(fieldsets_html(adminform)) == tidy(expected)
+    assert tidy(fieldsets_html(adminform)) in tidy(response.content.decode())
