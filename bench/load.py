@@ -9,7 +9,7 @@ migrated, with the reference data and the O*NET-scale demo data set (1,016 roles
 the roles' mappings, all pending, created by the system account so every reviewer may decide
 them), static files collected; gunicorn with framework/gunicorn_conf.py's default worker count
 (2 × cores + 1) and the production settings; and, when the task queue is installed (a `db_worker`
-command exists), the task worker `make serve` runs beside it (framework.serve.WORKER). Clients
+command exists), the task worker `make serve` runs beside it (framework.serve.worker_command). Clients
 talk plain HTTP to gunicorn with `X-Forwarded-Proto: https`, as nginx in front would. Each account
 starts with a session made on the server, as after a login: a login (PBKDF2, about half a second
 of CPU) is no part of the load.
@@ -401,12 +401,12 @@ def start_stack(
 
 
 def _task_worker_command() -> list[str]:
-    """The task worker `make serve` runs (framework.serve.WORKER), else `manage.py db_worker` as it is."""
+    """The task worker `make serve` runs (framework.serve.worker_command), else `manage.py db_worker` as it is."""
     try:
-        from framework.serve import WORKER
-    except ImportError:
+        from framework.serve import worker_command
+    except ImportError:  # an older checkout, measured as a baseline
         return [sys.executable, "-m", "framework.serve", "manage", "db_worker"]
-    return list(WORKER)
+    return worker_command()
 
 
 def _default_workers() -> int:

@@ -2,7 +2,7 @@
 
     python -m framework.serve              # set up, then serve: gunicorn and the task worker(s)
     python -m framework.serve --setup-only # set up and stop (a deploy step, a test)
-    python -m framework.serve worker       # only a task worker (another host; no set-up)
+    python -m framework.serve worker [ID]  # only a task worker (another host; no set-up)
     python -m framework.serve manage ARGS  # any manage.py command with the same settings and .env
 
 Values come from the environment, else from `.env` beside manage.py (or ROLEBOOK_ENV_FILE):
@@ -15,12 +15,16 @@ except the rebuild of derived data made with other settings (`refresh_derived --
 Serving runs gunicorn and ROLEBOOK_TASK_WORKERS task workers (default 1; 0 where other hosts run
 them) as children: a worker that dies is restarted after a pause, SIGTERM and SIGINT reach every
 child, and when gunicorn ends the workers are stopped and its exit status is this one's.
+
+Each worker has a stable id, `<host>-<n>`: one that starts again first puts back the jobs its
+predecessor with that id was running when it died (framework.tasks.requeue_abandoned).
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -65,7 +69,30 @@ def setup() -> None:
 
 
 # The task worker: django-tasks' database worker, polling every second when the queue is empty.
-WORKER = [sys.executable, "manage.py", "db_worker", "--interval", "1", "--queue-name", "*"]
+DB_WORKER = [sys.executable, "manage.py", "db_worker", "--interval", "1", "--queue-name", "*"]
+
+
+def worker_id(number: int = 1) -> str:
+    """The stable id of this host's task worker `number` (db_worker takes up to 64 characters)."""
+    return f"{socket.gethostname()[:54]}-{number}"
+
+
+def worker_command(number: int = 1) -> list[str]:
+    """The command of this host's task worker `number`: `python -m framework.serve worker <id>`."""
+    return [sys.executable, "-m", "framework.serve", "worker", worker_id(number)]
+
+
+def run_worker(ident: str) -> None:
+    """Take back the jobs the last worker `ident` left running, then become db_worker with that id."""
+    import django
+
+    os.chdir(BASE_DIR)
+    django.setup()
+    from framework.tasks import requeue_abandoned
+
+    if requeued := requeue_abandoned(ident):
+        _say(f"task worker {ident}: {requeued} job(s) left running by its last run are queued again")
+    os.execv(sys.executable, [*DB_WORKER, "--worker-id", ident])
 GUNICORN = [sys.executable, "-m", "gunicorn", "--config", "python:framework.gunicorn_conf"]
 RESTART_PAUSE = 5.0
 
@@ -129,14 +156,13 @@ def main(argv: list[str]) -> int:
         execute_from_command_line(["manage.py", *argv[1:]])
         return 0
     if argv[:1] == ["worker"]:
-        os.chdir(BASE_DIR)
-        os.execv(sys.executable, WORKER)
+        run_worker(argv[1] if len(argv) > 1 else worker_id())
     workers = task_workers()
     setup()
     if "--setup-only" in argv:
         return 0
     _say(f"starting gunicorn and {workers} task worker{'s' if workers != 1 else ''}")
-    commands = {"gunicorn": GUNICORN, **{f"task worker {i + 1}": WORKER for i in range(workers)}}
+    commands = {"gunicorn": GUNICORN, **{f"task worker {i}": worker_command(i) for i in range(1, workers + 1)}}
     return supervise(commands, restart=set(commands) - {"gunicorn"}, main_child="gunicorn")
 
 

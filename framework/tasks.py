@@ -75,3 +75,22 @@ def drop_waiting(task: Task) -> int:
     waiting = DBTaskResult.objects.ready().filter(task_path=task.module_path, backend_name=task.backend)
     deleted, _ = waiting.delete()
     return deleted
+
+
+def requeue_abandoned(worker_id: str) -> int:
+    """Put back the jobs that worker `worker_id` was running when it died; return how many.
+
+    A worker killed halfway through a job leaves it RUNNING for good: django-tasks' database
+    worker never looks at it again. Rolebook's workers have stable ids (framework/serve.py), so
+    the next worker with the same id, before taking any job, hands its predecessor's back to the
+    queue: each runs again from the start. Every job here may run twice (the derived refresh and
+    release builds redo their work; an email may go out twice, rather than never).
+    """
+    from django_tasks.base import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    with transaction.atomic():
+        running = DBTaskResult.objects.running().select_for_update().only("pk", "worker_ids")
+        abandoned = [job.pk for job in running if job.worker_ids and job.worker_ids[-1] == worker_id]
+        return DBTaskResult.objects.filter(pk__in=abandoned, status=TaskResultStatus.RUNNING).update(
+            status=TaskResultStatus.READY, started_at=None)

@@ -8,5 +8,7 @@ app_name = "releases"
 
 urlpatterns = [
     path("", views.release_page, name="release"),
-    path("download/", views.release_download, name="download"),
+    path("build/", views.release_build, name="request-build"),
+    path("build/<uuid:build>/", views.build_page, name="build"),
+    path("build/<uuid:build>/download/", views.build_download, name="build-download"),
 ]

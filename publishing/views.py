@@ -1,28 +1,28 @@
 """The "Export approved release" page and its zip download, for reviewers and superusers.
 
 The zip holds the same files as `manage.py export_approved`, written by the same code
-(`publishing.releases.write_release_zip`). The pages live at /review/release/, next to the
+(`publishing.releases.write_release_zip`) in a task worker: the page queues a build and shows
+it until it is ready (publishing/builds.py). The pages live at /review/release/, next to the
 review desk whose reviewers use them.
 """
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
 from functools import wraps
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
-from django.http import FileResponse, HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import content_disposition_header
+from django.views.decorators.http import require_GET, require_POST
 
 from roles.models import TitleAlias
 
-from .files import CSV, FORMATS, SEMVER_RE, SKOS, ReleaseError, release_formats
+from . import builds
+from .files import CSV, FORMATS, SKOS, ReleaseError
 from .formats.fixtures import PARTS, release_counts
-from .releases import write_release_zip
 
 FORMAT_LABELS = {CSV: "CSV (roles, aliases, mappings, components)", SKOS: "SKOS (Turtle)"}
 # Exporting is part of reviewing: whoever may decide on aliases may export what was approved.
@@ -67,6 +67,7 @@ def _page(request: HttpRequest, *, version: str = "", with_reviewers: bool = Fal
         "with_reviewers": with_reviewers,
         "error": error,
         "format_choices": [(name, label, name in formats) for name, label in FORMAT_LABELS.items()],
+        "builds": builds.builds_of(request.user)[: builds.KEEP_PER_USER],
     }
     return render(request, "publishing/release.html", context, status=status)
 
@@ -78,30 +79,39 @@ def release_page(request: HttpRequest) -> HttpResponse:
     return _page(request)
 
 
-# The export is outermost in its own transaction, so on PostgreSQL it reads one snapshot.
-@transaction.non_atomic_requests
+@exporters_only  # first: a stranger's GET goes to the login page, as on every other page here
+@require_POST
+def release_build(request: HttpRequest) -> HttpResponse:
+    """Queue a release build (publishing.builds); show its page, or the form again with the error (400)."""
+    version = request.POST.get("version", "")
+    with_reviewers = request.POST.get("with_reviewers") in ("1", "on", "true")
+    asked = request.POST.getlist("format")
+    try:
+        build = builds.request_build(user=request.user, version=version, formats=asked, with_reviewers=with_reviewers)
+    except ReleaseError as exc:
+        chosen = tuple(name for name in asked if name in FORMATS)
+        return _page(request, version=version.strip(), with_reviewers=with_reviewers, error=str(exc), formats=chosen,
+                     status=400)
+    return redirect("releases:build", build=build.pk)
+
+
 @require_GET
 @exporters_only
-def release_download(request: HttpRequest) -> HttpResponse:
-    """Return the release as a zip; an invalid version re-shows the page with the error (400)."""
-    version = request.GET.get("version", "").strip()
-    with_reviewers = request.GET.get("with_reviewers") in ("1", "on", "true")
-    # Fixtures are always written; without a `format` parameter (an old link) the zip holds every format.
-    asked = request.GET.getlist("format")
-    try:
-        formats = release_formats(asked or None)
-    except ReleaseError as exc:
-        return _page(request, version=version, with_reviewers=with_reviewers, error=str(exc), status=400)
-    if version and not SEMVER_RE.match(version):
-        error = f"“{version}” is not a semantic version such as 1.2.0."
-        return _page(request, version=version, with_reviewers=with_reviewers, error=error, formats=formats,
-                     status=400)
-    archive = tempfile.TemporaryFile()  # noqa: SIM115 - FileResponse closes it once sent
-    manifest = write_release_zip(archive, version=version or None, with_reviewers=with_reviewers, formats=formats)
-    archive.seek(0)
-    return FileResponse(
-        archive,
-        as_attachment=True,
-        filename=f"rolebook-release-{manifest['version']}.zip",
-        content_type="application/zip",
-    )
+def build_page(request: HttpRequest, build) -> HttpResponse:
+    """One of the user's builds: waiting, building (the page looks again every few seconds), ready or failed."""
+    found = builds.builds_of(request.user, every=request.user.is_superuser).filter(pk=build).first()
+    if found is None:
+        raise Http404("No such release build of yours.")
+    return render(request, "publishing/build.html", {"build": found})
+
+
+@require_GET
+@exporters_only
+def build_download(request: HttpRequest, build) -> HttpResponse:
+    """The zip of one of the user's ready builds."""
+    found = builds.ready_archive(build, request.user)
+    if found is None:
+        raise Http404("No such release build of yours is ready.")
+    response = HttpResponse(bytes(found.archive), content_type="application/zip")
+    response["Content-Disposition"] = content_disposition_header(True, found.filename)
+    return response

@@ -112,6 +112,13 @@ def derived_after_commit(settings):
     settings.ROLEBOOK_DERIVED_REFRESH = "on_commit"
 
 
+@pytest.fixture
+def database_backend(settings):
+    """Jobs as in production: rows in the database for a worker, not run in process; derived data after commit."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    settings.ROLEBOOK_DERIVED_REFRESH = "on_commit"
+
+
 # Tests whose behaviour does not depend on the database (file operations, parsing, the coder,
 # the pages as a browser sees them, who may reach which URL, the review core's rules over random
 # histories; the races that need row locks stay on both): `make test` runs them in the SQLite pass, and the

@@ -313,4 +313,23 @@
       }, 120);
     });
   });
+
+  // -- A status that changes on the server (a release build): look again until it settles -------
+  // <div data-poll="URL"> is replaced by the same element of the page at URL every few seconds,
+  // until that page's element no longer asks to be polled. Without this file: a "look now" link.
+
+  function poll(box) {
+    window.setTimeout(function () {
+      fetch(box.dataset.poll, {credentials: "same-origin"})
+        .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+        .then(function (html) {
+          var fresh = new DOMParser().parseFromString(html, "text/html").querySelector("[role=status]");
+          if (!fresh) return;
+          box.innerHTML = fresh.innerHTML;
+          if (fresh.dataset.poll) poll(box); else box.removeAttribute("data-poll");
+        })
+        .catch(function () { box.removeAttribute("data-poll"); });
+    }, 2000);
+  }
+  $$("[data-poll]").forEach(poll);
 })();

@@ -24,7 +24,7 @@ from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.db import connection
 from playwright.sync_api import expect
 
-from framework.serve import WORKER
+from framework.serve import worker_command
 from roles.models import TitleAlias
 from roles.services import save_alias
 from tests.browser.conftest import CHROMIUM_ARGS, TIMEOUT_MS, login  # noqa: F401
@@ -89,7 +89,7 @@ def gunicorn(transactional_db, static_root, tmp_path):
     env = _production_env(DJANGO_STATIC_ROOT=str(static_root), ROLEBOOK_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY="2")
     process = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", "python:framework.gunicorn_conf"],
                                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    worker = subprocess.Popen(WORKER, cwd=ROOT, env=env, stdout=worker_log, stderr=subprocess.STDOUT)
+    worker = subprocess.Popen(worker_command(), cwd=ROOT, env=env, stdout=worker_log, stderr=subprocess.STDOUT)
     url = f"http://localhost:{port}"
     try:
         deadline = time.monotonic() + 30

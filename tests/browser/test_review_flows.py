@@ -262,8 +262,11 @@ def test_eight_mapping_rows_fit_the_first_screen_at_1280(browser, live_server, s
     from tests.factories import ClassificationMappingFactory, RoleFactory
     from tests.review.conftest import soc
 
-    for code in ("15-2051", "15-1252", "15-2041", "15-1211", "15-1221", "15-1241", "15-2031", "15-1299", "15-1212"):
-        ClassificationMappingFactory(role=RoleFactory(), occupation=soc(code), created_by=users["curator"])
+    codes = ("15-2051", "15-1252", "15-2041", "15-1211", "15-1221", "15-1241", "15-2031", "15-1299", "15-1212")
+    for number, code in enumerate(codes):
+        # A typical title's length, not Faker's random one: a long title wraps and makes its row taller.
+        role = RoleFactory(title=f"Senior Data Platform Engineer {number}")
+        ClassificationMappingFactory(role=role, occupation=soc(code), created_by=users["curator"])
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     try:

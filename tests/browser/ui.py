@@ -45,6 +45,12 @@ def create_token(page) -> None:
     page.wait_for_selector("#new-token")
 
 
+def build_release(page) -> None:
+    """Ask for a release build (its job runs in process in the tests): the build's page, ready to download."""
+    page.locator("button[type=submit]", has_text="Build zip").click()
+    page.wait_for_selector("a.button.primary[href$='/download/']")
+
+
 def approve_first_alias(page) -> None:
     """Approve the first decidable alias: the queue then shows the decision's message with Undo."""
     page.locator("tr.item button.approve").first.click(timeout=5000)
@@ -73,6 +79,7 @@ def page_list(data) -> list[Page]:
         Page("threshold preview", "rita", "/review/aliases/threshold/?threshold=0.6"),
         Page("decision log", "rita", "/review/decisions/"),
         Page("release page", "rita", "/review/release/"),
+        Page("release build", "rita", "/review/release/", action=build_release),
         Page("reviewer agreement", "rita", "/review/agreement/"),
         Page("role directory", "rita", "/roles/"),
         Page("card page", "rita", f"/roles/{long_role.code}/"),

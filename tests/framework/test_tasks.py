@@ -8,6 +8,7 @@ database, works them off as `make serve`'s worker does.
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from django.core import mail
 from django.db import connection, transaction
 from django_tasks_db.models import DBTaskResult
 
-from framework.serve import supervise
+from framework.serve import supervise, worker_command, worker_id
 from framework.tasks import enqueue_after_commit, enqueue_once_after_commit
 from notifications.tasks import send_event_email
 from roles import derived
@@ -24,14 +25,7 @@ from roles.tasks import refresh_derived
 from tests.factories import RoleFactory, TitleAliasFactory
 
 ROOT = Path(__file__).resolve().parents[2]
-DATABASE_BACKEND = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 LINES = [["Your alias was rejected", "By rita: too vague", "/admin/"]]
-
-
-@pytest.fixture
-def database_backend(settings):
-    settings.TASKS = DATABASE_BACKEND
-    settings.ROLEBOOK_DERIVED_REFRESH = "on_commit"
 
 
 def _database_url() -> str:
@@ -42,8 +36,8 @@ def _database_url() -> str:
     return f"postgres://{auth}@{params['HOST'] or '127.0.0.1'}:{params['PORT'] or 5432}/{params['NAME']}"
 
 
-def _run_worker() -> subprocess.CompletedProcess:
-    """`manage.py db_worker --batch` with the production settings: works every job off, then ends."""
+def _worker_env() -> dict[str, str]:
+    """The production settings against the test database, emails to the console."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "ROLEBOOK_"))}
     env.update({
         "DJANGO_SETTINGS_MODULE": "framework.settings.base",
@@ -52,9 +46,14 @@ def _run_worker() -> subprocess.CompletedProcess:
         "DATABASE_URL": _database_url(),
         "DJANGO_EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend",
     })
+    return env
+
+
+def _run_worker() -> subprocess.CompletedProcess:
+    """`manage.py db_worker --batch` with the production settings: works every job off, then ends."""
     return subprocess.run(
         [sys.executable, "manage.py", "db_worker", "--batch", "--no-startup-delay", "--queue-name", "*"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        cwd=ROOT, env=_worker_env(), capture_output=True, text=True, timeout=120,
     )
 
 
@@ -116,6 +115,33 @@ def test_the_worker_sends_the_email_a_committed_decision_asked_for(database_back
     assert "Subject: Rolebook: Your alias was rejected" in result.stdout  # the console backend
     assert DBTaskResult.objects.get().status == "SUCCESSFUL"
     assert mail.outbox == []  # not sent by the test's process
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_restarted_under_its_id_runs_the_job_its_killed_predecessor_left_running(database_backend):
+    with transaction.atomic():
+        enqueue_after_commit(send_event_email, "ann@example.org", "ann", "rejected", LINES)
+    DBTaskResult.objects.get().claim("test-host-1")  # then the worker was killed: RUNNING for good
+    worker = subprocess.Popen(worker_command(1)[:-1] + ["test-host-1"], cwd=ROOT, env=_worker_env(),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while DBTaskResult.objects.get().status != "SUCCESSFUL":
+            assert worker.poll() is None and time.monotonic() < deadline, "the job was not run again"
+            time.sleep(0.2)
+    finally:
+        worker.terminate()
+        output = worker.communicate(timeout=30)[0]
+    assert "1 job(s) left running by its last run are queued again" in output
+    assert "Subject: Rolebook: Your alias was rejected" in output
+    assert DBTaskResult.objects.get().worker_ids == ["test-host-1", "test-host-1"]
+
+
+def test_each_task_worker_of_a_host_has_its_own_stable_id():
+    ids = [worker_id(n) for n in (1, 2, 3)]
+    assert len(set(ids)) == 3 and ids == [worker_id(n) for n in (1, 2, 3)]
+    assert all(len(ident) <= 64 for ident in ids)  # db_worker's limit
+    assert worker_command(2)[-2:] == ["worker", ids[1]]
 
 
 def test_serve_restarts_a_worker_that_dies_and_stops_it_when_the_web_server_ends(tmp_path, monkeypatch):

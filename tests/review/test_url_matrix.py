@@ -22,6 +22,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from framework.paging import KeysetPage
+from publishing.models import ReleaseBuild
 from roles.models import ClassificationMapping, RoleSuggestions, TitleAlias
 from tests.factories import ClassificationMappingFactory, TitleAliasFactory, UserFactory
 from tests.review.conftest import soc
@@ -58,7 +59,10 @@ def test_every_review_and_roles_url_refuses_unauthorised_users(make_user, seed_r
     creator = make_user("curator")
     alias = TitleAliasFactory(role=seed_role, alias="Matrix Alias", created_by=creator)
     mapping = ClassificationMappingFactory(role=seed_role, occupation=soc("15-2051"), created_by=creator)
-    kwargs_for = {"pk": lambda name: alias.pk if "alias" in name else mapping.pk, "code": lambda name: seed_role.code}
+    build = ReleaseBuild.objects.create(requested_by=users["reviewer"], status=ReleaseBuild.Status.READY,
+                                        filename="rolebook-release-1.0.0.zip", archive=b"PK")
+    kwargs_for = {"pk": lambda name: alias.pk if "alias" in name else mapping.pk, "code": lambda name: seed_role.code,
+                  "build": lambda name: build.pk}
     posts = {
         "approve": {"comment": "ok", "confirm_group_level": "on", "version": ""},
         "reject": {"reason": "matrix"},
