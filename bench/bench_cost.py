@@ -66,7 +66,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.load import DEFAULT_SERVER, ROOT, _drop_database, _free_port, _production_env, _recreate_database, _run
+from bench.load import (
+    DEFAULT_SERVER,
+    ROOT,
+    _drop_database,
+    _free_port,
+    _production_env,
+    _recreate_database,
+    _run,
+    wait_healthy,
+)
 
 DATABASE_NAME = "rolebook_cost"
 WARMUP = int(os.environ.get("BENCH_COST_WARMUP", "10"))
@@ -185,7 +194,6 @@ def _has_task_worker(env: dict[str, str]) -> bool:
 
 def start(env: dict[str, str], password: str, role_pk: int, token: str, workdir: Path) -> Server:
     """gunicorn with one worker and the hooks (waits for /healthz), then the task worker if any."""
-    import requests
 
     requests_log = workdir / "requests.jsonl"
     server_log = workdir / "gunicorn.log"
@@ -199,17 +207,11 @@ def start(env: dict[str, str], password: str, role_pk: int, token: str, workdir:
     url = f"http://127.0.0.1:{port}"
     server = Server(url=url, server_log=server_log, log=requests_log, role_pk=role_pk, token=token,
                     password=password, processes=[process])
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
-                break
-        except requests.RequestException:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            server.stop()
-            raise RuntimeError("gunicorn did not start:\n" + server_log.read_text()[-3000:])
-        time.sleep(0.3)
+    try:
+        wait_healthy(url, process, server_log)
+    except RuntimeError:
+        server.stop()
+        raise
     print(f"  gunicorn: 1 sync worker at {url}", flush=True)
     if _has_task_worker(env):
         tasks_log = workdir / "db_worker.log"

@@ -310,6 +310,22 @@ def _manage_commands(env: dict[str, str]) -> set[str]:
     return {line.strip() for line in out.splitlines() if line.strip()}
 
 
+def wait_healthy(url: str, process: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    """Wait for gunicorn at `url` to answer /healthz; RuntimeError with its log if it ends or times out."""
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("gunicorn did not start:\n" + log.read_text()[-3000:])
+        time.sleep(0.3)
+
+
 def start_stack(
     db_url: str,
     workdir: Path,
@@ -367,21 +383,13 @@ def start_stack(
     )
     atexit.register(_terminate, process)
     url = f"http://127.0.0.1:{port}"
-    import requests
-
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
-                break
-        except requests.RequestException:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            _terminate(process)
-            if worker_process is not None:
-                _terminate(worker_process)
-            raise RuntimeError("gunicorn did not start:\n" + log.read_text()[-3000:])
-        time.sleep(0.3)
+    try:
+        wait_healthy(url, process, log)
+    except RuntimeError:
+        _terminate(process)
+        if worker_process is not None:
+            _terminate(worker_process)
+        raise
     if worker_process is not None and worker_process.poll() is not None:
         _terminate(process)
         raise RuntimeError("the task worker (db_worker) stopped:\n" + worker_log.read_text()[-3000:])

@@ -21,14 +21,6 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def curator_client(client, groups):
-    user = curator(username="cora")
-    client.force_login(user)
-    client.user = user
-    return client
-
-
 CHANGELISTS = [
     "admin:roles_role_changelist",
     "admin:roles_titlealias_changelist",

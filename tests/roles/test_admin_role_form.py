@@ -31,14 +31,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def curator_client(client, groups):
-    user = curator(username="cora")
-    client.force_login(user)
-    client.user = user
-    return client
-
-
-@pytest.fixture
 def demo_role(reference_soc, groups) -> Role:
     """A role as the demo generator makes them: 40 components, 55 aliases, its mapping."""
     generate_demo(roles=1, aliases_per_role=55, components_per_role=40, seed=42,

@@ -33,14 +33,6 @@ def _payload(html: str) -> str:
     return re.search(r'name="payload" value="([^"]+)"', html).group(1)
 
 
-@pytest.fixture
-def curator_client(client, groups):
-    user = curator(username="cora")
-    client.force_login(user)
-    client.user = user
-    return client
-
-
 def test_the_upload_page_shows_the_form(curator_client):
     response = curator_client.get(URL)
     assert response.status_code == 200
