@@ -57,7 +57,7 @@ def request_build(*, user, version: str, formats: Iterable[str] | None, with_rev
     with transaction.atomic():
         pending = (
             ReleaseBuild.objects.select_for_update()
-            .filter(requested_by=user, status__in=(ReleaseBuild.Status.WAITING, ReleaseBuild.Status.BUILDING),
+            .filter(requested_by=user, state__in=(ReleaseBuild.State.WAITING, ReleaseBuild.State.BUILDING),
                     requested_at__gte=timezone.now() - STALE_AFTER)
             .defer("archive")
             .first()
@@ -77,21 +77,21 @@ def request_build(*, user, version: str, formats: Iterable[str] | None, with_rev
 
 @task()
 def build_release(build_id: str) -> str:
-    """The job: build ReleaseBuild `build_id` (run_build); return its status, kept with the job."""
+    """The job: build ReleaseBuild `build_id` (run_build); return its state, kept with the job."""
     return run_build(build_id)
 
 
 def run_build(build_id: str) -> str:
-    """Write the zip of a pending build into its row; return the build's status afterwards.
+    """Write the zip of a pending build into its row; return the build's state afterwards.
 
     The job's part: a build that is ready, failed or deleted is left as it is.
     """
     with transaction.atomic():
         build = ReleaseBuild.objects.select_for_update().defer("archive").filter(pk=build_id).first()
         if build is None or not build.pending:
-            return "gone" if build is None else build.status
-        build.status = ReleaseBuild.Status.BUILDING
-        build.save(update_fields=["status"])
+            return "gone" if build is None else build.state
+        build.state = ReleaseBuild.State.BUILDING
+        build.save(update_fields=["state"])
     archive = io.BytesIO()
     try:
         # Outside any transaction, so the export reads one snapshot of its own (write_release).
@@ -99,22 +99,22 @@ def run_build(build_id: str) -> str:
                                      formats=build.formats)
     except Exception as exc:  # noqa: BLE001 - the build records any failure for the person who asked
         logger.exception("Release build %s failed", build_id)
-        build.status = ReleaseBuild.Status.FAILED
+        build.state = ReleaseBuild.State.FAILED
         build.error = f"{type(exc).__name__}: {exc}"[:1000]
         build.finished_at = timezone.now()
-        build.save(update_fields=["status", "error", "finished_at"])
-        return build.status
-    build.status = ReleaseBuild.Status.READY
+        build.save(update_fields=["state", "error", "finished_at"])
+        return build.state
+    build.state = ReleaseBuild.State.READY
     build.archive = archive.getvalue()
     build.filename = f"rolebook-release-{manifest['version']}.zip"
     build.finished_at = timezone.now()
-    build.save(update_fields=["status", "archive", "filename", "finished_at"])
-    return build.status
+    build.save(update_fields=["state", "archive", "filename", "finished_at"])
+    return build.state
 
 
 def ready_archive(build_id, user) -> ReleaseBuild | None:
     """The user's ready build `build_id` with its archive (superusers: anyone's), or None."""
-    builds = ReleaseBuild.objects.filter(pk=build_id, status=ReleaseBuild.Status.READY)
+    builds = ReleaseBuild.objects.filter(pk=build_id, state=ReleaseBuild.State.READY)
     if not user.is_superuser:
         builds = builds.filter(requested_by=user)
     return builds.first()

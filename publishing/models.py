@@ -13,7 +13,7 @@ from django.db import models
 
 
 class ReleaseBuild(models.Model):
-    class Status(models.TextChoices):
+    class State(models.TextChoices):
         WAITING = "waiting", "Waiting for a worker"
         BUILDING = "building", "Building"
         READY = "ready", "Ready"
@@ -26,7 +26,7 @@ class ReleaseBuild(models.Model):
     version = models.CharField(max_length=64, blank=True, help_text="As asked for; empty means 1.0.0.")
     formats = models.JSONField(default=list, help_text="Formats beside the fixtures, e.g. [\"csv\", \"skos\"].")
     with_reviewers = models.BooleanField(default=False)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.WAITING)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.WAITING)
     finished_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
     filename = models.CharField(max_length=200, blank=True)
@@ -37,8 +37,8 @@ class ReleaseBuild(models.Model):
         indexes = [models.Index(fields=["requested_by", "-requested_at"], name="releasebuild_by_user")]
 
     def __str__(self) -> str:
-        return f"{self.filename or 'release build'} ({self.get_status_display().lower()})"
+        return f"{self.filename or 'release build'} ({self.get_state_display().lower()})"
 
     @property
     def pending(self) -> bool:
-        return self.status in (self.Status.WAITING, self.Status.BUILDING)
+        return self.state in (self.State.WAITING, self.State.BUILDING)

@@ -23,7 +23,7 @@ class Migration(migrations.Migration):
                 ('version', models.CharField(blank=True, help_text='As asked for; empty means 1.0.0.', max_length=64)),
                 ('formats', models.JSONField(default=list, help_text='Formats beside the fixtures, e.g. ["csv", "skos"].')),
                 ('with_reviewers', models.BooleanField(default=False)),
-                ('status', models.CharField(choices=[('waiting', 'Waiting for a worker'), ('building', 'Building'), ('ready', 'Ready'), ('failed', 'Failed')], default='waiting', max_length=16)),
+                ('state', models.CharField(choices=[('waiting', 'Waiting for a worker'), ('building', 'Building'), ('ready', 'Ready'), ('failed', 'Failed')], default='waiting', max_length=16)),
                 ('finished_at', models.DateTimeField(blank=True, null=True)),
                 ('error', models.TextField(blank=True)),
                 ('filename', models.CharField(blank=True, max_length=200)),

@@ -21,7 +21,7 @@ def test_a_waiting_build_shows_its_download_once_the_worker_has_built_it(page, l
     page.goto(f"{live_server.url}/review/release/build/{build.pk}/")
     status = page.locator("[role=status]")
     expect(status).to_contain_text("Waiting for a worker")
-    assert builds.run_build(str(build.pk)) == ReleaseBuild.Status.READY  # the worker, meanwhile
+    assert builds.run_build(str(build.pk)) == ReleaseBuild.State.READY  # the worker, meanwhile
     link = status.locator("a", has_text="Download rolebook-release-2.1.0.zip")
     expect(link).to_be_visible()  # without a reload: the page looked again
     assert page.url.endswith(f"/review/release/build/{build.pk}/")

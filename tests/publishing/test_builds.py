@@ -29,15 +29,15 @@ def test_a_build_waits_as_a_job_row_and_the_worker_part_writes_its_zip(reference
     build = ask(reviewer, version="1.4.0")
     job = DBTaskResult.objects.get(task_path=builds.build_release.module_path)
     assert job.args_kwargs["args"] == [str(build.pk)]  # queued in the same transaction, for a worker
-    assert build.status == ReleaseBuild.Status.WAITING
+    assert build.state == ReleaseBuild.State.WAITING
 
-    assert builds.run_build(str(build.pk)) == ReleaseBuild.Status.READY
+    assert builds.run_build(str(build.pk)) == ReleaseBuild.State.READY
     build.refresh_from_db()
     assert build.filename == "rolebook-release-1.4.0.zip" and build.finished_at is not None
     names = zipfile.ZipFile(io.BytesIO(bytes(build.archive))).namelist()
     assert "rolebook-release-1.4.0/manifest.json" in names and "rolebook-release-1.4.0/aliases.csv" in names
     # The job again (a worker that died after writing, its job put back): the build stays as it is.
-    assert builds.run_build(str(build.pk)) == ReleaseBuild.Status.READY
+    assert builds.run_build(str(build.pk)) == ReleaseBuild.State.READY
 
 
 def test_one_pending_build_per_person_so_repeated_requests_do_not_fill_the_queue(reference_soc, database_backend):
@@ -78,7 +78,7 @@ def test_a_failed_build_says_why_and_frees_the_person_to_ask_again(reference_soc
         raise OSError("No space left on device")
 
     monkeypatch.setattr(builds, "write_release_zip", broken)
-    assert builds.run_build(str(build.pk)) == ReleaseBuild.Status.FAILED
+    assert builds.run_build(str(build.pk)) == ReleaseBuild.State.FAILED
     build.refresh_from_db()
     assert build.error == "OSError: No space left on device" and build.archive is None
     assert ask(reviewer).pk != build.pk
@@ -141,4 +141,4 @@ def test_a_worker_that_starts_again_takes_back_the_jobs_its_last_run_left_runnin
     assert job.status == TaskResultStatus.READY and job.started_at is None
     assert other.status == TaskResultStatus.RUNNING
     assert requeue_abandoned("host-1") == 0
-    assert builds.run_build(str(build.pk)) == ReleaseBuild.Status.READY
+    assert builds.run_build(str(build.pk)) == ReleaseBuild.State.READY

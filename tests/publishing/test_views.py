@@ -93,7 +93,7 @@ def build(client, capture, params) -> zipfile.ZipFile:
         response = client.post(reverse("releases:request-build"), params)
     assert response.status_code == 302, response.content.decode()
     page = client.get(response["Location"])
-    assert page.context["build"].status == "ready"
+    assert page.context["build"].state == "ready"
     assert b"Download rolebook-release-" in page.content
     download = client.get(reverse("releases:build-download", kwargs={"build": page.context["build"].pk}))
     assert download.status_code == 200

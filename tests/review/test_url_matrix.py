@@ -59,7 +59,7 @@ def test_every_review_and_roles_url_refuses_unauthorised_users(make_user, seed_r
     creator = make_user("curator")
     alias = TitleAliasFactory(role=seed_role, alias="Matrix Alias", created_by=creator)
     mapping = ClassificationMappingFactory(role=seed_role, occupation=soc("15-2051"), created_by=creator)
-    build = ReleaseBuild.objects.create(requested_by=users["reviewer"], status=ReleaseBuild.Status.READY,
+    build = ReleaseBuild.objects.create(requested_by=users["reviewer"], state=ReleaseBuild.State.READY,
                                         filename="rolebook-release-1.0.0.zip", archive=b"PK")
     kwargs_for = {"pk": lambda name: alias.pk if "alias" in name else mapping.pk, "code": lambda name: seed_role.code,
                   "build": lambda name: build.pk}
