@@ -3,7 +3,12 @@
 `python -m bench soc` measures each method of bench/soc_methods.py in a process of its own
 (bench/soc_worker.py), built WITHOUT the held-out rows of bench/soc_split.py:
 - title-only queries (held-out O*NET alternate titles): top-1 and top-5 at the detailed level;
-- card-like queries (a held-out title plus 5 held-out tasks of its occupation): top-1 and top-5;
+- seniority queries (the same titles as a role names them: "Senior ", "Lead " or "Junior "
+  before, or " II" after, one per title by hash): top-1 and top-5. `nb-as-given` is the shipped
+  coder without its role-title normaliser, so the pair of rows shows what normalising is worth;
+- card-like queries (every held-out title of an occupation with at least 5 held-out tasks, each
+  plus 5 of those tasks): top-1 and top-5; the capped protocol (at most 8 titles per
+  occupation) is printed after the table, for comparison;
 - build time, p50/p95 latency of one query, 1,000 role-like queries in one batch, peak RSS;
 then the shipped coder on the full reference: build_coder time and index size, and the RSS of a
 process that has loaded it and answered one query. The baseline (char TF-IDF nearest title)
@@ -24,8 +29,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bench.soc_split import CARD_TITLES_PER_CODE
+
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_METHODS = ("baseline", "word", "char", "bm25", "fusion", "sgd", "nb")
+DEFAULT_METHODS = ("baseline", "word", "char", "bm25", "fusion", "sgd", "nb", "nb-as-given")
 GOALS = {
     "title_top1": (">=", 0.55),
     "title_top5": (">=", 0.85),
@@ -38,6 +45,8 @@ GOALS = {
 COLUMNS = [
     ("title_top1", "title@1", "{:.3f}"),
     ("title_top5", "title@5", "{:.3f}"),
+    ("senior_top1", "senior@1", "{:.3f}"),
+    ("senior_top5", "senior@5", "{:.3f}"),
     ("card_top1", "card@1", "{:.3f}"),
     ("card_top5", "card@5", "{:.3f}"),
     ("build_s", "build s", "{:.1f}"),
@@ -114,12 +123,24 @@ def _print_ratios(rows: list[dict]) -> None:
     base = next((r for r in rows if r["key"] == "baseline"), None)
     if base is None:
         return
-    keys = ["title_top1", "title_top5", "card_top1", "card_top5"]
+    keys = ["title_top1", "title_top5", "senior_top1", "senior_top5", "card_top1", "card_top5"]
     width = max(len(r["name"]) for r in rows) + 2
     print("\nratio to the baseline (accuracy; > 1 is better)")
     print("method".ljust(width) + "".join(f"{k:>12}" for k in keys))
     for r in rows:
         print(r["name"].ljust(width) + "".join(f"{r[k] / base[k] if base[k] else 0:>12.2f}" for k in keys))
+
+
+def _print_capped(rows: list[dict]) -> None:
+    first = rows[0]
+    print(f"\ncard queries: every held-out title of each occupation ({first['card_queries']:,} queries) and the "
+          f"capped protocol, at most {CARD_TITLES_PER_CODE} titles per occupation "
+          f"({first['card_capped_queries']:,} queries)")
+    width = max(len(r["name"]) for r in rows) + 2
+    keys = ["card_top1", "card_top5", "card_capped_top1", "card_capped_top5"]
+    print("method".ljust(width) + "".join(f"{label:>12}" for label in ("card@1", "card@5", "capped@1", "capped@5")))
+    for r in rows:
+        print(r["name"].ljust(width) + "".join(f"{r[k]:>12.3f}" for k in keys))
 
 
 def run() -> None:
@@ -140,10 +161,11 @@ def run() -> None:
         return
     first = rows[0]
     print(f"\ndevelopment split: {first['held_titles']:,} held-out title strings ({first['title_queries']:,} "
-          f"title queries), {first['held_tasks']:,} held-out tasks ({first['card_queries']:,} card queries); "
-          f"{first['train_rows']:,} reference rows left to build from\n")
+          f"title queries, as many seniority queries), {first['held_tasks']:,} held-out tasks "
+          f"({first['card_queries']:,} card queries); {first['train_rows']:,} reference rows left to build from\n")
     _print_table(rows)
     _print_ratios(rows)
+    _print_capped(rows)
     if not embed_python:
         print("\nembedding (all-MiniLM-L6-v2): not run; set ROLEBOOK_BENCH_EMBED_PYTHON to a Python with torch.")
     shipped = _shipped()

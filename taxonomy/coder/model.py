@@ -23,11 +23,12 @@ import numpy as np
 from scipy import sparse
 
 from .reference import CONTEXT_KINDS, KINDS, TITLE_KINDS, Reference
-from .text import Vectorizer, char_features, words
+from .text import Vectorizer, char_features, normalize_role_title, words
 
 METHOD = "nb-fusion"
-# Bump when features, weights or the stored layout change: it is part of the index hash.
-METHOD_VERSION = f"{METHOD}-2"
+# Bump when features, weights, query preparation or the stored layout change: it is part of the
+# index hash and of the coder version stored with each role's suggestions.
+METHOD_VERSION = f"{METHOD}-3"
 
 TITLE_ALPHA = 0.01
 CONTEXT_ALPHA = 0.003
@@ -320,17 +321,28 @@ class Model:
         )
 
 
-def prepare(title: str, aliases: Sequence[str], components: Sequence[str], story: str) -> PreparedQuery:
-    """Bound and clean a query's texts: long inputs are cut, non-strings dropped."""
+def prepare(
+    title: str, aliases: Sequence[str], components: Sequence[str], story: str, *, role_titles: bool = True
+) -> PreparedQuery:
+    """Bound and clean a query's texts: long inputs are cut, non-strings dropped.
+
+    With `role_titles` (the coder's way; bench soc also measures without) the title and aliases
+    lose the seniority and level words that the reference's titles rarely carry
+    (`normalize_role_title`). The reference itself is never normalised so.
+    """
 
     def clip(value: object, limit: int) -> str:
         return " ".join(value[: limit * 2].split())[:limit] if isinstance(value, str) else ""
 
-    alias_list = [clip(a, MAX_TITLE_CHARS) for a in list(aliases or ())[:MAX_ALIASES]]
+    def name(value: object) -> str:
+        text = clip(value, MAX_TITLE_CHARS)
+        return normalize_role_title(text) if role_titles else text
+
+    alias_list = [name(a) for a in list(aliases or ())[:MAX_ALIASES]]
     parts = [clip(c, MAX_ITEM_CHARS) for c in list(components or ())[:MAX_COMPONENTS]]
     parts.append(clip(story, MAX_BODY_CHARS))
     body = " ".join(p for p in parts if p)[:MAX_BODY_CHARS]
-    return PreparedQuery(clip(title, MAX_TITLE_CHARS), tuple(a for a in alias_list if a), body)
+    return PreparedQuery(name(title), tuple(a for a in alias_list if a), body)
 
 
 def _best(values: np.ndarray, n: int, floor: float) -> list[int]:

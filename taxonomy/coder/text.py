@@ -10,7 +10,7 @@ import math
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 from scipy import sparse
@@ -41,6 +41,97 @@ def normalize(text: str) -> str:
 
 def words(text: str) -> list[str]:
     return _WORD_RE.findall(normalize(text))
+
+
+# Role titles carry seniority and level words that O*NET's titles rarely do; each costs the coder
+# points of top-5, so queries drop them (never the reference). A seniority word is dropped only
+# where it opens the title, and kept before the next words with which it names an occupation of
+# its own: "Lead Abatement Worker" is about the metal, "Junior High School Principal" about the
+# school. The measurements behind these lists are in docs/architecture.md#role-titles.
+_SENIOR_KEPT_BEFORE = frozenset({"adult", "adults", "citizen", "citizens"})
+_JUNIOR_KEPT_BEFORE = frozenset({"high", "college"})
+_LEAD_KEPT_BEFORE = frozenset(
+    {"abatement", "applier", "based", "burner", "caster", "die", "former", "furnace", "handler", "miner", "oxide",
+     "paint", "setter", "sprinkler", "tank"}
+)
+_SENIORITY_PREFIXES: dict[tuple[str, ...], frozenset[str]] = {
+    ("senior",): _SENIOR_KEPT_BEFORE,
+    ("sr",): _SENIOR_KEPT_BEFORE,
+    ("junior",): _JUNIOR_KEPT_BEFORE,
+    ("jr",): _JUNIOR_KEPT_BEFORE,
+    ("lead",): _LEAD_KEPT_BEFORE,
+    ("principal",): frozenset({"investigator"}),
+    ("staff",): frozenset({"assistant", "development", "services"}),
+    ("associate",): frozenset(),
+    ("entry", "level"): frozenset(),
+    ("mid", "level"): frozenset(),
+}
+# What a bracketed or trailing qualifier may consist of ("(Part-Time)", ", Senior", " - Remote"):
+# terms of employment, seniority words and grades. No parenthesis in O*NET's titles is made of these alone.
+_QUALIFIER_WORDS = frozenset(
+    """part full time remote hybrid contract contractor temporary temp on site onsite freelance seasonal
+    permanent fixed term per diem to hire senior sr junior jr lead principal staff associate entry mid level
+    grade band tier""".split()
+)
+_GRADE_RE = re.compile(r"i{1,3}|iv|[1-9]|l[0-9]{1,2}")
+# A trailing grade, with its "Level" word if any; not the "I" of "E and I" or "EMT-I", nor a bare "Level 2".
+_GRADE_TAIL_RE = re.compile(
+    r"(?<!\band)(?<!\bor)(?<!&)(?<!\blevel)(?<!\bgrade)(?<!\bband)(?<!\btier)"
+    r" (?:(?:level|grade|band|tier) )?(?:i{1,3}|iv|[1-9]|l[0-9]{1,2})$",
+    re.IGNORECASE,
+)
+_TOKEN_RE = re.compile(r"[^\W_]+")
+_BRACKETED_RE = re.compile(r"\s*[(\[]([^()\[\]]*)[)\]]")
+_SEPARATOR_RE = re.compile(r"\s*,\s*|\s[-\u2013\u2014|]+\s")
+_LETTER_RE = re.compile(r"[^\W\d_]")
+_TIDY_CHARS = " ,;:|-\u2013\u2014"
+
+
+def normalize_role_title(text: str) -> str:
+    """Drop the seniority and level words a role title carries and O*NET's titles do not.
+
+    "Senior Data Scientist II (Remote)" gives "Data Scientist": leading seniority words ("Senior",
+    "Sr.", "Lead", "Principal", "Staff", "Junior", "Jr.", "Associate", "Entry-Level", "Mid-Level"),
+    a trailing grade ("I" to "IV", "1" to "9", "L3", "Level 2") and qualifiers in brackets or after a
+    comma or dash ("(Part-Time)", ", Senior", " - Remote"). Each rule applies only while a word with
+    a letter is left, so no title becomes empty; applying it twice changes nothing more.
+    """
+    title = " ".join(text.split())
+    if not _LETTER_RE.search(title):
+        return title
+    while True:
+        stripped = next((t for t in _strip_candidates(title) if t != title and _LETTER_RE.search(t)), title)
+        if stripped == title:
+            return title
+        title = stripped
+
+
+def _strip_candidates(title: str) -> Iterator[str]:
+    """Yield `title` without one qualifier, trailing grade or leading seniority word, in that order."""
+    for match in _BRACKETED_RE.finditer(title):
+        if _is_qualifier(match.group(1)):
+            yield _tidy(title[: match.start()] + " " + title[match.end() :])
+    separators = list(_SEPARATOR_RE.finditer(title))
+    if separators and _is_qualifier(title[separators[-1].end() :]):
+        yield _tidy(title[: separators[-1].start()])
+    grade = _GRADE_TAIL_RE.search(title)
+    if grade:
+        yield _tidy(title[: grade.start()])
+    tokens = list(_TOKEN_RE.finditer(title))
+    folded = [t.group().casefold() for t in tokens]
+    for phrase, kept_before in _SENIORITY_PREFIXES.items():
+        n = len(phrase)
+        if tuple(folded[:n]) == phrase and len(tokens) > n and folded[n] not in kept_before:
+            yield _tidy(title[tokens[n].start() :])
+
+
+def _is_qualifier(text: str) -> bool:
+    found = words(text)
+    return bool(found) and all(w in _QUALIFIER_WORDS or _GRADE_RE.fullmatch(w) for w in found)
+
+
+def _tidy(text: str) -> str:
+    return " ".join(text.split()).strip(_TIDY_CHARS)
 
 
 def title_word_features(text: str) -> list[str]:
