@@ -416,15 +416,16 @@ def _relation(mapping: ClassificationMapping, suggestion: RankedCode) -> str:
     return "replace"
 
 
-def coder_views(mappings: list[ClassificationMapping]) -> dict[int, CoderView]:
+def coder_views(mappings: list[ClassificationMapping], *, stale_ok: bool = False) -> dict[int, CoderView]:
     """For a page of mappings: their roles' suggestions, how each relates to the mapping, the flag.
 
     Suggestions come from the per-role cache (roles.soc.cached_suggestions): a constant number
-    of queries for any page.
+    of queries for any page. `stale_ok` (the queue): a role whose text changed since its row was
+    computed shows that row while the task worker computes it again.
     """
     if not mappings:
         return {}
-    sets = cached_suggestions([m.role for m in mappings])
+    sets = cached_suggestions([m.role for m in mappings], stale_ok=stale_ok)
     views = {}
     for mapping in mappings:
         found = sets.get(mapping.role_id, RoleSuggestionSet(()))

@@ -635,7 +635,7 @@ def mapping_queue_view(request: HttpRequest) -> HttpResponse:
         overdue = overdue_nodes()
         changes = content_changes(items)
         neighbours = _neighbours_for([m.role for m in items])
-        coder = coder_views(items)
+        coder = coder_views(items, stale_ok=True)
         # The rows' markup: review/templatetags/queue_rows.py.
         rows = [
             {

@@ -169,13 +169,18 @@ def _as_set(suggestions: list[dict]) -> RoleSuggestionSet:
     )
 
 
-def cached_suggestions(roles: Iterable[Role], k: int = 5) -> dict[int, RoleSuggestionSet]:
+def cached_suggestions(roles: Iterable[Role], k: int = 5, *, stale_ok: bool = False) -> dict[int, RoleSuggestionSet]:
     """Return {role pk: the coder's top `k`} for `roles`, computing only the missing or stale ones.
 
     A role's cached row is used while the coder's version and the hash of the role's text match;
     the others are computed in one coder batch and stored. Queries: the roles' aliases and
     components (2) and the cache rows (1); when some were stale, the codes' groups (1) and one
     upsert (1). A page of any size costs the same.
+
+    With `stale_ok` (the mapping queue), a stale row of the current coder is shown as it is, and
+    a job recomputes it on the task worker (`roles.tasks.refresh_suggestions`): a role's text
+    changes with every alias rejected, and recomputing a page's roles costs about 15 ms of CPU
+    each, in the request. Only roles with no row for this coder are computed here.
     """
     loaded = _with_content(roles)
     if not loaded:
@@ -186,12 +191,22 @@ def cached_suggestions(roles: Iterable[Role], k: int = 5) -> dict[int, RoleSugge
     cached = {row.role_id: row for row in RoleSuggestions.objects.filter(role_id__in=list(queries))}
     result: dict[int, RoleSuggestionSet] = {}
     stale = []
+    later = []
     for pk in queries:
         row = cached.get(pk)
         if row is not None and row.coder_version == version and row.content_hash == hashes[pk]:
             result[pk] = _as_set(row.suggestions[:k])
+        elif stale_ok and row is not None and row.coder_version == version:
+            result[pk] = _as_set(row.suggestions[:k])
+            later.append(pk)
         else:
             stale.append(pk)
+    if later:
+        from framework.tasks import enqueue_after_commit
+
+        from .tasks import refresh_suggestions
+
+        enqueue_after_commit(refresh_suggestions, sorted(later))
     if stale:
         fresh = suggest_many([queries[pk] for pk in stale], k=max(k, SUGGESTIONS_KEPT))
         chains = _chains({s.code for suggestions in fresh for s in suggestions})

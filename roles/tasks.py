@@ -43,3 +43,14 @@ def suggest_mappings_job(role_ids: list[int], actor_id: int) -> dict[str, int]:
         result = soc.suggest_mappings(roles=Role.objects.filter(pk__in=role_ids).with_related(), actor=actor)
         soc.suggested.send(sender=Role, actor=actor, result=result)
     return {"created": len(result.created), "passed": len(result.passed), "refused": 0}
+
+
+@task()
+def refresh_suggestions(role_ids: list[int]) -> int:
+    """Recompute the stale cached SOC suggestions of `role_ids` (soc.cached_suggestions); return the roles seen."""
+    from . import soc
+    from .models import Role
+
+    roles = list(Role.objects.filter(pk__in=role_ids))
+    soc.cached_suggestions(roles)
+    return len(roles)

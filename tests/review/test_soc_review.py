@@ -167,6 +167,38 @@ def test_suggestions_are_cached_per_role_and_recomputed_when_its_text_changes(
     assert RoleSuggestions.objects.get(role=seed_role).content_hash != row.content_hash
 
 
+def test_the_queue_shows_a_stale_row_and_leaves_its_recomputation_to_the_task_worker(
+    make_user, seed_mapping, database_backend
+):
+    from django_tasks_db.models import DBTaskResult
+
+    from roles.tasks import refresh_suggestions
+
+    reviewer, role = make_user("reviewer"), seed_mapping.role
+    client = logged_in(reviewer)
+    client.get(reverse("review:mappings"))  # no row yet: computed in the request
+    row = RoleSuggestions.objects.get(role=role)
+    alias = role.aliases.first()
+    alias.alias = "Dental Hygienist"
+    save_alias(alias=alias, actor=make_user("curator"), reason="test")
+    DBTaskResult.objects.all().delete()
+
+    page = client.get(reverse("review:mappings")).content.decode()
+    assert f'data-code="{row.suggestions[0]["code"]}"' in page  # the row it had, at once
+    assert RoleSuggestions.objects.get(role=role).content_hash == row.content_hash  # not recomputed here
+    job = DBTaskResult.objects.get(task_path=refresh_suggestions.module_path)
+    assert job.args_kwargs["args"] == [[role.pk]]
+
+    assert refresh_suggestions.call([role.pk]) == 1  # what the worker runs
+    assert RoleSuggestions.objects.get(role=role).content_hash != row.content_hash
+    # The mapping's own page never shows a stale row: one role is computed in the request.
+    alias.alias = "Dental Assistant"
+    save_alias(alias=alias, actor=make_user("curator"), reason="test")
+    before = RoleSuggestions.objects.get(role=role).content_hash
+    client.get(reverse("review:mapping", args=[seed_mapping.pk]))
+    assert RoleSuggestions.objects.get(role=role).content_hash != before
+
+
 # -- suggested mappings ---------------------------------------------------------------------------
 
 
