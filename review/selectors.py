@@ -13,6 +13,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import CharField, Count, Exists, F, Min, OuterRef, Prefetch, Q, QuerySet, Value
 from django.db.models.functions import Concat, Substr, TruncDate
 from django.utils import timezone
@@ -215,19 +217,49 @@ def assignment_summaries(assignments: list[Assignment]) -> list[AssignmentSummar
     return summaries
 
 
+# The queues join what a row shows, except people: the approver, the editor of a reopened item
+# and the holder of its lease are read by with_people() once the page is cut. Three joins to the
+# user table made PostgreSQL spend about 10 ms planning each queue page, longer than running it.
+
+
 def alias_queue() -> QuerySet[TitleAlias]:
-    """All aliases with what a queue row shows joined in; filter with review.filters.AliasFilter."""
-    # content_changed_by: the queue names who changed a reopened alias.
-    # lease__holder: who holds the alias ("Review next"), if anyone; signals: its stored flags.
-    return TitleAlias.objects.with_related().select_related("content_changed_by", "lease__holder", "signals")
+    """All aliases with what a queue row shows joined in; filter with review.filters.AliasFilter.
+
+    The page's people come from with_people(). signals: the alias's stored flags; lease: whether
+    someone holds it ("Review next").
+    """
+    return TitleAlias.objects.select_related("role", "role__node", "role__level", "lease", "signals")
 
 
 def mapping_queue() -> QuerySet[ClassificationMapping]:
-    """All mappings with what a queue row shows joined in; filter with review.filters.MappingFilter."""
-    # occupation__parent: the row shows the group a code sits in.
-    return ClassificationMapping.objects.with_related().select_related(
-        "occupation__parent", "content_changed_by", "lease__holder"
+    """All mappings with what a queue row shows joined in; filter with review.filters.MappingFilter.
+
+    The page's people come from with_people(). occupation__parent: the row shows the group a
+    code sits in.
+    """
+    return ClassificationMapping.objects.select_related(
+        "role", "role__node", "role__level", "occupation__parent", "lease"
     )
+
+
+def with_people(items: list[TitleAlias] | list[ClassificationMapping]) -> None:
+    """Attach the users a queue row names (approver, editor, lease holder) to `items`, in one query."""
+    leases = {}
+    for item in items:
+        try:
+            leases[item.pk] = item.lease
+        except ObjectDoesNotExist:
+            leases[item.pk] = None
+    wanted = {item.decided_by_id for item in items} | {item.content_changed_by_id for item in items}
+    wanted |= {lease.holder_id for lease in leases.values() if lease is not None}
+    wanted.discard(None)
+    users = get_user_model().objects.in_bulk(wanted) if wanted else {}
+    for item in items:
+        item.decided_by = users.get(item.decided_by_id)
+        item.content_changed_by = users.get(item.content_changed_by_id)
+        lease = leases[item.pk]
+        if lease is not None:
+            lease.holder = users[lease.holder_id]
 
 
 @dataclass(frozen=True)

@@ -87,6 +87,7 @@ from .selectors import (
     stored_flags,
     title_mismatch,
     verdicts,
+    with_people,
 )
 
 VIEW_ALIASES = "roles.view_titlealias"
@@ -420,6 +421,7 @@ def alias_queue_view(request: HttpRequest) -> HttpResponse:
         except InvalidCursor as exc:
             return _restart(request, exc)
         items = list(page.object_list)
+        with_people(items)
         overdue = overdue_nodes()
         references = reference_evidence(items)
         changes = content_changes(items)
@@ -632,6 +634,7 @@ def mapping_queue_view(request: HttpRequest) -> HttpResponse:
         except InvalidCursor as exc:
             return _restart(request, exc)
         items = list(page.object_list)
+        with_people(items)
         overdue = overdue_nodes()
         changes = content_changes(items)
         neighbours = _neighbours_for([m.role for m in items])
@@ -674,6 +677,7 @@ def mapping_fold(request: HttpRequest, pk: int, part: str) -> HttpResponse:
     the fold returns to `next` (a local path; the mapping queue otherwise).
     """
     mapping = get_object_or_404(mapping_queue(), pk=pk)
+    with_people([mapping])
     context: dict[str, Any] = {
         "mapping": mapping,
         "next_path": safe_next(request, request.GET.get("next"), reverse("review:mappings")),
@@ -691,6 +695,7 @@ def mapping_fold(request: HttpRequest, pk: int, part: str) -> HttpResponse:
 @require_GET
 def mapping_detail(request: HttpRequest, pk: int) -> HttpResponse:
     mapping = get_object_or_404(mapping_queue(), pk=pk)
+    with_people([mapping])
     chain = occupation_ancestors(mapping.occupation_id) if mapping.occupation_id else []
     query = request.GET.get("q", "")
     candidates = list(detailed_codes_under(mapping.occupation, query)) if mapping.occupation else []

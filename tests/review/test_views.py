@@ -348,12 +348,13 @@ def test_alias_queue_queries_are_constant(make_user, curator, n, django_assert_n
     make_alias_rows(n, curator)
     client, _ = client_for(make_user, "reviewer")
     # 1 session, 2 user, 3 SAVEPOINT (ATOMIC_REQUESTS), 4 user permissions, 5 group permissions,
-    # 6 the page of aliases with role, node, level, approver, editor and their stored flags (a
-    # keyset page: no OFFSET), 7 the exact count from the role digests, 8 official titles equal
-    # to an alias, 9 history for "what changed", 10-11 the header's notifications (unread count,
-    # latest), 12 whether another reviewer holds aliases (the digests' count would include them),
-    # 13 the assignments past due (the rows' flag), 14 RELEASE SAVEPOINT.
-    with django_assert_num_queries(14):
+    # 6 the page of aliases with role, node, level, lease and their stored flags (a keyset page:
+    # no OFFSET), 7 the people the rows name (the editor, here), 8 the exact count from the role
+    # digests, 9 official titles equal to an alias, 10 history for "what changed", 11-12 the
+    # header's notifications (unread count, latest), 13 whether another reviewer holds aliases
+    # (the digests' count would include them), 14 the assignments past due (the rows' flag),
+    # 15 RELEASE SAVEPOINT.
+    with django_assert_num_queries(15):
         response = client.get(reverse("review:aliases"))
     assert len(response.context["rows"]) == n
 
