@@ -14,7 +14,7 @@ talk plain HTTP to gunicorn with `X-Forwarded-Proto: https`, as nginx in front w
 starts with a session made on the server, as after a login: a login (PBKDF2, about half a second
 of CPU) is no part of the load.
 
-1. Capacity. N reviewers (N = 10, 20, 40, 80; BENCH_LOAD_STEPS) each decide one item every 5 s on
+1. Capacity. N reviewers (N = 10, 20, 40, 60, 80; BENCH_LOAD_STEPS) each decide one item every 5 s on
    average: an exponential think time (mean 5 s), then open their queue page and decide one row
    of it. One reviewer in four works the mapping queue, the others the alias queue. The queues
    page with keyset cursors: the pages are found by following the "next" links (`after=` cursors)
@@ -100,7 +100,7 @@ def _env_float(name: str, default: float) -> float:
 
 
 # Capacity: the steps of N reviewers, how long each runs, and how a reviewer works.
-STEPS = [int(n) for n in os.environ.get("BENCH_LOAD_STEPS", "10,20,40,80").split(",") if n.strip()]
+STEPS = [int(n) for n in os.environ.get("BENCH_LOAD_STEPS", "10,20,40,60,80").split(",") if n.strip()]
 STEP_SECONDS = _env_float("BENCH_LOAD_STEP_SECONDS", 45)
 RAMP_SECONDS = _env_float("BENCH_LOAD_RAMP_SECONDS", 8)
 THINK_SECONDS = 5.0  # mean of the exponential pause before each decision
