@@ -1,20 +1,32 @@
 """SOC coder methods compared by `python -m bench soc`: the shipped one and the ones it beat.
 
-Each method is fitted on a `Reference` (the development split's training side) and ranks
-`CoderQuery` objects into detailed SOC codes. Only `nb-fusion` ships (taxonomy/coder/);
-the others are kept so that the comparison can be re-run. They need scikit-learn, which
-is a bench-only dependency. `nb-as-given` is the shipped coder without its role-title
-normaliser, to measure what that is worth.
+Each method is fitted on a `Reference` (the held-out split's training side) and answers
+`CoderQuery` objects with ranked detailed SOC codes and, where it has them, scores. Only
+`nb-fusion` ships (taxonomy/coder/); the others are kept so that the comparison can be re-run.
+They need scikit-learn, which is a bench-only dependency. Variants of the shipped coder:
+
+- `nb-v3`: the previous coder (title and context channels summed, a softmax with a fixed
+  temperature, no DWA or technology rows), the "before" of the learned fusion;
+- `nb-no-work`, `nb-work-context`: the learned fusion without the DWA and technology rows, and
+  with them as extra training texts of the context channel instead of a channel of their own;
+- `nb-dwa-kept`: the shipped coder built with every DWA, those tied to held-out tasks included
+  (an upper bound: what the DWA guard of bench/soc_split.py keeps from leaking);
+- `nb-as-given`: the shipped coder without its role-title normaliser.
+
+Scores: the shipped coder's are calibrated probabilities; a retrieval method's is its vote share
+(or best cosine), the SGD model's its modified-Huber probability, RRF has none.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
 
 from taxonomy.coder import CoderQuery
+from taxonomy.coder.calibration import softmax_rows
 from taxonomy.coder.model import Model, PreparedQuery, prepare
 from taxonomy.coder.reference import CONTEXT_KINDS, TITLE_KINDS, Reference
 
@@ -23,15 +35,29 @@ from taxonomy.coder.reference import CONTEXT_KINDS, TITLE_KINDS, Reference
 POWER = 4.0
 
 
+@dataclass(frozen=True)
+class Answer:
+    """Ranked codes, their scores (None when the method has none) and the first code's flags (None: no flags)."""
+
+    codes: list[str]
+    scores: list[float] | None = None
+    confident: bool | None = None
+    unsure: bool | None = None
+
+
 class Method:
     name = ""
     description = ""
+    split_dwa = "guarded"  # How bench/soc_split.py treats DWAs tied to held-out tasks for this method.
 
     def fit(self, reference: Reference) -> None:
         raise NotImplementedError
 
     def rank(self, queries: Sequence[CoderQuery], k: int = 5) -> list[list[str]]:
-        raise NotImplementedError
+        return [a.codes for a in self.answer(queries, k)]
+
+    def answer(self, queries: Sequence[CoderQuery], k: int = 5) -> list[Answer]:
+        return [Answer(codes) for codes in self.rank(queries, k)]
 
 
 def _body(q: CoderQuery) -> str:
@@ -39,8 +65,16 @@ def _body(q: CoderQuery) -> str:
 
 
 def _top(scores: np.ndarray, codes: list[str], k: int) -> list[list[str]]:
+    return [a.codes for a in _top_scored(scores, codes, k)]
+
+
+def _top_scored(scores: np.ndarray, codes: list[str], k: int, scale: float = 1.0) -> list[Answer]:
     top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-    return [[codes[j] for j, s in zip(row, scores[i, row], strict=True) if s > 0] for i, row in enumerate(top)]
+    out = []
+    for i, row in enumerate(top):
+        kept = [j for j in row if scores[i, j] > 0]
+        out.append(Answer([codes[j] for j in kept], [float(min(1.0, scores[i, j] / scale)) for j in kept]))
+    return out
 
 
 class _Retrieval(Method):
@@ -76,9 +110,14 @@ class _Retrieval(Method):
             out[rows] += self.body_weight * self._votes(sims, self.body_y)
         return out
 
-    def rank(self, queries: Sequence[CoderQuery], k: int = 5) -> list[list[str]]:
-        return [r for start in range(0, len(queries), 500) for r in _top(self.scores(queries[start : start + 500]),
-                                                                          self.codes, k)]
+    def answer(self, queries: Sequence[CoderQuery], k: int = 5) -> list[Answer]:
+        out = []
+        for start in range(0, len(queries), 500):
+            chunk = queries[start : start + 500]
+            # Vote shares: a title's sum to 1, a card's (title + body votes) to 1 + body_weight.
+            scale = np.array([1.0 + (self.body_weight if _body(q) else 0.0) for q in chunk])[:, None]
+            out.extend(_top_scored(self.scores(chunk) / scale, self.codes, k))
+        return out
 
 
 class Baseline(Method):
@@ -95,7 +134,7 @@ class Baseline(Method):
         self.docs = self.vec.fit_transform([r.text for r in titles]).T.tocsr()
         self.doc_code = np.array([index[r.soc_code] for r in titles])
 
-    def rank(self, queries: Sequence[CoderQuery], k: int = 5) -> list[list[str]]:
+    def answer(self, queries: Sequence[CoderQuery], k: int = 5) -> list[Answer]:
         out = []
         for start in range(0, len(queries), 500):
             sims = (self.vec.transform([q.title for q in queries[start : start + 500]]) @ self.docs).tocsr()
@@ -103,7 +142,7 @@ class Baseline(Method):
             for i in range(sims.shape[0]):
                 lo, hi = sims.indptr[i], sims.indptr[i + 1]
                 np.maximum.at(best[i], self.doc_code[sims.indices[lo:hi]], sims.data[lo:hi])
-            out.extend(_top(best, self.codes, k))
+            out.extend(_top_scored(best, self.codes, k))
         return out
 
 
@@ -212,20 +251,23 @@ class LinearSgd(Method):
         self.model.fit(x, [r.soc_code for r in reference.rows])
         self.codes = list(self.model.classes_)
 
-    def rank(self, queries: Sequence[CoderQuery], k: int = 5) -> list[list[str]]:
-        texts = [" ".join([q.title, _body(q)]) for q in queries]
-        x = sparse.hstack([self.words.transform(texts), self.chars.transform(texts)]).tocsr()
-        scores = self.model.decision_function(x)
-        return _top(scores - scores.min() + 1e-6, self.codes, k)
+    def answer(self, queries: Sequence[CoderQuery], k: int = 5) -> list[Answer]:
+        out = []
+        for start in range(0, len(queries), 2000):
+            texts = [" ".join([q.title, _body(q)]) for q in queries[start : start + 2000]]
+            x = sparse.hstack([self.words.transform(texts), self.chars.transform(texts)]).tocsr()
+            out.extend(_top_scored(self.model.predict_proba(x) + 1e-9, self.codes, k))
+        return out
 
 
 class NbFusion(Method):
     name = "nb-fusion (shipped)"
-    description = "taxonomy/coder: naive Bayes title channel + context channel, fused; with evidence"
+    description = "taxonomy/coder: naive Bayes title, context and work channels, learned fusion, calibrated"
     role_titles = True  # Queries' titles lose their seniority and level words, as in the coder.
+    work = "channel"
 
     def fit(self, reference: Reference) -> None:
-        self.model = Model.build(reference)
+        self.model = Model.build(reference, work=self.work)
 
     def _prepare(self, queries: Sequence[CoderQuery]) -> list[PreparedQuery]:
         return [prepare(q.title, q.aliases, q.components, q.story, role_titles=self.role_titles) for q in queries]
@@ -237,16 +279,55 @@ class NbFusion(Method):
         for start in range(0, len(prepared), 256):
             chunk = prepared[start : start + 256]
             for query, ranked in zip(chunk, self.model.rank(chunk, k), strict=True):
-                out.append([(self.model.codes[c], s, self.model.evidence(query, c)) for c, s in ranked])
+                out.append([(self.model.codes[c], s, self.model.evidence(query, c)) for c, s in ranked.classes])
         return out
 
-    def rank(self, queries: Sequence[CoderQuery], k: int = 5) -> list[list[str]]:
+    def answer(self, queries: Sequence[CoderQuery], k: int = 5) -> list[Answer]:
         prepared = self._prepare(queries)
         out = []
         for start in range(0, len(prepared), 256):
-            ranked = self.model.rank(prepared[start : start + 256], k)
-            out.extend([[self.model.codes[c] for c, _ in r] for r in ranked])
+            for r in self.model.rank(prepared[start : start + 256], k):
+                out.append(Answer([self.model.codes[c] for c, _ in r.classes], [s for _, s in r.classes],
+                                  r.confident, r.unsure))
         return out
+
+
+class NbFusionV3(NbFusion):
+    name = "nb-fusion-3 (previous)"
+    description = "title + name context + 3 x body context log posteriors, softmax at temperature 4 (6 with a body)"
+
+    def fit(self, reference: Reference) -> None:
+        self.model = Model.build(reference, work="none", fit=False)
+
+    def answer(self, queries: Sequence[CoderQuery], k: int = 5) -> list[Answer]:
+        out = []
+        for start in range(0, len(queries), 256):
+            prepared = self._prepare(queries[start : start + 256])
+            c = self.model.channels(prepared)
+            logp = c.title + c.name + 3.0 * c.body
+            probs = softmax_rows(logp / np.where(c.has_body, 6.0, 4.0)[:, None])
+            answerable = self.model._answerable(prepared)
+            for i, row in enumerate(_top_scored(probs, self.model.codes, k)):
+                out.append(row if answerable[i] else Answer([], []))
+        return out
+
+
+class NbFusionNoWork(NbFusion):
+    name = "nb-fusion, no DWA/technology"
+    description = "the shipped coder without the DWA and technology rows"
+    work = "none"
+
+
+class NbFusionWorkInContext(NbFusion):
+    name = "nb-fusion, DWA/tech in context"
+    description = "the DWA and technology rows as context-channel training texts, not a channel"
+    work = "context"
+
+
+class NbFusionDwaKept(NbFusion):
+    name = "nb-fusion, every DWA (leaks)"
+    description = "the shipped coder with the DWAs tied to held-out tasks kept: an upper bound"
+    split_dwa = "kept"
 
 
 class NbFusionAsGiven(NbFusion):
@@ -267,6 +348,10 @@ METHODS: dict[str, type[Method]] = {
     "fusion": Fusion,
     "sgd": LinearSgd,
     "nb": NbFusion,
+    "nb-v3": NbFusionV3,
+    "nb-no-work": NbFusionNoWork,
+    "nb-work-context": NbFusionWorkInContext,
+    "nb-dwa-kept": NbFusionDwaKept,
     "nb-as-given": NbFusionAsGiven,
 }
 

@@ -1,8 +1,17 @@
 """One SOC coder method measured in a process of its own: `python -m bench.soc_worker METHOD`.
 
 A separate process per method, so that its peak RSS is its own. Prints one JSON object on
-stdout (progress on stderr): accuracy on the split's title, seniority and card queries (the
-card queries also under the capped protocol), latency, batch time, peak RSS, install size.
+stdout (progress on stderr): for the split's title, seniority and card queries, top-1, top-5 and
+top-10 at the detailed level and top-1 at the broad and major group levels (the card queries also
+under the capped protocol); for titles and cards, the ECE of the top score and the coverage at
+top-1 precision 0.90 and 0.95, and, for the shipped coder, the share and precision of the answers
+it flags confident or unsure; latency, batch time, peak RSS, install size.
+
+ECE: 10 equal-width bins of the top score over [0, 1], each weighted by its share of queries;
+an unanswered query counts as a miss scored 0. Coverage at precision p: the share of queries
+whose top score reaches the lowest threshold at which the queries at or above it are right at
+least p of the time (an oracle threshold, set on the held-out queries themselves; the confident
+flag's threshold was set on the development split instead).
 Run by bench/bench_soc.py; the reference folder comes from ROLEBOOK_CODER_REFERENCE_DIR or
 fixtures/reference/.
 """
@@ -61,6 +70,61 @@ def accuracy(ranked: list[list[str]], golds: list[frozenset[str]]) -> tuple[floa
     return top1, top5
 
 
+def soc_groups(reference_dir: Path) -> dict[str, tuple[str, str]]:
+    """Each detailed code's (broad, major) group, from soc2018.csv's parents (not from its digits)."""
+    import csv
+
+    with (reference_dir / "soc2018.csv").open(encoding="utf-8", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    parent = {r["code"]: r["parent_code"] for r in rows}
+    groups = {}
+    for r in rows:
+        if r["level"] == "detailed":
+            broad = parent[r["code"]]
+            groups[r["code"]] = (broad, parent[parent[broad]])
+    return groups
+
+
+def measure(prefix: str, answers, golds: list[frozenset[str]], groups: dict[str, tuple[str, str]],
+            scored: bool) -> dict:
+    """Top-1/5/10, broad@1 and major@1 of `answers`; with scores, ECE, coverage and the flags' figures."""
+    import numpy as np
+
+    from taxonomy.coder.calibration import coverage_at, expected_calibration_error
+
+    n = len(golds)
+    right = np.array([bool(a.codes) and a.codes[0] in g for a, g in zip(answers, golds, strict=True)])
+    out = {
+        f"{prefix}_top1": float(right.mean()),
+        f"{prefix}_top5": sum(bool(set(a.codes[:5]) & g) for a, g in zip(answers, golds, strict=True)) / n,
+        f"{prefix}_top10": sum(bool(set(a.codes[:10]) & g) for a, g in zip(answers, golds, strict=True)) / n,
+    }
+    for level, name in ((0, "broad1"), (1, "major1")):
+        hits = sum(bool(a.codes) and groups[a.codes[0]][level] in {groups[c][level] for c in g}
+                   for a, g in zip(answers, golds, strict=True))
+        out[f"{prefix}_{name}"] = hits / n
+    if scored and all(a.scores is not None for a in answers):
+        top = np.array([a.scores[0] if a.scores else 0.0 for a in answers])
+        out[f"{prefix}_ece"] = expected_calibration_error(top, right)
+        # The scores of the 2nd to 5th codes, each against whether that code is right.
+        rest = [(s, c in g) for a, g in zip(answers, golds, strict=True) for c, s in zip(a.codes[1:5], a.scores[1:5],
+                                                                                           strict=True)]
+        if rest:
+            out[f"{prefix}_ece_rest"] = expected_calibration_error(np.array([s for s, _ in rest]),
+                                                                   np.array([r for _, r in rest]))
+        out[f"{prefix}_mean_score"] = float(top.mean())
+        out[f"{prefix}_cov90"] = coverage_at(top, right, 0.90)
+        out[f"{prefix}_cov95"] = coverage_at(top, right, 0.95)
+    if answers and answers[0].confident is not None:
+        confident = np.array([bool(a.confident) for a in answers])
+        unsure = np.array([bool(a.unsure) for a in answers]) | np.array([not a.codes for a in answers])
+        out[f"{prefix}_confident"] = float(confident.mean())
+        out[f"{prefix}_confident_prec"] = float(right[confident].mean()) if confident.any() else 0.0
+        out[f"{prefix}_unsure"] = float(unsure.mean())
+        out[f"{prefix}_unsure_prec"] = float(right[unsure].mean()) if unsure.any() else 0.0
+    return out
+
+
 def main(key: str) -> dict:
     sys.path.insert(0, str(ROOT))
     from bench.soc_methods import METHODS
@@ -68,8 +132,9 @@ def main(key: str) -> dict:
     from taxonomy.coder import CoderQuery
 
     reference_dir = Path(os.environ.get("ROLEBOOK_CODER_REFERENCE_DIR", ROOT / "fixtures" / "reference"))
-    split = make_split(reference_dir)
     method = METHODS[key]()
+    split = make_split(reference_dir, dwa=method.split_dwa)
+    groups = soc_groups(reference_dir)
     start = time.perf_counter()
     method.fit(split.train)
     build = time.perf_counter() - start
@@ -77,13 +142,16 @@ def main(key: str) -> dict:
 
     title_q = [CoderQuery(title=q.title) for q in split.title_queries]
     card_q = [CoderQuery(title=q.title, components=q.tasks) for q in split.card_queries]
-    title = accuracy(method.rank(title_q), [q.gold for q in split.title_queries])
-    senior = accuracy(method.rank([CoderQuery(title=q.title) for q in split.seniority_queries]),
-                      [q.gold for q in split.seniority_queries])
-    card_ranked = method.rank(card_q)
-    card = accuracy(card_ranked, [q.gold for q in split.card_queries])
+    figures = measure("title", method.answer(title_q, 10), [q.gold for q in split.title_queries], groups, True)
+    figures |= measure("senior", method.answer([CoderQuery(title=q.title) for q in split.seniority_queries], 10),
+                       [q.gold for q in split.seniority_queries], groups, False)
+    card_answers = method.answer(card_q, 10)
+    figures |= measure("card", card_answers, [q.gold for q in split.card_queries], groups, True)
+    figures |= measure("tools", method.answer([CoderQuery(title=q.title, components=q.tasks)
+                                               for q in split.tool_card_queries], 10),
+                       [q.gold for q in split.tool_card_queries], groups, True)
     capped = [i for i, q in enumerate(split.card_queries) if q.capped]
-    card_capped = accuracy([card_ranked[i] for i in capped], [split.card_queries[i].gold for i in capped])
+    card_capped = accuracy([card_answers[i].codes for i in capped], [split.card_queries[i].gold for i in capped])
 
     # One query at a time, as a page asks for one role: half titles, half cards.
     one = getattr(method, "suggest", method.rank)
@@ -104,12 +172,7 @@ def main(key: str) -> dict:
         "key": key,
         "name": method.name,
         "description": method.description,
-        "title_top1": title[0],
-        "title_top5": title[1],
-        "senior_top1": senior[0],
-        "senior_top5": senior[1],
-        "card_top1": card[0],
-        "card_top5": card[1],
+        **figures,
         "card_capped_top1": card_capped[0],
         "card_capped_top5": card_capped[1],
         "build_s": build,
@@ -124,6 +187,7 @@ def main(key: str) -> dict:
         "held_titles": split.held_titles,
         "held_tasks": split.held_tasks,
         "train_rows": len(split.train.rows),
+        "fit_report": getattr(getattr(method, "model", None), "fusion", None) and method.model.fusion.report,
     }
 
 

@@ -7,7 +7,7 @@ Wire it from a conftest with a session fixture that delegates to `use_coder_inde
         yield from use_coder_index(tmp_path_factory)
 
 Several conftests may do so: the folder lives under the session's base temp and is built only
-when it holds no index yet, so the whole suite builds it once (about 5 s).
+when it holds no index yet, so the whole suite builds it once (about 15 s: it also fits the fusion and the calibration).
 """
 
 from __future__ import annotations

@@ -137,6 +137,7 @@ DATABASE_INDEPENDENT = (
     "tests/roles/test_cards_parser.py",
     "tests/taxonomy/test_coder.py",
     "tests/taxonomy/test_coder_normalise.py",
+    "tests/taxonomy/test_coder_calibration.py",
     "tests/api/test_schemathesis.py",
     "tests/framework/test_admin_matrix.py",
     "tests/review/test_url_matrix.py",

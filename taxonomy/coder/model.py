@@ -1,15 +1,23 @@
-"""The coder's model: two multinomial naive Bayes channels over TF-IDF features, fused, with evidence.
+"""The coder's model: three multinomial naive Bayes channels over TF-IDF features, fused, with evidence.
 
 - Title channel: trained on every reference title (SOC, O*NET-SOC, BLS direct-match, O*NET
-  alternate and short titles) with word, head-noun and character 2-4-gram features.
+  alternate and short titles) with word, head-noun and character 2-4-gram features; the fusion
+  also reads its word and its character features apart.
 - Context channel: trained on task statements, occupation descriptions and titles with word
-  and word-pair features; it reads the role's title and aliases, and, with a larger weight,
-  its components and story.
+  and word-pair features; it reads the role's title and aliases, and, apart, its components
+  and story (the body).
+- Work channel: trained on O*NET's technology products and their commodity classes, with the
+  same features; it reads the names and, apart, the body: cards name tools (TensorFlow, Epic,
+  AutoCAD) in their skills and knowledge. Its evidence also quotes O*NET's detailed work
+  activities (DWAs), which say in general words what a card's responsibilities say in its own.
 
-The channels' log posteriors are added and turned into a score by a softmax with a
-temperature, so the scores of one query sum to at most 1 and roughly track how often the
-top suggestion is right. The method was chosen by measurement against word and character
-TF-IDF, BM25, their fusion, a linear SGD model and an embedding model: see bench/bench_soc.py.
+Each query's candidate codes (the best CANDIDATES by a plain sum of the channels) are scored by
+a conditional logit over the channels' log posteriors and ranks, whose weights were fitted on a
+development split when the index was built; a logistic (Platt) map then turns the candidate's
+probability into the calibrated chance that the code is right. Both are fitted separately for
+titles alone and for queries with a body; see taxonomy/coder/calibration.py. The method was
+chosen by measurement against word and character TF-IDF, BM25, their fusion, a linear SGD model
+and an embedding model: see bench/bench_soc.py.
 """
 
 from __future__ import annotations
@@ -17,28 +25,56 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import sparse
 
-from .reference import CONTEXT_KINDS, KINDS, TITLE_KINDS, Reference
+from .calibration import (
+    apply_platt,
+    choose_thresholds,
+    cross_validated_ece,
+    development_split,
+    expected_calibration_error,
+    fit_fusion,
+    fit_platt,
+    softmax_rows,
+)
+from .reference import CONTEXT_KINDS, KINDS, TITLE_KINDS, WORK_KINDS, Reference
 from .text import Vectorizer, char_features, normalize_role_title, words
 
 METHOD = "nb-fusion"
 # Bump when features, weights, query preparation or the stored layout change: it is part of the
 # index hash and of the coder version stored with each role's suggestions.
-METHOD_VERSION = f"{METHOD}-3"
+METHOD_VERSION = f"{METHOD}-4"
 
 TITLE_ALPHA = 0.01
 CONTEXT_ALPHA = 0.003
-TITLE_CONTEXT_WEIGHT = 1.0  # The context channel reading the title and aliases.
-BODY_WEIGHT = 3.0  # The context channel reading components and story.
-ALIAS_WEIGHT = 1.0  # The title channel over the aliases (their mean).
-# Softmax temperatures, chosen on the development split so that the mean top score is close to
-# top-1 accuracy (title-only: 0.52 vs 0.55; with a body the channels agree more, hence higher).
-TEMPERATURE = 4.0
-BODY_TEMPERATURE = 6.0
+WORK_ALPHA = 0.003
+ALIAS_WEIGHT = 1.0  # The title channel over the aliases (their mean), added to the title's.
+# Candidates per query: the codes the fusion scores, picked by a plain sum of the channels' log
+# posteriors (title + name context + 3 x body context + body work). On the development split the
+# right code is among them for 97% of titles and 99.8% of cards; the rest are counted as misses.
+CANDIDATES = 64
+# The work channel learns from the technology rows only; the DWAs are its evidence. On the
+# development split, DWAs as training texts of the work channel (-0.4 points of card top-1), of the
+# context channel (-2.7) or of a channel of their own (fitted weight 0) never helped: they are
+# shared across occupations, and a card's tasks already match the task statements they generalise.
+WORK_NB_KINDS = ("tech", "commodity")
+PRE_RANK_BODY_WEIGHT = 3.0
+# Channel scores enter the fusion relative to each channel's best code and floored, twice: near
+# the top (-10) and far (-100). With a weight >= 0 on each, the fusion is a monotone piecewise-linear
+# function of each channel's log posterior, so one channel sure of a wrong code cannot push a
+# candidate arbitrarily far. One floor measured worse on the development split: -10 alone gave
+# cards +2 points of top-1 and titles 5 points less coverage at 0.90 precision; -100 alone the reverse.
+SCORE_FLOORS = (-10.0, -100.0)
+# The fusion's inputs, in this order: each channel's floored log posteriors and its rank, -log(1 + rank).
+# The title channel also counts as two, its word features alone and its character n-grams alone:
+# on the development split that gave cards 1.5 points of top-1 (titles alone: no change).
+CHANNELS = ("title", "name", "body", "work_name", "work_body", "title_words", "title_chars")
+FEATURES = (
+    tuple(f"score{-int(f)}:{c}" for f in SCORE_FLOORS for c in CHANNELS) + tuple(f"rank:{c}" for c in CHANNELS)
+)
 # A query whose words are all unknown is answered only when it still looks like a title.
 MIN_CHAR_SIMILARITY = 0.5
 
@@ -51,6 +87,7 @@ MAX_BODY_CHARS = 20_000
 
 EVIDENCE_TITLES = 2
 EVIDENCE_CONTEXT = 2
+EVIDENCE_WORK = 1
 EVIDENCE_QUOTE_CHARS = 90
 
 _KIND_LABELS = {
@@ -61,7 +98,12 @@ _KIND_LABELS = {
     "short": "O*NET short title",
     "task": "task",
     "desc": "O*NET description",
+    "dwa": "O*NET work activity",
+    "tech": "O*NET technology",
+    "commodity": "O*NET technology class",
 }
+# Fewer development queries of a type than this and the fusion stays unfitted (tiny references).
+MIN_DEVELOPMENT_QUERIES = 50
 
 
 @dataclass(frozen=True)
@@ -84,6 +126,7 @@ class NaiveBayes:
     weights: sparse.csr_matrix  # features x classes
     unseen: np.ndarray  # per class
     prior: np.ndarray  # per class
+    _parts: dict = field(default_factory=dict, repr=False)
 
     @classmethod
     def fit(cls, x: sparse.csr_matrix, y: np.ndarray, n_classes: int, alpha: float) -> NaiveBayes:
@@ -98,9 +141,16 @@ class NaiveBayes:
         prior = np.log(np.maximum(docs, 1e-3) / docs.sum())
         return cls(counts.astype(np.float32), unseen.astype(np.float32), prior.astype(np.float32))
 
-    def log_posterior(self, x: sparse.csr_matrix) -> np.ndarray:
-        """Return log p(class | x) for each row of x (rows x classes)."""
-        jll = np.asarray((x @ self.weights).todense(), dtype=np.float64)
+    def log_posterior(self, x: sparse.csr_matrix, features: tuple[int, int] | None = None) -> np.ndarray:
+        """Return log p(class | x) for each row of x (rows x classes), from the `features` range only."""
+        if features is None:
+            weights = self.weights
+        else:
+            # Sliced once: a slice of a CSR matrix is a copy.
+            if features not in self._parts:
+                self._parts[features] = self.weights[features[0] : features[1]].tocsr()
+            weights = self._parts[features]
+        jll = np.asarray((x @ weights).todense(), dtype=np.float64)
         jll += np.asarray(x.sum(axis=1), dtype=np.float64) * self.unseen + self.prior
         return jll - _logsumexp(jll)
 
@@ -110,9 +160,70 @@ def _logsumexp(a: np.ndarray) -> np.ndarray:
     return top + np.log(np.exp(a - top).sum(axis=1, keepdims=True))
 
 
+QUERY_TYPES = ("title", "body")  # A title (and aliases) alone; a query with components or a story.
+
+
+@dataclass
+class Fusion:
+    """The fitted fusion and calibration, per query type: FEATURES weights, Platt (a, b), thresholds.
+
+    `thresholds[type]` is (confident, unsure below, unsure when the top two are closer than).
+    `report` holds the development split's figures, for the record (bench soc prints them).
+    """
+
+    weights: dict[str, np.ndarray]
+    platt: dict[str, np.ndarray]
+    thresholds: dict[str, np.ndarray]
+    report: dict
+
+    @classmethod
+    def default(cls) -> Fusion:
+        """Unfitted: the plain sum of the channels with a temperature, and no flags (tiny references)."""
+        title = np.zeros(len(FEATURES))
+        title[[FEATURES.index("score100:title"), FEATURES.index("score100:name")]] = 1 / 4
+        body = np.zeros(len(FEATURES))
+        body[[FEATURES.index("score100:title"), FEATURES.index("score100:name")]] = 1 / 6
+        body[FEATURES.index("score100:body")] = 3 / 6
+        never = np.array([1.01, 0.0, 0.0])
+        return cls({"title": title, "body": body}, {t: np.array([1.0, 0.0]) for t in QUERY_TYPES},
+                   {t: never.copy() for t in QUERY_TYPES}, {"fitted": False})
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """One query's answer: (class, calibrated score) best first, and the flags on its first code."""
+
+    classes: list[tuple[int, float]]
+    confident: bool = False
+    unsure: bool = False
+
+
+@dataclass
+class Channels:
+    """Each channel's log posterior over the classes for a batch of queries (queries x classes).
+
+    `title` is the title channel over the title (plus the mean over the aliases), `name` the context
+    channel over the title and aliases, `body` the context channel over components and story,
+    `work_*` the work channel over each, `title_words` and `title_chars` the title channel's word
+    and character features alone.
+    """
+
+    title: np.ndarray
+    name: np.ndarray
+    body: np.ndarray  # zeros for a query without a body
+    work_name: np.ndarray
+    work_body: np.ndarray
+    has_body: np.ndarray  # bool per query
+    title_words: np.ndarray
+    title_chars: np.ndarray
+
+    def pre_rank(self) -> np.ndarray:
+        return self.title + self.name + PRE_RANK_BODY_WEIGHT * self.body + self.work_body
+
+
 @dataclass
 class Model:
-    """Everything a query needs: vectorisers, the two channels and the sorted reference rows."""
+    """Everything a query needs: vectorisers, the channels, the fitted fusion and the sorted reference rows."""
 
     codes: list[str]  # detailed SOC codes, the classes
     soc_titles: list[str]
@@ -129,17 +240,40 @@ class Model:
     context_ptr: np.ndarray
     title_rows: list[tuple[int, str, str]]  # (kind, text, shown code)
     context_rows: list[tuple[int, str, str]]
+    # The work channel; None when the reference has no work rows or they were put in the context channel.
+    work: Vectorizer | None = None
+    work_nb: NaiveBayes | None = None
+    work_docs: sparse.csr_matrix | None = None
+    work_ptr: np.ndarray | None = None
+    work_rows: list[tuple[int, str, str]] = field(default_factory=list)
+    fusion: Fusion = field(default_factory=Fusion.default)
 
     # Building -------------------------------------------------------------------------------
 
     @classmethod
-    def build(cls, reference: Reference) -> Model:
-        """Fit both channels on `reference`; raises ValueError when it holds no rows."""
+    def build(cls, reference: Reference, *, work: str = "channel", fit: bool = True) -> Model:
+        """Fit the channels on `reference`, and the fusion on a development split carved from it.
+
+        `work` is where the DWA and technology rows go: "channel" (their own), "context" (the
+        context channel's training texts) or "none" (left out); bench soc measures all three.
+        Raises ValueError when the reference holds no titles.
+        """
+        # The development channels go before the final ones are built: one set in memory at a time.
+        fusion = fit_development_fusion(reference, work=work) if fit else None
+        model = cls.fit_channels(reference, work=work)
+        model.fusion = fusion or model.fusion
+        return model
+
+    @classmethod
+    def fit_channels(cls, reference: Reference, *, work: str = "channel") -> Model:
+        """Fit the channels only (the fusion stays `Fusion.default()`); raises ValueError without titles."""
         codes = sorted(reference.soc_titles)
         class_of = {c: i for i, c in enumerate(codes)}
         rows = sorted(reference.rows, key=lambda r: (class_of[r.soc_code], KINDS.index(r.kind), r.text))
         titles = [r for r in rows if r.kind in TITLE_KINDS]
-        contexts = [r for r in rows if r.kind in CONTEXT_KINDS]
+        context_kinds = CONTEXT_KINDS + (WORK_KINDS if work == "context" else ())
+        contexts = [r for r in rows if r.kind in context_kinds]
+        works = [r for r in rows if r.kind in WORK_KINDS] if work == "channel" else []
         if not titles:
             raise ValueError("The reference holds no titles: nothing to build a coder from.")
         title_texts = [r.text for r in titles]
@@ -157,7 +291,7 @@ class Model:
         context_matrix = context.transform(context_texts)
         context_nb = NaiveBayes.fit(context_matrix, context_y, len(codes), CONTEXT_ALPHA)
 
-        return cls(
+        model = cls(
             codes=codes,
             soc_titles=[reference.soc_titles[c] for c in codes],
             title_words=title_words,
@@ -173,65 +307,103 @@ class Model:
             title_rows=[(KINDS.index(r.kind), r.text, r.source_code) for r in titles],
             context_rows=[(KINDS.index(r.kind), r.text, r.source_code) for r in contexts],
         )
+        if works:
+            work_texts = [r.text for r in works]
+            work_y = np.array([class_of[r.soc_code] for r in works], dtype=np.int64)
+            model.work = Vectorizer.fit("context", work_texts, min_df=2 if len(works) > 1000 else 1)
+            model.work_docs = model.work.transform(work_texts)
+            learn = np.array([r.kind in WORK_NB_KINDS for r in works])
+            model.work_nb = NaiveBayes.fit(model.work_docs[learn], work_y[learn], len(codes), WORK_ALPHA)
+            model.work_ptr = _pointers(work_y, len(codes))
+            model.work_rows = [(KINDS.index(r.kind), r.text, r.source_code) for r in works]
+        return model
 
     # Querying -------------------------------------------------------------------------------
 
-    def rank(self, queries: Sequence[PreparedQuery], k: int) -> list[list[tuple[int, float]]]:
-        """Return the top-k (class, score) pairs of each query, best first; [] for an unanswerable one."""
-        if not queries:
-            return []
-        titles = [q.title for q in queries]
-        t_words = self.title_words.transform(titles)
-        t_chars = self.title_chars.transform(titles)
-        logp = self.title_nb.log_posterior(sparse.hstack([t_words, t_chars]).tocsr())
-
+    def channels(self, queries: Sequence[PreparedQuery]) -> Channels:
+        """Each channel's log posterior for each query; the work channel is zeros when there is none."""
+        n = len(queries)
+        t_words = self.title_words.transform([q.title for q in queries])
+        t_chars = self.title_chars.transform([q.title for q in queries])
+        title = self.title_nb.log_posterior(sparse.hstack([t_words, t_chars]).tocsr())
         alias_texts = [a for q in queries for a in q.aliases]
         if alias_texts:
             a_matrix = sparse.hstack([self.title_words.transform(alias_texts), self.title_chars.transform(alias_texts)])
             a_post = self.title_nb.log_posterior(a_matrix.tocsr())
             start = 0
             for i, q in enumerate(queries):
-                n = len(q.aliases)
-                if n:
-                    logp[i] += ALIAS_WEIGHT * a_post[start : start + n].mean(axis=0)
-                start += n
+                if q.aliases:
+                    title[i] += ALIAS_WEIGHT * a_post[start : start + len(q.aliases)].mean(axis=0)
+                start += len(q.aliases)
+        names = [" ".join((q.title, *q.aliases)) for q in queries]
+        name = self.context_nb.log_posterior(self.context.transform(names))
+        has_body = np.array([bool(q.body) for q in queries])
+        body = np.zeros_like(title)
+        work_name = np.zeros_like(title)
+        work_body = np.zeros_like(title)
+        rows = np.nonzero(has_body)[0]
+        bodies = [queries[i].body for i in rows]
+        if len(rows):
+            body[rows] = self.context_nb.log_posterior(self.context.transform(bodies))
+        if self.work is not None and self.work_nb is not None and n:
+            work_name = self.work_nb.log_posterior(self.work.transform(names))
+            if len(rows):
+                work_body[rows] = self.work_nb.log_posterior(self.work.transform(bodies))
+        n_words = self.title_words.size
+        only_words = self.title_nb.log_posterior(t_words, (0, n_words))
+        only_chars = self.title_nb.log_posterior(t_chars, (n_words, n_words + self.title_chars.size))
+        return Channels(title, name, body, work_name, work_body, has_body, only_words, only_chars)
 
-        name_texts = [" ".join((q.title, *q.aliases)) for q in queries]
-        logp += TITLE_CONTEXT_WEIGHT * self.context_nb.log_posterior(self.context.transform(name_texts))
-        with_body = [i for i, q in enumerate(queries) if q.body]
-        if with_body:
-            body_post = self.context_nb.log_posterior(self.context.transform([queries[i].body for i in with_body]))
-            logp[with_body] += BODY_WEIGHT * body_post
+    def rank(self, queries: Sequence[PreparedQuery], k: int) -> list[Ranked]:
+        """Return each query's top-k (class, calibrated score) pairs, best first, and its flags.
 
-        answerable = self._answerable(queries, t_chars)
-        temperature = np.array([BODY_TEMPERATURE if q.body else TEMPERATURE for q in queries])[:, None]
-        scaled = logp / temperature
-        probs = np.exp(scaled - _logsumexp(scaled))
-        k = max(0, min(k, len(self.codes)))
-        top = np.argpartition(-probs, k - 1, axis=1)[:, :k] if k else np.empty((len(queries), 0), dtype=int)
+        An unanswerable query gets an empty answer. At most CANDIDATES codes are ever returned.
+        """
+        if not queries:
+            return []
+        scores = self.channels(queries)
+        candidates, features = candidate_features(scores)
+        answerable = self._answerable(queries)
+        probs = self.calibrated(candidates, features, scores.has_body)
+        k = max(0, min(k, candidates.shape[1]))
         result = []
         for i in range(len(queries)):
-            if not answerable[i]:
-                result.append([])
+            if not answerable[i] or not k:
+                result.append(Ranked([]))
                 continue
-            best = sorted(top[i], key=lambda c: (-probs[i, c], c))
-            result.append([(int(c), float(min(1.0, max(0.0, probs[i, c])))) for c in best])
+            order = np.argsort(-probs[i], kind="stable")
+            ranked = [(int(candidates[i, j]), float(probs[i, j])) for j in order[:k]]
+            kind = "body" if scores.has_body[i] else "title"
+            top, second = float(probs[i, order[0]]), float(probs[i, order[1]])
+            confident, unsure = flags(top, second, self.fusion.thresholds[kind])
+            result.append(Ranked(ranked, confident, unsure))
         return result
 
-    def _answerable(self, queries: Sequence[PreparedQuery], t_chars: sparse.csr_matrix) -> list[bool]:
+    def calibrated(self, candidates: np.ndarray, features: np.ndarray, has_body: np.ndarray) -> np.ndarray:
+        """The calibrated chance that each candidate is right (queries x candidates)."""
+        out = np.zeros(candidates.shape, dtype=np.float64)
+        for kind in QUERY_TYPES:
+            rows = np.nonzero(has_body if kind == "body" else ~has_body)[0]
+            if len(rows):
+                p = softmax_rows(features[rows] @ self.fusion.weights[kind])
+                out[rows] = np.clip(apply_platt(self.fusion.platt[kind], p), 0.0, 1.0)
+        return out
+
+    def _answerable(self, queries: Sequence[PreparedQuery]) -> list[bool]:
         """A query is answered when a word of it is known, or its title looks like a known title."""
         known = self.context.index
         tw = self.title_words.index
+        work = self.work.index if self.work is not None else {}
         out = []
-        for i, q in enumerate(queries):
+        for q in queries:
             texts = (q.title, *q.aliases, q.body)
-            if any(w in known or w in tw for t in texts for w in words(t)):
+            if any(w in known or w in tw or w in work for t in texts for w in words(t)):
                 out.append(True)
                 continue
             if not char_features(q.title):
                 out.append(False)
                 continue
-            sims = self.title_docs_chars @ t_chars[i].T
+            sims = self.title_docs_chars @ self.title_chars.transform([q.title]).T
             out.append(bool(sims.nnz) and float(sims.max()) >= MIN_CHAR_SIMILARITY)
         return out
 
@@ -249,14 +421,21 @@ class Model:
             for j in _best(best, EVIDENCE_TITLES, floor=0.2):
                 kind, text, shown = self.title_rows[lo + j]
                 items.append(f"{_KIND_LABELS[KINDS[kind]]} '{text}' ({shown})")
+        body = " ".join(filter(None, (query.body, query.title, *query.aliases)))
         lo, hi = self.context_ptr[cls], self.context_ptr[cls + 1]
         if hi > lo:
-            body = " ".join(filter(None, (query.body, query.title, *query.aliases)))
             sims = (self.context.transform([body]) @ self.context_docs[lo:hi].T).toarray().ravel()
             # Without a body only a task that plainly echoes the title is worth quoting.
             for j in _best(sims, EVIDENCE_CONTEXT if query.body else 1, floor=0.1 if query.body else 0.25):
                 kind, text, shown = self.context_rows[lo + j]
                 items.append(f"{_KIND_LABELS[KINDS[kind]]}: '{_quote(text)}' ({shown})")
+        if query.body and self.work is not None and self.work_docs is not None and self.work_ptr is not None:
+            lo, hi = self.work_ptr[cls], self.work_ptr[cls + 1]
+            if hi > lo:
+                sims = (self.work.transform([body]) @ self.work_docs[lo:hi].T).toarray().ravel()
+                for j in _best(sims, EVIDENCE_WORK, floor=0.15):
+                    kind, text, shown = self.work_rows[lo + j]
+                    items.append(f"{_KIND_LABELS[KINDS[kind]]}: '{_quote(text)}' ({shown})")
         if not items:
             # Nothing of the class resembles the query: name the occupation itself.
             items.append(f"SOC title '{self.soc_titles[cls]}' ({code})")
@@ -269,30 +448,39 @@ class Model:
         arrays: dict[str, np.ndarray] = {}
         for name in ("title_docs_words", "title_docs_chars", "context_docs"):
             _put_sparse(arrays, name, getattr(self, name))
-        for name in ("title_nb", "context_nb"):
+        nbs = ["title_nb", "context_nb"] + (["work_nb"] if self.work_nb is not None else [])
+        for name in nbs:
             nb = getattr(self, name)
             _put_sparse(arrays, f"{name}.weights", nb.weights)
             arrays[f"{name}.unseen"] = nb.unseen
             arrays[f"{name}.prior"] = nb.prior
-        for name in ("title_words", "title_chars", "context"):
+        for name in ("title_words", "title_chars", "context") + (("work",) if self.work is not None else ()):
             vec = getattr(self, name)
             arrays[f"{name}.vocabulary"] = _pack_strings(vec.vocabulary)
             arrays[f"{name}.idf"] = vec.idf
         arrays["title_ptr"] = self.title_ptr
         arrays["context_ptr"] = self.context_ptr
+        if self.work is not None:
+            _put_sparse(arrays, "work_docs", self.work_docs)
+            arrays["work_ptr"] = self.work_ptr
         arrays["codes"] = _pack_strings(self.codes)
         arrays["soc_titles"] = _pack_strings(self.soc_titles)
-        for name in ("title_rows", "context_rows"):
+        for name in ("title_rows", "context_rows", "work_rows"):
             rows = getattr(self, name)
             arrays[f"{name}.kind"] = np.array([r[0] for r in rows], dtype=np.int8)
             arrays[f"{name}.text"] = _pack_strings([r[1] for r in rows])
             arrays[f"{name}.code"] = _pack_strings([r[2] for r in rows])
+        for kind in QUERY_TYPES:
+            arrays[f"fusion.weights.{kind}"] = self.fusion.weights[kind]
+            arrays[f"fusion.platt.{kind}"] = self.fusion.platt[kind]
+            arrays[f"fusion.thresholds.{kind}"] = self.fusion.thresholds[kind]
+        arrays["fusion.report"] = _pack_strings([json.dumps(self.fusion.report)])
         return arrays
 
     @classmethod
     def from_arrays(cls, arrays) -> Model:
         def vec(name: str) -> Vectorizer:
-            return Vectorizer(name_of[name], _unpack_strings(arrays[f"{name}.vocabulary"]), arrays[f"{name}.idf"])
+            return Vectorizer(analyzer_of[name], _unpack_strings(arrays[f"{name}.vocabulary"]), arrays[f"{name}.idf"])
 
         def nb(name: str) -> NaiveBayes:
             return NaiveBayes(_get_sparse(arrays, f"{name}.weights"), arrays[f"{name}.unseen"], arrays[f"{name}.prior"])
@@ -302,7 +490,15 @@ class Model:
             texts, codes = _unpack_strings(arrays[f"{name}.text"]), _unpack_strings(arrays[f"{name}.code"])
             return list(zip(kinds, texts, codes, strict=True))
 
-        name_of = {"title_words": "title_words", "title_chars": "title_chars", "context": "context"}
+        analyzer_of = {"title_words": "title_words", "title_chars": "title_chars", "context": "context",
+                       "work": "context"}
+        has_work = "work.vocabulary" in arrays
+        fusion = Fusion(
+            weights={k: arrays[f"fusion.weights.{k}"] for k in QUERY_TYPES},
+            platt={k: arrays[f"fusion.platt.{k}"] for k in QUERY_TYPES},
+            thresholds={k: arrays[f"fusion.thresholds.{k}"] for k in QUERY_TYPES},
+            report=json.loads(_unpack_strings(arrays["fusion.report"])[0]),
+        )
         return cls(
             codes=_unpack_strings(arrays["codes"]),
             soc_titles=_unpack_strings(arrays["soc_titles"]),
@@ -318,7 +514,103 @@ class Model:
             context_ptr=arrays["context_ptr"],
             title_rows=rows("title_rows"),
             context_rows=rows("context_rows"),
+            work=vec("work") if has_work else None,
+            work_nb=nb("work_nb") if has_work else None,
+            work_docs=_get_sparse(arrays, "work_docs") if has_work else None,
+            work_ptr=arrays["work_ptr"] if has_work else None,
+            work_rows=rows("work_rows"),
+            fusion=fusion,
         )
+
+
+def candidate_features(scores: Channels) -> tuple[np.ndarray, np.ndarray]:
+    """Each query's CANDIDATES best codes by the plain sum, and their FEATURES (queries x candidates x features)."""
+    pre = scores.pre_rank()
+    n, n_classes = pre.shape
+    k = min(CANDIDATES, n_classes)
+    top = np.argpartition(-pre, k - 1, axis=1)[:, :k]
+    # Candidates in a fixed order (best first) so that ties resolve the same way every time.
+    order = np.argsort(-np.take_along_axis(pre, top, axis=1), axis=1, kind="stable")
+    candidates = np.take_along_axis(top, order, axis=1)
+    features = np.zeros((n, k, len(FEATURES)))
+    rows = np.arange(n)[:, None]
+    positions = np.arange(n_classes)
+    m = len(CHANNELS)
+    for j, channel in enumerate(CHANNELS):
+        logp = getattr(scores, channel)
+        relative = (logp - logp.max(axis=1, keepdims=True))[rows, candidates]
+        for i, floor in enumerate(SCORE_FLOORS):
+            features[:, :, i * m + j] = np.maximum(relative, floor)
+        ranks = np.empty_like(top, shape=logp.shape)
+        ranks[rows, np.argsort(-logp, axis=1, kind="stable")] = positions
+        features[:, :, len(SCORE_FLOORS) * m + j] = -np.log1p(ranks[rows, candidates])
+        # A channel that did not read anything (no body, no work channel) says nothing.
+        silent = ~np.any(logp, axis=1)
+        features[silent, :, j :: m] = 0.0
+    return candidates, features
+
+
+def flags(top: float, second: float, thresholds: np.ndarray) -> tuple[bool, bool]:
+    """(confident, unsure) for an answer whose two best scores are `top` and `second`."""
+    confident_at, low, close = (float(v) for v in thresholds)
+    confident = top >= confident_at
+    unsure = not confident and (top < low or top - second < close)
+    return confident, unsure
+
+
+def fit_development_fusion(reference: Reference, *, work: str = "channel") -> Fusion | None:
+    """Fit the fusion, calibration and thresholds on the development split of `reference`.
+
+    None when the split is too small to fit on (a handful of rows, as in some tests).
+    """
+    split = development_split(reference)
+    if len(split.title_queries) < MIN_DEVELOPMENT_QUERIES or len(split.card_queries) < MIN_DEVELOPMENT_QUERIES:
+        return None
+    try:
+        dev_model = Model.fit_channels(split.fit_reference, work=work)
+    except ValueError:
+        return None
+    class_of = {c: i for i, c in enumerate(dev_model.codes)}
+    fusion = Fusion.default()
+    report: dict = {"fitted": True, "features": list(FEATURES)}
+    for kind, queries in (("title", split.title_queries), ("body", split.card_queries)):
+        # Filled in place, in float32: the features of every development query are the build's peak memory.
+        x = np.zeros((len(queries), min(CANDIDATES, len(dev_model.codes)), len(FEATURES)), dtype=np.float32)
+        g = np.zeros(x.shape[:2], dtype=bool)
+        for start in range(0, len(queries), 256):
+            chunk = queries[start : start + 256]
+            prepared = [prepare(q.title, (), q.tasks, "") for q in chunk]
+            cand, x[start : start + len(chunk)] = candidate_features(dev_model.channels(prepared))
+            for i, (row, q) in enumerate(zip(cand, chunk, strict=True)):
+                g[start + i] = np.isin(row, [class_of[c] for c in q.gold if c in class_of])
+        weights = fit_fusion(x, g)
+        p = softmax_rows((x @ weights.astype(x.dtype)).astype(np.float64))
+        top = p.max(axis=1)
+        order = np.argsort(-p, axis=1, kind="stable")
+        correct = g[np.arange(len(g)), order[:, 0]]
+        second_correct = g[np.arange(len(g)), order[:, 1]]
+        platt = fit_platt(top, correct)
+        scores = np.sort(apply_platt(platt, p), axis=1)[:, ::-1]
+        thresholds = choose_thresholds(scores[:, 0], scores[:, 1], correct, second_correct)
+        unsure = np.array([flags(a, b, thresholds)[1] for a, b in scores[:, :2]])
+        fusion.weights[kind], fusion.platt[kind], fusion.thresholds[kind] = weights, platt, thresholds
+        report[kind] = {
+            "queries": len(queries),
+            "gold_in_candidates": float(g.any(axis=1).mean()),
+            "top1": float(correct.mean()),
+            "ece_before_platt": expected_calibration_error(top, correct),
+            "ece": expected_calibration_error(scores[:, 0], correct),
+            "thresholds": [float(v) for v in thresholds],
+            **cross_validated_ece(top, correct),
+            "confident_share": float(np.mean(scores[:, 0] >= thresholds[0])),
+            "confident_precision": float(correct[scores[:, 0] >= thresholds[0]].mean())
+            if np.any(scores[:, 0] >= thresholds[0]) else 0.0,
+            "unsure_share": float(np.mean(unsure)),
+            "unsure_precision": float(correct[unsure].mean()) if unsure.any() else 0.0,
+        }
+    report["development"] = {"titles": len(split.title_keys), "tasks": len(split.task_ids)}
+    fusion.report = report
+    return fusion
 
 
 def prepare(

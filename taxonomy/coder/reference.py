@@ -2,6 +2,11 @@
 
 Every row is a `RefRow` labelled with its detailed SOC 2018 code. The rows are the only
 thing the coder learns from and the only thing its evidence may quote.
+
+O*NET's detailed work activities (DWAs) generalise task statements, and the file lists them per
+occupation without the task they came from. Each DWA row is therefore tied, by word overlap, to
+the task(s) of its occupation it most resembles (`RefRow.key`), so that a split holding a task out
+also holds out the DWAs that may paraphrase it.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .text import STOP_WORDS, words
+
 # The files the index is built from, in the order they are hashed. Changing any of them
 # (or METHOD_VERSION in model.py) makes the stored index stale.
 REFERENCE_FILES = (
@@ -21,12 +28,17 @@ REFERENCE_FILES = (
     "onet_alternate_titles.csv",
     "onet_occupation_data.csv",
     "onet_task_statements.csv",
+    "onet_technology_skills.csv",
+    "onet_dwa.csv",
 )
 
 # Kinds of reference row; the order fixes their number in the stored index.
 TITLE_KINDS = ("soc", "onet", "direct", "alt", "short")
 CONTEXT_KINDS = ("task", "desc")
-KINDS = TITLE_KINDS + CONTEXT_KINDS
+# What an occupation works with and does, in O*NET's general words: detailed work activities,
+# technology products ("TensorFlow") and their commodity classes ("Data base management system software").
+WORK_KINDS = ("dwa", "tech", "commodity")
+KINDS = TITLE_KINDS + CONTEXT_KINDS + WORK_KINDS
 
 
 @dataclass(frozen=True)
@@ -37,7 +49,14 @@ class RefRow:
     text: str
     soc_code: str
     source_code: str  # The O*NET-SOC code for O*NET rows, else the SOC code.
-    key: str = ""  # Task id for tasks; the split in bench/ holds rows out by it.
+    # Task id for tasks; for DWAs the ids of the tasks they most resemble, joined by "|" (`task_ids`).
+    # Splits hold rows out by it.
+    key: str = ""
+
+    @property
+    def task_ids(self) -> tuple[str, ...]:
+        """The task ids a task or DWA row stands for (empty for other kinds)."""
+        return tuple(self.key.split("|")) if self.kind in ("task", "dwa") and self.key else ()
 
 
 @dataclass
@@ -58,7 +77,7 @@ def _read(path: Path) -> list[dict[str, str]]:
 
 
 def load_reference(directory: Path) -> Reference:
-    """Read the six reference CSV files under `directory`; raises FileNotFoundError when one is missing."""
+    """Read the reference CSV files under `directory`; raises FileNotFoundError when one is missing."""
     soc = _read(directory / "soc2018.csv")
     soc_titles = {r["code"]: r["title"] for r in soc if r["level"] == "detailed"}
     rows = [RefRow("soc", title, code, code) for code, title in soc_titles.items()]
@@ -72,11 +91,38 @@ def load_reference(directory: Path) -> Reference:
             rows.append(RefRow("short", r["short_title"], r["soc_code"], r["onet_code"], key=r["title"]))
     for r in _read(directory / "onet_occupation_data.csv"):
         rows.append(RefRow("desc", r["description"], r["soc_code"], r["onet_code"]))
-    for r in _read(directory / "onet_task_statements.csv"):
+    tasks = _read(directory / "onet_task_statements.csv")
+    for r in tasks:
         rows.append(RefRow("task", r["task"], r["soc_code"], r["onet_code"], key=r["task_id"]))
+    commodities = set()
+    for r in _read(directory / "onet_technology_skills.csv"):
+        rows.append(RefRow("tech", r["example"], r["soc_code"], r["onet_code"]))
+        if (r["onet_code"], r["commodity_title"]) not in commodities:
+            commodities.add((r["onet_code"], r["commodity_title"]))
+            rows.append(RefRow("commodity", r["commodity_title"], r["soc_code"], r["onet_code"]))
+    tasks_of: dict[str, list[tuple[str, frozenset[str]]]] = {}
+    for r in tasks:
+        tasks_of.setdefault(r["onet_code"], []).append((r["task_id"], _stems(r["task"])))
+    for r in _read(directory / "onet_dwa.csv"):
+        key = "|".join(_closest_tasks(_stems(r["dwa_title"]), tasks_of.get(r["onet_code"], [])))
+        rows.append(RefRow("dwa", r["dwa_title"], r["soc_code"], r["onet_code"], key=key))
     # Only detailed codes may be suggested; a row labelled otherwise would be a data error.
     rows = [r for r in rows if r.soc_code in soc_titles and r.text.strip()]
     return Reference(soc_titles=soc_titles, rows=rows)
+
+
+def _stems(text: str) -> frozenset[str]:
+    # Five-letter prefixes: a DWA says "analyze" where its task says "analysis".
+    return frozenset(w[:5] for w in words(text) if w not in STOP_WORDS)
+
+
+def _closest_tasks(dwa: frozenset[str], tasks: list[tuple[str, frozenset[str]]]) -> list[str]:
+    """The ids of the tasks sharing most of the DWA's words (all of them on a tie)."""
+    if not tasks:
+        return []
+    overlap = [len(dwa & words) / (1 + len(words)) ** 0.5 for _, words in tasks]
+    best = max(overlap)
+    return [task_id for (task_id, _), value in zip(tasks, overlap, strict=True) if value == best]
 
 
 def reference_hash(directory: Path, extra: Iterable[str] = ()) -> str:
