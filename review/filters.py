@@ -12,7 +12,7 @@ from roles import workflow
 from roles.models import ClassificationMapping, Decision, TitleAlias, band_range
 from taxonomy.models import OccupationCode
 
-from .selectors import CODER_FLAG, FLAG_CHOICES, GROUP_LEVELS, assigned_q, filter_alias_flag, filter_coder_disagrees
+from .selectors import CODER_FLAGS, FLAG_CHOICES, GROUP_LEVELS, assigned_q, filter_alias_flag, filter_coder_flag
 
 BAND_CHOICES = [("low", "Low"), ("medium", "Medium"), ("high", "High")]
 
@@ -156,7 +156,7 @@ class MappingFilter(QueueFilter):
         method="filter_depth", label="Code depth", empty_label="any depth",
     )
     source = django_filters.ChoiceFilter(choices=ClassificationMapping.Source.choices, empty_label="any source")
-    flag = django_filters.ChoiceFilter(choices=[CODER_FLAG], method="filter_flag", label="Flag", empty_label="any flag")
+    flag = django_filters.ChoiceFilter(choices=CODER_FLAGS, method="filter_flag", label="Flag", empty_label="any flag")
     sort = django_filters.ChoiceFilter(
         choices=[("role", "Role"), ("code", "Code")], method="filter_sort", empty_label=None, label="Sort"
     )
@@ -166,7 +166,7 @@ class MappingFilter(QueueFilter):
         fields: list[str] = []
 
     def filter_flag(self, qs: QuerySet, name: str, value: str) -> QuerySet:
-        return filter_coder_disagrees(qs)
+        return filter_coder_flag(qs, value)
 
     def filter_depth(self, qs: QuerySet, name: str, value: str) -> QuerySet:
         if value == "group":

@@ -150,6 +150,14 @@ class BulkAliasForm(forms.Form):
         return data
 
 
+class ConfidentForm(forms.Form):
+    """Approve the mappings where the SOC coder is confident and agrees: preview, then confirm what was shown."""
+
+    comment = forms.CharField(required=False, max_length=1000)
+    confirm = forms.BooleanField(required=False)
+    shown = forms.CharField(required=False)
+
+
 class ThresholdForm(forms.Form):
     """Approve all matching at or above a confidence threshold: preview, then confirm what was shown."""
 

@@ -255,11 +255,13 @@ def with_people(items: list[TitleAlias] | list[ClassificationMapping]) -> None:
     wanted.discard(None)
     users = get_user_model().objects.in_bulk(wanted) if wanted else {}
     for item in items:
-        item.decided_by = users.get(item.decided_by_id)
-        item.content_changed_by = users.get(item.content_changed_by_id)
+        # Fill the relations' caches (what select_related would have); the keys stay as they are.
+        fields = type(item)._meta
+        fields.get_field("decided_by").set_cached_value(item, users.get(item.decided_by_id))
+        fields.get_field("content_changed_by").set_cached_value(item, users.get(item.content_changed_by_id))
         lease = leases[item.pk]
         if lease is not None:
-            lease.holder = users[lease.holder_id]
+            lease._meta.get_field("holder").set_cached_value(lease, users[lease.holder_id])
 
 
 @dataclass(frozen=True)
@@ -400,7 +402,11 @@ def decisions_per_day(days: int = 7) -> list[tuple[Any, int]]:
 # ---------------------------------------------------------------------------------------------
 # The SOC coder in the mapping review
 
-CODER_FLAG = ("coder_disagrees", "Disagrees with the SOC coder")
+CODER_FLAGS = [
+    ("coder_disagrees", "Disagrees with the SOC coder"),
+    ("coder_confident", "Coder is confident and agrees"),
+    ("coder_unsure", "Coder unsure"),
+]
 
 
 @dataclass(frozen=True)
@@ -417,6 +423,8 @@ class SuggestionRow:
 class CoderView:
     suggestions: list[SuggestionRow]
     disagrees: str  # why the mapping disagrees with the coder, or ""
+    confident_agrees: bool = False  # the coder is confident of its best code, and it is the mapping's
+    unsure: bool = False  # the coder's best code is too close to call or its score low
 
 
 def coder_disagreement(mapping: ClassificationMapping, suggestions: RoleSuggestionSet) -> str:
@@ -464,8 +472,22 @@ def coder_views(mappings: list[ClassificationMapping], *, stale_ok: bool = False
         views[mapping.pk] = CoderView(
             [SuggestionRow(s, _relation(mapping, s)) for s in found.codes],
             coder_disagreement(mapping, found),
+            # An O*NET-SOC code (15-2051.01) agrees with its SOC code (15-2051).
+            confident_agrees=bool(found.confident_code) and found.confident_code == mapping.code[:7],
+            unsure=found.unsure,
         )
     return views
+
+
+def filter_coder_flag(qs: QuerySet[ClassificationMapping], flag: str) -> QuerySet[ClassificationMapping]:
+    """Keep the mappings with coder flag `flag` (CODER_FLAGS), read from the current coder's cached suggestions."""
+    if flag == "coder_disagrees":
+        return filter_coder_disagrees(qs)
+    current = qs.filter(role__suggestions__coder_version=coder_version())
+    if flag == "coder_confident":
+        soc = Substr("code", 1, 7)  # an O*NET-SOC code (15-2051.01) agrees with its SOC code
+        return current.filter(role__suggestions__confident_code=soc).exclude(role__suggestions__confident_code="")
+    return current.filter(role__suggestions__unsure=True)
 
 
 def filter_coder_disagrees(qs: QuerySet[ClassificationMapping]) -> QuerySet[ClassificationMapping]:

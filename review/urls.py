@@ -13,6 +13,7 @@ urlpatterns = [
     path("aliases/bulk/", views.alias_bulk, name="alias-bulk"),
     path("aliases/threshold/", views.alias_threshold, name="alias-threshold"),
     path("mappings/", views.mapping_queue_view, name="mappings"),
+    path("mappings/confident/", views.mapping_confident, name="mapping-confident"),
     path("mappings/<int:pk>/", views.mapping_detail, name="mapping"),
     path("codes/", views.code_search, name="codes"),
     path("undo/", views.undo, name="undo"),

@@ -23,7 +23,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from framework.paging import CURSOR_PARAMS, InvalidCursor, KeysetPaginator
 from framework.redirects import redirect_next, safe_next
@@ -47,6 +47,7 @@ from .forms import (
     ApproveForm,
     BulkAliasForm,
     CodeSearchForm,
+    ConfidentForm,
     MappingApproveForm,
     ReasonForm,
     RefineForm,
@@ -70,6 +71,7 @@ from .selectors import (
     digest_totals,
     disputed_count,
     disputed_samples,
+    filter_coder_flag,
     four_eyes_q,
     four_eyes_reason,
     is_group_level,
@@ -606,6 +608,58 @@ def alias_threshold(request: HttpRequest) -> HttpResponse:
             (filterset.form[k].label, v) for k, v in filter_params.items() if v and k in filterset.form.fields
             and k != "sort"
         ],
+    })
+
+
+CONFIDENT_COMMENT = "the SOC coder is confident and agrees"
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def mapping_confident(request: HttpRequest) -> HttpResponse:
+    """Approve the waiting mappings whose code the SOC coder is confident of: GET previews and signs, POST decides that.
+
+    Confident: the coder's calibrated score for its best code reaches the threshold of 90 %
+    top-1 precision (taxonomy.coder), and that code is the mapping's. Never automatic: a
+    reviewer sees the list and confirms it, four-eyes applies, and the confirm decides exactly
+    the mappings the preview listed, at the versions it showed.
+    """
+    if not can_review(request.user, ClassificationMapping):
+        raise PermissionDenied("Deciding mappings needs the review permission.")
+    preview = reverse("review:mapping-confident")
+    form = ConfidentForm(request.POST or None)
+    if request.method == "POST":
+        if not form.is_valid() or not form.cleaned_data["confirm"]:
+            messages.error(request, "Tick “I confirm” to approve the mappings listed: nothing was approved.")
+            return redirect(preview)
+        try:
+            shown = read_shown(request.user, form.cleaned_data["shown"])
+        except signing.BadSignature:
+            messages.error(request, "The preview expired or was altered: nothing was approved. Preview again.")
+            return redirect(preview)
+        try:
+            result = services.approve_mappings(
+                mappings=list(shown), actor=request.user, versions=shown,
+                comment=form.cleaned_data["comment"] or CONFIDENT_COMMENT,
+            )
+        except services.ReviewPermissionDenied as exc:
+            raise PermissionDenied(str(exc)) from exc
+        except services.ReviewError as exc:
+            messages.error(request, str(exc))
+        else:
+            _report(request, result, "approved where the coder is confident and agrees:")
+        return redirect(f"{reverse('review:mappings')}?flag=coder_confident")
+    matching = filter_coder_flag(ClassificationMapping.objects.needs_review(), "coder_confident")
+    # Four-eyes would skip these anyway: they are left out of what the confirm decides.
+    decidable = matching.exclude(four_eyes_q(request.user))
+    pairs = list(decidable.values_list("pk", "version"))
+    blocked = matching.filter(four_eyes_q(request.user)).count()
+    rows = decidable.select_related("role", "role__suggestions", "occupation").order_by("role__code", "pk")
+    listing = Paginator(rows, settings.REVIEW_PAGE_SIZE)
+    return render(request, "review/confident_confirm.html", {
+        "page": listing.get_page(request.GET.get("page")),
+        "will_decide": len(pairs), "blocked": blocked, "shown": sign_shown(request.user, pairs),
+        "comment_default": CONFIDENT_COMMENT,
     })
 
 

@@ -870,6 +870,14 @@ class RoleSuggestions(models.Model):
     top3_lineage = models.TextField(
         blank=True, help_text="The best three codes and every group above them, as ',15-0000,15-2000,…,'."
     )
+    confident_code = models.CharField(
+        max_length=10, blank=True,
+        help_text="The best code when the coder is confident (its calibrated score reaches the threshold of "
+                  "90 % top-1 precision), else empty.",
+    )
+    unsure = models.BooleanField(
+        default=False, help_text="The coder's best score is low, or its best two codes are too close to call."
+    )
     computed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

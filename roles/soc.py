@@ -120,6 +120,8 @@ class RankedCode:
     score: float
     evidence: tuple[str, ...]
     chain: tuple[tuple[str, str], ...]  # (code, title) of its major, minor and broad groups, top down
+    confident: bool = False  # the best code, at a score of 90 % top-1 precision (taxonomy.coder.Suggestion)
+    unsure: bool = False  # the best code, with a low score or a close second
 
     @property
     def lineage(self) -> set[str]:
@@ -139,6 +141,15 @@ class RoleSuggestionSet:
     @property
     def top3_lineage(self) -> set[str]:
         return set().union(*(s.lineage for s in self.codes[:3])) if self.codes else set()
+
+    @property
+    def confident_code(self) -> str:
+        """The best code if the coder is confident of it, else ""."""
+        return self.codes[0].code if self.codes and self.codes[0].confident else ""
+
+    @property
+    def unsure(self) -> bool:
+        return bool(self.codes) and self.codes[0].unsure
 
 
 def query_hash(query: CoderQuery) -> str:
@@ -163,7 +174,8 @@ def _chains(codes: set[str]) -> dict[str, tuple[tuple[str, str], ...]]:
 def _as_set(suggestions: list[dict]) -> RoleSuggestionSet:
     return RoleSuggestionSet(
         tuple(
-            RankedCode(s["code"], s["title"], s["score"], tuple(s["evidence"]), tuple(tuple(c) for c in s["chain"]))
+            RankedCode(s["code"], s["title"], s["score"], tuple(s["evidence"]), tuple(tuple(c) for c in s["chain"]),
+                       s.get("confident", False), s.get("unsure", False))
             for s in suggestions
         )
     )
@@ -214,20 +226,21 @@ def cached_suggestions(roles: Iterable[Role], k: int = 5, *, stale_ok: bool = Fa
         for pk, suggestions in zip(stale, fresh, strict=True):
             stored = [
                 {"code": s.code, "title": s.title, "score": s.score, "evidence": list(s.evidence),
-                 "chain": [list(c) for c in chains.get(s.code, ())]}
+                 "chain": [list(c) for c in chains.get(s.code, ())], "confident": s.confident, "unsure": s.unsure}
                 for s in suggestions
             ]
             as_set = _as_set(stored)
             rows.append(RoleSuggestions(
                 role_id=pk, coder_version=version, content_hash=hashes[pk], suggestions=stored,
                 top_codes=_joined(as_set.top_codes), top3_lineage=_joined(as_set.top3_lineage),
-                computed_at=timezone.now(),
+                confident_code=as_set.confident_code, unsure=as_set.unsure, computed_at=timezone.now(),
             ))
             result[pk] = _as_set(stored[:k])
         # A cache row, not curated data: no history (like the coder's index on disk).
         RoleSuggestions.objects.bulk_create(
             rows, update_conflicts=True, unique_fields=["role"],
-            update_fields=["coder_version", "content_hash", "suggestions", "top_codes", "top3_lineage", "computed_at"],
+            update_fields=["coder_version", "content_hash", "suggestions", "top_codes", "top3_lineage",
+                           "confident_code", "unsure", "computed_at"],
         )
     return result
 

@@ -77,6 +77,7 @@ def page_list(data) -> list[Page]:
         Page("mapping queue", "rita", "/review/mappings/", rows=25),
         Page("mapping page and refine", "rita", f"/review/mappings/{data.mapping.pk}/"),
         Page("threshold preview", "rita", "/review/aliases/threshold/?threshold=0.6"),
+        Page("confident codes preview", "rita", "/review/mappings/confident/"),
         Page("decision log", "rita", "/review/decisions/"),
         Page("release page", "rita", "/review/release/"),
         Page("release build", "rita", "/review/release/", action=build_release),
