@@ -42,12 +42,14 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from framework.audit import MissingReason, StaleEdit, get_system_user
 from review import services
+from review.selectors import filter_coder_flag, four_eyes_q
+from review.views import CONFIDENT_COMMENT
 from roles import workflow
 from roles.cards.importer import CardSource, import_cards
 from roles.cards.renderer import render_card
 from roles.models import IMPORT_DECISIONS, ClassificationMapping, DecisionKind, Lease, Role, Sample, TitleAlias
 from roles.services import save_alias, save_mapping
-from roles.soc import suggest_mappings
+from roles.soc import cached_suggestions, suggest_mappings
 from roles.tasks import suggest_mappings_job
 from taxonomy.models import TaxonomyNode
 from taxonomy.services import save_node
@@ -304,6 +306,25 @@ class ReviewMachine(RuleBasedStateMachine):
             return
         assert all(a.confidence >= threshold for a in result.decided)
         self._step("threshold approve", actor, before)
+
+    @rule(user=decider)
+    def confident_approve(self, user):
+        """"Approve where the coder is confident": the mappings the preview listed, at the versions it showed."""
+        actor, before = self.users[user], self._snapshot()
+        cached_suggestions([self.role])
+        waiting = ClassificationMapping.objects.needs_review().filter(role=self.role)
+        shown = filter_coder_flag(waiting, "coder_confident").exclude(four_eyes_q(actor))
+        versions = dict(shown.values_list("pk", "version"))
+        if not versions:
+            return
+        try:
+            result = services.approve_mappings(mappings=list(versions), actor=actor, versions=versions,
+                                               comment=CONFIDENT_COMMENT)
+        except services.ReviewError:
+            return
+        confident = self.role.suggestions.confident_code
+        assert all(m.code[:7] == confident for m in result.decided), "approved a code the coder was not confident of"
+        self._step("confident approve", actor, before)
 
     @rule(user=st.sampled_from([2, 2, 3, 4, 4, 0, 1]), aliases=st.booleans(),
           indexes=st.sets(st.integers(0, 3), min_size=1))
