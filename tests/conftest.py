@@ -138,6 +138,7 @@ DATABASE_INDEPENDENT = (
     "tests/taxonomy/test_coder.py",
     "tests/taxonomy/test_coder_normalise.py",
     "tests/taxonomy/test_coder_calibration.py",
+    "tests/taxonomy/test_coder_semantic.py",
     "tests/api/test_schemathesis.py",
     "tests/framework/test_admin_matrix.py",
     "tests/review/test_url_matrix.py",

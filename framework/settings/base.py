@@ -234,6 +234,9 @@ TASKS = {"default": {"BACKEND": {
 ROLEBOOK_CODER_PATH = Path(os.environ.get("ROLEBOOK_CODER_PATH", BASE_DIR / "var" / "coder"))
 # The reference files the coder learns from (and the alias queue's official titles come from).
 ROLEBOOK_CODER_REFERENCE_DIR = BASE_DIR / "fixtures" / "reference"
+# The coder's sentence-embedding channel (taxonomy/coder/semantic.py): "auto" uses it when the
+# `semantic` extra is installed, "on" requires it, "off" never loads it.
+ROLEBOOK_CODER_SEMANTIC = choice("ROLEBOOK_CODER_SEMANTIC", "auto", ("auto", "on", "off"))
 
 # Card upload: curators upload cards by the hundred (Django refuses more than 100 files by default).
 DATA_UPLOAD_MAX_NUMBER_FILES = 1000

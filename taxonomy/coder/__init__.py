@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 
+from . import semantic
 from .model import METHOD, METHOD_VERSION, Model, prepare
 from .reference import load_reference, reference_hash
 
@@ -107,7 +108,7 @@ def index_dir() -> Path:
 
 def current_hash(directory: Path | None = None) -> str:
     """Return the SHA-256 of the reference files and the method version: the index's key."""
-    return reference_hash(directory or reference_dir(), extra=(METHOD_VERSION,))
+    return reference_hash(directory or reference_dir(), extra=(METHOD_VERSION, semantic.tag()))
 
 
 def index_status(path: Path | None = None) -> tuple[str, str | None]:

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import sparse
 
+from . import semantic
 from .calibration import (
     apply_platt,
     choose_thresholds,
@@ -46,7 +47,7 @@ from .text import Vectorizer, char_features, normalize_role_title, words
 METHOD = "nb-fusion"
 # Bump when features, weights, query preparation or the stored layout change: it is part of the
 # index hash and of the coder version stored with each role's suggestions.
-METHOD_VERSION = f"{METHOD}-4"
+METHOD_VERSION = f"{METHOD}-5"
 
 TITLE_ALPHA = 0.01
 CONTEXT_ALPHA = 0.003
@@ -62,6 +63,9 @@ CANDIDATES = 64
 # shared across occupations, and a card's tasks already match the task statements they generalise.
 WORK_NB_KINDS = ("tech", "commodity")
 PRE_RANK_BODY_WEIGHT = 3.0
+# The semantic channel's part in that sum (its scores are in units of its smooth maximum's
+# temperature): about the weights a fusion of it with the plain sum learned on the development split.
+PRE_RANK_SEMANTIC = (0.75, 1.3)  # title, body
 # Channel scores enter the fusion relative to each channel's best code and floored, twice: near
 # the top (-10) and far (-100). With a weight >= 0 on each, the fusion is a monotone piecewise-linear
 # function of each channel's log posterior, so one channel sure of a wrong code cannot push a
@@ -71,7 +75,9 @@ SCORE_FLOORS = (-10.0, -100.0)
 # The fusion's inputs, in this order: each channel's floored log posteriors and its rank, -log(1 + rank).
 # The title channel also counts as two, its word features alone and its character n-grams alone:
 # on the development split that gave cards 1.5 points of top-1 (titles alone: no change).
-CHANNELS = ("title", "name", "body", "work_name", "work_body", "title_words", "title_chars")
+# The semantic channel's title and body scores (taxonomy/coder/semantic.py) come last; without the
+# extra they are silent (zero), their fitted weights are zero and the coder answers as without them.
+CHANNELS = ("title", "name", "body", "work_name", "work_body", "title_words", "title_chars", "sem_title", "sem_body")
 FEATURES = (
     tuple(f"score{-int(f)}:{c}" for f in SCORE_FLOORS for c in CHANNELS) + tuple(f"rank:{c}" for c in CHANNELS)
 )
@@ -113,6 +119,7 @@ class PreparedQuery:
     title: str
     aliases: tuple[str, ...]
     body: str  # Components and story, joined.
+    items: tuple[str, ...] = ()  # The body as the semantic channel reads it: components, the story's sentences.
 
 
 @dataclass
@@ -216,9 +223,12 @@ class Channels:
     has_body: np.ndarray  # bool per query
     title_words: np.ndarray
     title_chars: np.ndarray
+    sem_title: np.ndarray  # zeros without the semantic channel
+    sem_body: np.ndarray  # zeros without the semantic channel or without a body
 
     def pre_rank(self) -> np.ndarray:
-        return self.title + self.name + PRE_RANK_BODY_WEIGHT * self.body + self.work_body
+        plain = self.title + self.name + PRE_RANK_BODY_WEIGHT * self.body + self.work_body
+        return plain + PRE_RANK_SEMANTIC[0] * self.sem_title + PRE_RANK_SEMANTIC[1] * self.sem_body
 
 
 @dataclass
@@ -247,26 +257,40 @@ class Model:
     work_ptr: np.ndarray | None = None
     work_rows: list[tuple[int, str, str]] = field(default_factory=list)
     fusion: Fusion = field(default_factory=Fusion.default)
+    # The semantic channel's reference side; None when the coder was built without it.
+    semantic_index: semantic.EmbeddingIndex | None = None
 
     # Building -------------------------------------------------------------------------------
 
     @classmethod
-    def build(cls, reference: Reference, *, work: str = "channel", fit: bool = True) -> Model:
+    def build(
+        cls, reference: Reference, *, work: str = "channel", fit: bool = True, use_semantic: bool | None = None
+    ) -> Model:
         """Fit the channels on `reference`, and the fusion on a development split carved from it.
 
         `work` is where the DWA and technology rows go: "channel" (their own), "context" (the
         context channel's training texts) or "none" (left out); bench soc measures all three.
+        `use_semantic` adds the sentence-embedding channel (default: `semantic.enabled()`); every
+        text is encoded once for both the development and the final channels.
         Raises ValueError when the reference holds no titles.
         """
+        if use_semantic is None:
+            use_semantic = semantic.enabled()
+        vectors = semantic.TextVectors(semantic.encoder().encode) if use_semantic else None
         # The development channels go before the final ones are built: one set in memory at a time.
-        fusion = fit_development_fusion(reference, work=work) if fit else None
-        model = cls.fit_channels(reference, work=work)
+        fusion = fit_development_fusion(reference, work=work, vectors=vectors) if fit else None
+        model = cls.fit_channels(reference, work=work, vectors=vectors)
         model.fusion = fusion or model.fusion
         return model
 
     @classmethod
-    def fit_channels(cls, reference: Reference, *, work: str = "channel") -> Model:
-        """Fit the channels only (the fusion stays `Fusion.default()`); raises ValueError without titles."""
+    def fit_channels(
+        cls, reference: Reference, *, work: str = "channel", vectors: semantic.TextVectors | None = None
+    ) -> Model:
+        """Fit the channels only (the fusion stays `Fusion.default()`); raises ValueError without titles.
+
+        With `vectors` (encoder vectors by text) the semantic channel's index is built too.
+        """
         codes = sorted(reference.soc_titles)
         class_of = {c: i for i, c in enumerate(codes)}
         rows = sorted(reference.rows, key=lambda r: (class_of[r.soc_code], KINDS.index(r.kind), r.text))
@@ -316,12 +340,19 @@ class Model:
             model.work_nb = NaiveBayes.fit(model.work_docs[learn], work_y[learn], len(codes), WORK_ALPHA)
             model.work_ptr = _pointers(work_y, len(codes))
             model.work_rows = [(KINDS.index(r.kind), r.text, r.source_code) for r in works]
+        if vectors is not None:
+            model.semantic_index = _semantic_index(titles, [r for r in rows if r.kind in SEMANTIC_CONTEXT_KINDS],
+                                                   class_of, vectors)
         return model
 
     # Querying -------------------------------------------------------------------------------
 
-    def channels(self, queries: Sequence[PreparedQuery]) -> Channels:
-        """Each channel's log posterior for each query; the work channel is zeros when there is none."""
+    def channels(self, queries: Sequence[PreparedQuery], vectors: semantic.TextVectors | None = None) -> Channels:
+        """Each channel's log posterior for each query; the work channel is zeros when there is none.
+
+        The semantic channel encodes the queries with the process's encoder, or reads `vectors`
+        (the build's cache) when given.
+        """
         n = len(queries)
         t_words = self.title_words.transform([q.title for q in queries])
         t_chars = self.title_chars.transform([q.title for q in queries])
@@ -352,7 +383,14 @@ class Model:
         n_words = self.title_words.size
         only_words = self.title_nb.log_posterior(t_words, (0, n_words))
         only_chars = self.title_nb.log_posterior(t_chars, (n_words, n_words + self.title_chars.size))
-        return Channels(title, name, body, work_name, work_body, has_body, only_words, only_chars)
+        sem_title = np.zeros_like(title)
+        sem_body = np.zeros_like(title)
+        if self.semantic_index is not None and n:
+            encode = vectors.get if vectors is not None else semantic.encoder().encode
+            sem_title, sem_body = semantic.semantic_scores(
+                self.semantic_index, encode, [q.title for q in queries], [q.items for q in queries]
+            )
+        return Channels(title, name, body, work_name, work_body, has_body, only_words, only_chars, sem_title, sem_body)
 
     def rank(self, queries: Sequence[PreparedQuery], k: int) -> list[Ranked]:
         """Return each query's top-k (class, calibrated score) pairs, best first, and its flags.
@@ -475,6 +513,8 @@ class Model:
             arrays[f"fusion.platt.{kind}"] = self.fusion.platt[kind]
             arrays[f"fusion.thresholds.{kind}"] = self.fusion.thresholds[kind]
         arrays["fusion.report"] = _pack_strings([json.dumps(self.fusion.report)])
+        if self.semantic_index is not None:
+            arrays.update(self.semantic_index.to_arrays())
         return arrays
 
     @classmethod
@@ -520,6 +560,8 @@ class Model:
             work_ptr=arrays["work_ptr"] if has_work else None,
             work_rows=rows("work_rows"),
             fusion=fusion,
+            semantic_index=semantic.EmbeddingIndex.from_arrays(arrays, semantic.TAU)
+            if "embed.title_ptr" in arrays else None,
         )
 
 
@@ -558,7 +600,9 @@ def flags(top: float, second: float, thresholds: np.ndarray) -> tuple[bool, bool
     return confident, unsure
 
 
-def fit_development_fusion(reference: Reference, *, work: str = "channel") -> Fusion | None:
+def fit_development_fusion(
+    reference: Reference, *, work: str = "channel", vectors: semantic.TextVectors | None = None
+) -> Fusion | None:
     """Fit the fusion, calibration and thresholds on the development split of `reference`.
 
     None when the split is too small to fit on (a handful of rows, as in some tests).
@@ -567,7 +611,7 @@ def fit_development_fusion(reference: Reference, *, work: str = "channel") -> Fu
     if len(split.title_queries) < MIN_DEVELOPMENT_QUERIES or len(split.card_queries) < MIN_DEVELOPMENT_QUERIES:
         return None
     try:
-        dev_model = Model.fit_channels(split.fit_reference, work=work)
+        dev_model = Model.fit_channels(split.fit_reference, work=work, vectors=vectors)
     except ValueError:
         return None
     class_of = {c: i for i, c in enumerate(dev_model.codes)}
@@ -580,7 +624,7 @@ def fit_development_fusion(reference: Reference, *, work: str = "channel") -> Fu
         for start in range(0, len(queries), 256):
             chunk = queries[start : start + 256]
             prepared = [prepare(q.title, (), q.tasks, "") for q in chunk]
-            cand, x[start : start + len(chunk)] = candidate_features(dev_model.channels(prepared))
+            cand, x[start : start + len(chunk)] = candidate_features(dev_model.channels(prepared, vectors))
             for i, (row, q) in enumerate(zip(cand, chunk, strict=True)):
                 g[start + i] = np.isin(row, [class_of[c] for c in q.gold if c in class_of])
         weights = fit_fusion(x, g)
@@ -634,7 +678,29 @@ def prepare(
     parts = [clip(c, MAX_ITEM_CHARS) for c in list(components or ())[:MAX_COMPONENTS]]
     parts.append(clip(story, MAX_BODY_CHARS))
     body = " ".join(p for p in parts if p)[:MAX_BODY_CHARS]
-    return PreparedQuery(name(title), tuple(a for a in alias_list if a), body)
+    items = semantic.body_items(parts[:-1], parts[-1])
+    return PreparedQuery(name(title), tuple(a for a in alias_list if a), body, items)
+
+
+# The semantic channel matches body items against these rows (technology names and DWAs measured no better).
+SEMANTIC_CONTEXT_KINDS = ("task", "desc")
+
+
+def _semantic_index(
+    titles, contexts, class_of: dict[str, int], vectors: semantic.TextVectors
+) -> semantic.EmbeddingIndex:
+    """The semantic channel's reference side: distinct (text, class) rows of titles and of tasks and descriptions."""
+
+    def distinct(rows) -> tuple[list[str], np.ndarray]:
+        pairs = list(dict.fromkeys((r.text, class_of[r.soc_code]) for r in rows))
+        return [t for t, _ in pairs], np.array([c for _, c in pairs], dtype=np.int64)
+
+    title_texts, title_y = distinct(titles)
+    context_texts, context_y = distinct(contexts)
+    return semantic.EmbeddingIndex.build(
+        vectors.get(title_texts), title_y, vectors.get(context_texts), context_y, len(class_of),
+        tau=semantic.TAU, dims=semantic.DIMS if len(title_texts) + len(context_texts) > 4 * semantic.DIMS else None,
+    )
 
 
 def _best(values: np.ndarray, n: int, floor: float) -> list[int]:
