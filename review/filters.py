@@ -12,7 +12,16 @@ from roles import workflow
 from roles.models import ClassificationMapping, Decision, TitleAlias, band_range
 from taxonomy.models import OccupationCode
 
-from .selectors import CODER_FLAGS, FLAG_CHOICES, GROUP_LEVELS, assigned_q, filter_alias_flag, filter_coder_flag
+from .selectors import (
+    CODER_CONFIDENCE_ORDER,
+    CODER_FLAGS,
+    FLAG_CHOICES,
+    GROUP_LEVELS,
+    assigned_q,
+    filter_alias_flag,
+    filter_coder_flag,
+    with_coder_confidence,
+)
 
 BAND_CHOICES = [("low", "Low"), ("medium", "Medium"), ("high", "High")]
 
@@ -147,7 +156,9 @@ class MappingFilter(QueueFilter):
     """The mapping queue's filters; the status defaults to needs_review (set by the view)."""
 
     # Each sort is one index's order: role code (the roles' unique code), or (status, code, id).
-    SORTS = {"role": ("role__code", "code", "pk"), "code": ("code", "pk")}
+    # "coder" orders on keys computed from the role's cached suggestions (selectors.with_coder_confidence):
+    # unsure first, then the top score ascending, roles without a current answer last.
+    SORTS = {"role": ("role__code", "code", "pk"), "code": ("code", "pk"), "coder": CODER_CONFIDENCE_ORDER}
 
     status = django_filters.ChoiceFilter(choices=ClassificationMapping.Status.choices, empty_label="any status")
     depth = django_filters.ChoiceFilter(
@@ -158,7 +169,8 @@ class MappingFilter(QueueFilter):
     source = django_filters.ChoiceFilter(choices=ClassificationMapping.Source.choices, empty_label="any source")
     flag = django_filters.ChoiceFilter(choices=CODER_FLAGS, method="filter_flag", label="Flag", empty_label="any flag")
     sort = django_filters.ChoiceFilter(
-        choices=[("role", "Role"), ("code", "Code")], method="filter_sort", empty_label=None, label="Sort"
+        choices=[("role", "Role"), ("code", "Code"), ("coder", "Coder confidence (unsure first)")],
+        method="filter_sort", empty_label=None, label="Sort",
     )
 
     class Meta:
@@ -181,12 +193,17 @@ class MappingFilter(QueueFilter):
         return qs
 
     def ordering(self) -> tuple[str, ...]:
+        """The sort's order_by fields, the last unique (keyset pages); "role" for an unbound or invalid form."""
         sort = self.form.cleaned_data.get("sort") if self.is_bound and self.is_valid() else None
         return self.SORTS.get(sort or "role")
 
     @property
     def qs(self) -> QuerySet:
-        return super().qs.order_by(*self.ordering())
+        qs = super().qs
+        order = self.ordering()
+        if order == CODER_CONFIDENCE_ORDER:
+            qs = with_coder_confidence(qs)
+        return qs.order_by(*order)
 
     def counts_only_status(self) -> bool:
         """Whether no filter but the status is set (the role digests then hold the exact count)."""

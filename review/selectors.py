@@ -15,8 +15,24 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ObjectDoesNotExist
-from django.db.models import CharField, Count, Exists, F, Min, OuterRef, Prefetch, Q, QuerySet, Value
-from django.db.models.functions import Concat, Substr, TruncDate
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    Exists,
+    F,
+    FloatField,
+    IntegerField,
+    Min,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
+from django.db.models.fields.json import KeyTextTransform, KeyTransform
+from django.db.models.functions import Cast, Coalesce, Concat, Substr, TruncDate
 from django.utils import timezone
 
 from roles.flags import (  # noqa: F401 - the review pages read the flags from here
@@ -488,6 +504,37 @@ def filter_coder_flag(qs: QuerySet[ClassificationMapping], flag: str) -> QuerySe
         soc = Substr("code", 1, 7)  # an O*NET-SOC code (15-2051.01) agrees with its SOC code
         return current.filter(role__suggestions__confident_code=soc).exclude(role__suggestions__confident_code="")
     return current.filter(role__suggestions__unsure=True)
+
+
+# The "Coder confidence" sort's keys, both never null (keyset pages compare them), then pk.
+CODER_CONFIDENCE_ORDER = ("coder_rank", "coder_score", "pk")
+CODER_RANK_UNSURE, CODER_RANK_SCORED, CODER_RANK_NONE = 0, 1, 2
+
+
+def with_coder_confidence(qs: QuerySet[ClassificationMapping]) -> QuerySet[ClassificationMapping]:
+    """Annotate `coder_rank` and `coder_score`, the keys of CODER_CONFIDENCE_ORDER; no extra query.
+
+    coder_rank: 0 when the coder is unsure, 1 for another answer, 2 when the role has no answer
+    of the current coder (no row, a row of another coder version, or no code suggested).
+    coder_score: the coder's top score, 0.0 at rank 2. As filter_coder_flag does, a row of the
+    current coder counts even when the role's text changed since (the queue shows it meanwhile).
+    The score is read from the row's stored suggestions (best first), so no column repeats it.
+    """
+    suggestions = "role__suggestions__"
+    answered = Q(**{f"{suggestions}coder_version": coder_version(), f"{suggestions}top_codes__gt": ""})
+    top_score = Cast(KeyTextTransform("score", KeyTransform(0, f"{suggestions}suggestions")), FloatField())
+    return qs.annotate(
+        coder_rank=Case(
+            When(answered & Q(**{f"{suggestions}unsure": True}), then=Value(CODER_RANK_UNSURE)),
+            When(answered, then=Value(CODER_RANK_SCORED)),
+            default=Value(CODER_RANK_NONE),
+            output_field=IntegerField(),
+        ),
+        # A sentinel, not NULL, for rows without a score: NULL would drop out of "score > x" on the next page.
+        coder_score=Case(
+            When(answered, then=Coalesce(top_score, Value(0.0))), default=Value(0.0), output_field=FloatField()
+        ),
+    )
 
 
 def filter_coder_disagrees(qs: QuerySet[ClassificationMapping]) -> QuerySet[ClassificationMapping]:
