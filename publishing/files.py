@@ -30,6 +30,10 @@ FORMAT_RENAMES = {
 MANIFEST = "manifest.json"
 CHANGES = "CHANGES.md"
 REVIEWERS = "reviewers.json"
+# The folder of a release's delta against the release before it (`publishing.delta`), and the
+# ``format`` of its files in the manifest. The only folder a release holds.
+DELTA_DIR = "delta"
+DELTA = "delta"
 # The formats a release can hold, in the order they are written. Fixtures are always written:
 # counts, CHANGES.md and --check read them.
 FIXTURES, CSV, SKOS = "fixtures", "csv", "skos"
@@ -118,6 +122,21 @@ def listed_files(manifest: dict) -> dict[str, str]:
     return hashes
 
 
+def inside_release(name: str) -> bool:
+    """True for a file name a manifest may list: a plain name, or one inside the delta folder."""
+    if not isinstance(name, str):
+        return False
+    parts = name.split("/")
+    if len(parts) == 2 and parts[0] == DELTA_DIR:
+        parts = parts[1:]
+    return len(parts) == 1 and parts[0] not in ("", ".", "..") and os.sep not in parts[0] and "\\" not in parts[0]
+
+
+def is_delta_file(name: str) -> bool:
+    """True for a file of the delta folder, named as the manifest names it (``delta/roles.csv``)."""
+    return name.startswith(DELTA_DIR + "/")
+
+
 # Directory → (what its files looked like on disk, the problems found then); see damaged_files().
 _checked: dict[str, tuple[tuple, list[str]]] = {}
 
@@ -131,9 +150,7 @@ def damaged_files(directory: Path, manifest: dict) -> list[str]:
     keeps all three (a rewrite in place within the same nanosecond) goes unseen until restart.
     """
     hashes = listed_files(manifest)
-    if any(not isinstance(value, str) for value in hashes.values()) or not all(
-        name and os.sep not in name and name not in (".", "..") for name in hashes
-    ):
+    if any(not isinstance(value, str) for value in hashes.values()) or not all(map(inside_release, hashes)):
         return [f"{MANIFEST} lists files it gives no SHA-256 for, or paths outside the release"]
     signature = []
     missing = []

@@ -38,6 +38,11 @@ formats it holds under ``formats``; a manifest without it holds fixtures only. I
 ``review_quality`` says how far reviewers agreed on double-blind samples (``roles.agreement.summary``:
 Krippendorff's alpha overall, per item type and per mapping level, with n, and the samples by state).
 
+Deltas (``since=``, ``export_approved --since``, every publish after the first): ``delta/`` holds
+what changed since the earlier release, per CSV file and for SKOS, in files a machine applies
+(``manage.py apply_delta``); `publishing.delta` describes them. Like CHANGES.md, ``check_release``
+compares them only when given `since`.
+
 What is published (approved aliases and mappings, every role and component) is decided in one
 place, ``publishing.published``, which the REST API reads too.
 
@@ -56,7 +61,8 @@ by the next one, which says so in one line (``notice``).
 
 Modules: `publishing.files` (names, formats, versions, hashes, the manifest) is shared by the
 format writers in `publishing.formats` (fixtures, CSV, SKOS) and by this module, which puts
-them together; `publishing.changes` writes CHANGES.md. No format writer imports this module.
+them together; `publishing.changes` writes CHANGES.md, `publishing.delta` the delta. No format
+writer imports this module.
 """
 
 from __future__ import annotations
@@ -77,9 +83,11 @@ from roles import agreement
 
 from . import staging
 from .changes import changes_markdown
+from .delta import write_delta
 from .files import (
     CHANGES,
     CSV,
+    DELTA_DIR,
     FIXTURES,
     FORMAT,
     MANIFEST,
@@ -87,6 +95,7 @@ from .files import (
     SEMVER_RE,
     SKOS,
     ReleaseError,
+    is_delta_file,
     json_value,
     next_version,
     read_manifest,
@@ -155,7 +164,8 @@ def write_release(
 ) -> dict:
     """Write a complete release into the empty or new `directory`; return its manifest.
 
-    `formats` defaults to every format (FORMATS); fixtures are always written. Queries: those of
+    `formats` defaults to every format (FORMATS); fixtures are always written. With `since`,
+    CHANGES.md and the delta/ folder against it (publishing.delta) are written too. Queries: those of
     write_release_files, plus roles.agreement.QUERIES for the manifest's ``review_quality``.
     Raises ReleaseError for a bad version or format, an unreadable `since` release, or changing data.
     """
@@ -178,6 +188,10 @@ def write_release(
         text = changes_markdown(Path(since), since_manifest, directory, files, version=version)
         (directory / CHANGES).write_text(text, encoding="utf-8")
         sha256[CHANGES] = sha256_file(directory / CHANGES)
+        # The delta against `since` (publishing.delta): listed under files like the data files.
+        delta = write_delta(Path(since), since_manifest, directory, files, progress=progress)
+        files.update(delta)
+        sha256.update({name: info["sha256"] for name, info in delta.items()})
     manifest = {
         "counts": counts,
         "created_at": json_value((now or timezone.now()).replace(microsecond=0)),
@@ -199,7 +213,7 @@ def write_release(
 
 def release_file_names() -> set[str]:
     """Every file name a release directory may hold, whatever its formats."""
-    return {part.filename for part in PARTS} | {MANIFEST, CHANGES, REVIEWERS, SKOS_FILE} | set(COLUMNS)
+    return {part.filename for part in PARTS} | {MANIFEST, CHANGES, REVIEWERS, SKOS_FILE, DELTA_DIR} | set(COLUMNS)
 
 
 def files_of_format(manifest: dict, fmt: str) -> list[str]:
@@ -278,9 +292,15 @@ def export_release(
     return manifest
 
 
-def _comparable(manifest: dict) -> dict:
-    """The parts of a manifest that depend on the data only (not on time or version)."""
-    return {key: manifest.get(key) for key in ("counts", "files", "format", "load_order")}
+def _comparable(manifest: dict, *, with_delta: bool) -> dict:
+    """The parts of a manifest that depend on the data only (not on time or version).
+
+    The delta files depend on the earlier release as well: they count only `with_delta`.
+    """
+    found = {key: manifest.get(key) for key in ("counts", "files", "format", "load_order")}
+    found["files"] = {name: info for name, info in (found["files"] or {}).items()
+                      if with_delta or not is_delta_file(name)}
+    return found
 
 
 def check_release(
@@ -292,8 +312,8 @@ def check_release(
     """Return what differs between the release in `directory` and a fresh export; empty if current.
 
     The creation time and version are ignored; the files of the formats the release holds are
-    compared byte for byte, and CHANGES.md and reviewers.json too when `since` or
-    `with_reviewers` ask for them. Raises ReleaseError when `directory` is not a release.
+    compared byte for byte, and CHANGES.md with the delta/ files and reviewers.json too when
+    `since` or `with_reviewers` ask for them. Raises ReleaseError when `directory` is not a release.
     """
     directory = Path(directory)
     existing = read_manifest(directory)
@@ -310,6 +330,8 @@ def check_release(
         names |= set(fresh["files"]) | set(existing.get("files") or {})
         names |= {REVIEWERS} if with_reviewers else set()
         names |= {CHANGES} if since else set()
+        if not since:
+            names = {name for name in names if not is_delta_file(name)}
         for name in sorted(names):
             ours, theirs = Path(tmp) / name, directory / name
             if not theirs.exists():
@@ -318,7 +340,8 @@ def check_release(
                 problems.append(f"{name} should not be there")
             elif sha256_file(ours) != sha256_file(theirs):
                 problems.append(f"{name} differs")
-        if not problems and _comparable(fresh) != _comparable(existing):
+        with_delta = bool(since)
+        if not problems and _comparable(fresh, with_delta=with_delta) != _comparable(existing, with_delta=with_delta):
             problems.append(f"{MANIFEST} differs (counts, files or load order)")
         return problems
 

@@ -62,9 +62,11 @@ def fsync_directory(path: Path) -> None:
 
 
 def fsync_tree(directory: Path) -> None:
-    """Flush every file in `directory` (a release is flat) to disk, then the directory itself."""
+    """Flush every file in `directory` and its folders to disk, then each directory itself."""
     for path in sorted(Path(directory).iterdir()):
-        if path.is_file():
+        if path.is_dir() and not path.is_symlink():
+            fsync_tree(path)
+        elif path.is_file():
             with open(path, "rb") as handle:
                 os.fsync(handle.fileno())
     fsync_directory(directory)

@@ -54,6 +54,13 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 }
 # What each file holds, for the manifest.
 ENTITIES = {ROLES_CSV: "roles", ALIASES_CSV: "aliases", MAPPINGS_CSV: "mappings", COMPONENTS_CSV: "components"}
+# Each file's natural key: unique within the file, what release deltas (`publishing.delta`) join on.
+KEYS: dict[str, tuple[str, ...]] = {
+    ROLES_CSV: ("code",),
+    ALIASES_CSV: ("role_code", "alias"),
+    MAPPINGS_CSV: ("role_code", "scheme", "code"),
+    COMPONENTS_CSV: ("role_code", "kind", "text"),
+}
 # The queries the CSV files take, one per file, whatever the row count.
 CSV_QUERIES = (
     "roles with their level and taxonomy path",

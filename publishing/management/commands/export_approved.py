@@ -12,7 +12,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from publishing.files import FORMATS, MANIFEST, SEMVER_RE, ReleaseError
+from publishing.files import FORMATS, MANIFEST, SEMVER_RE, ReleaseError, is_delta_file
 from publishing.releases import check_release, export_release
 from publishing.store import publish_release
 
@@ -36,7 +36,9 @@ class Command(BaseCommand):
             action="store_true",
             help="Do not write: exit non-zero when the release in --output is out of date.",
         )
-        parser.add_argument("--since", help="An earlier release directory: write CHANGES.md against it.")
+        parser.add_argument(
+            "--since", help="An earlier release directory: write CHANGES.md and the delta/ folder against it."
+        )
         parser.add_argument(
             "--version", dest="release_version", metavar="X.Y.Z",
             help="The release version (default: the next minor after --since, or 1.0.0).",
@@ -108,10 +110,15 @@ class Command(BaseCommand):
                 f"Release {manifest['version']}: {total:,} objects in {len(manifest['load_order'])} fixture files "
                 f"({', '.join(manifest['formats'])}) {'published' if options['publish'] else 'written'} to {output} "
                 f"in {time.perf_counter() - started:.1f} s"
-                + (f", with CHANGES.md since {manifest['since']}" if manifest.get('since') else "")
+                + (f", with CHANGES.md since {manifest['since']}{self._delta(manifest)}"
+                   if manifest.get('since') else "")
                 + "."
             )
         )
+
+    @staticmethod
+    def _delta(manifest: dict) -> str:
+        return " and its delta/" if any(is_delta_file(name) for name in manifest.get("files") or {}) else ""
 
     def _progress(self, message: str) -> None:
         if self.verbosity >= 1:
