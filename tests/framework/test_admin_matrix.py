@@ -24,6 +24,7 @@ from django.test import Client, RequestFactory, override_settings
 from django.urls import reverse
 
 from review import services
+from roles import services as role_services
 from roles.models import (
     Assignment,
     ClassificationMapping,
@@ -106,6 +107,13 @@ def world(make_user, reference_soc):
     sampled = TitleAliasFactory(role=role, alias="Sampled Alias", created_by=creator)
     with override_settings(REVIEW_SAMPLE_SHARE=1.0):
         services.approve_alias(alias=sampled, actor=make_user("reviewer"))
+    # A second version of each restorable object, so that restoring its first changes something.
+    role_services.save_role(role=_edited(role, title="Matrix role, renamed"), actor=creator, reason="matrix")
+    role_services.save_component(component=_edited(component, text="Matrix component, renamed"), actor=creator,
+                                 reason="matrix")
+    role_services.save_alias(alias=_edited(alias, confidence=Decimal("0.66")), actor=creator, reason="matrix")
+    role_services.save_mapping(mapping=_edited(mapping, title="Matrix mapping, renamed"), actor=creator,
+                               reason="matrix")
     objects = {
         Level: level,
         TaxonomyNode: spec.parent,
@@ -137,6 +145,12 @@ def world(make_user, reference_soc):
         Assignment: {"note": "due with the spring release"},
     }
     return World(users, objects, add_overrides, change_overrides)
+
+
+def _edited(obj, **values):
+    for name, value in values.items():
+        setattr(obj, name, value)
+    return obj
 
 
 def _client(user) -> Client:
@@ -200,6 +214,10 @@ def _posts(model, model_admin, name: str, obj, world: World, superclient: Client
         page = superclient.get(url)
         data = _form_data(page) if page.status_code == 200 and "adminform" in (page.context or {}) else {}
         return [("history-form", url, {**data, **world.change_overrides.get(model, {}), **reason})]
+    if kind == "restore":
+        record = obj.history.order_by("history_date", "history_id").first()
+        url = reverse(f"{info}_restore", args=[obj.pk, record.history_id])
+        return [("restore", url, {"reason": "permission matrix", "version": str(obj.version)})]
     if kind == "cards":  # roles_role_import_cards
         return [("import", url_for_import(), {"preview": "Preview"})]
     raise AssertionError(f"The matrix does not know the admin URL {name}: teach it how to POST there.")
@@ -216,7 +234,7 @@ def _needed(model, model_admin, what: str, user) -> bool:
     request = _request(user)
     if what == "add":
         return model_admin.has_add_permission(request)
-    if what == "change":
+    if what in ("change", "restore"):
         return model_admin.has_change_permission(request, None)
     if what == "delete":
         return model_admin.has_delete_permission(request, None)
@@ -255,7 +273,7 @@ def test_every_admin_url_refuses_unauthorised_changes(world):
                         unauthorised += 1
                         failures.append(f"{kind} {what} {url} → {response.status_code}")
                     # (Deletes are refused by PROTECT and the read-only decision log: no control.)
-                    if kind == "superuser" and allowed and what in ("add", "change"):
+                    if kind == "superuser" and allowed and what in ("add", "change", "restore"):
                         # The positive control: the same POST does work for someone allowed.
                         controls += 1
                         if not changed:
@@ -290,7 +308,8 @@ def test_the_matrix_knows_every_project_admin_url():
         for pattern in model_admin.get_urls():
             if pattern.name:
                 kinds.add(re.sub(r"^[a-z]+_[a-z]+_", "", pattern.name))
-    assert kinds <= {"changelist", "add", "change", "delete", "history", "simple_history", "import_cards"}, kinds
+    assert kinds <= {"changelist", "add", "change", "delete", "history", "simple_history", "restore",
+                     "import_cards"}, kinds
 
 
 def test_a_confidence_edit_through_the_matrix_form_is_audited(world):

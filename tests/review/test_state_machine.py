@@ -1,9 +1,9 @@
 """Hypothesis drives random sequences of every kind of review move by random actors, and checks the
 review invariants after every step.
 
-Moves: curator edits and new aliases, approve / reject / reopen / refine / replace of one item
-(drawn for a double-blind sample, a second blind review, or a lead's settlement when sampling is on),
-bulk decisions (with the versions shown, sometimes stale), threshold approval, the admin's
+Moves: curator edits, new aliases and restores of old versions, approve / reject / reopen / refine /
+replace of one item (drawn for a double-blind sample, a second blind review, or a lead's settlement
+when sampling is on), bulk decisions (with the versions shown, sometimes stale), threshold approval, the admin's
 "approve selected" action, undo, card imports with and without review claims, the SOC coder's
 suggested mappings, and taxonomy moves (the role's specialization to another family). Actors: a
 creating curator, an editing curator, a reviewer, a superuser, an importer (a reviewer granted
@@ -48,7 +48,14 @@ from roles import workflow
 from roles.cards.importer import CardSource, import_cards
 from roles.cards.renderer import render_card
 from roles.models import IMPORT_DECISIONS, ClassificationMapping, DecisionKind, Lease, Role, Sample, TitleAlias
-from roles.services import save_alias, save_mapping
+from roles.services import (
+    NothingToRestore,
+    RestoreRefused,
+    restorable_fields,
+    restore_version,
+    save_alias,
+    save_mapping,
+)
 from roles.soc import cached_suggestions, suggest_mappings
 from roles.tasks import suggest_mappings_job
 from taxonomy.models import TaxonomyNode
@@ -218,6 +225,40 @@ class ReviewMachine(RuleBasedStateMachine):
         mapping.title = title
         save_mapping(mapping=mapping, actor=actor, reason="hypothesis edit")
         self._step("edit mapping", actor, before)
+
+    @rule(aliases=st.booleans(), index=st.integers(0, 3), pick=st.integers(0, 7), user=actor_index)
+    def restore_old_version(self, aliases, index, pick, user):
+        """"Restore this version": an old version's content written back as an ordinary edit (back to review)."""
+        model = TitleAlias if aliases else ClassificationMapping
+        items = self._aliases() if aliases else self._mappings()
+        fields = [model._meta.get_field(name).attname for name in restorable_fields(model)]
+        actor, before = self.users[user], self._snapshot()
+        # The first item from `index` on with a version whose content differs from now.
+        for item in items[index % len(items):] + items[:index % len(items)]:
+            rows = [row for row in item.history.order_by("history_date", "history_id")
+                    if any(getattr(row, name) != getattr(item, name) for name in fields)]
+            if rows:
+                break
+        else:
+            # None: restoring the latest version is refused and writes nothing.
+            item = items[index % len(items)]
+            with pytest.raises(NothingToRestore):
+                restore_version(model=model, object_id=item.pk, history_id=item.history.latest().history_id,
+                                actor=actor, reason="hypothesis restore", expected_version=item.version)
+            assert self._snapshot() == before
+            return
+        record = rows[pick % len(rows)]
+        try:
+            done = restore_version(model=type(item), object_id=item.pk, history_id=record.history_id, actor=actor,
+                                   reason="hypothesis restore", expected_version=item.version)
+        except (RestoreRefused, workflow.ReviewError):
+            assert self._snapshot() == before, "a refused restore wrote something"
+            return
+        restored = type(item).objects.get(pk=item.pk)
+        for name in fields:
+            assert getattr(restored, name) == getattr(record, name), f"{item}: {name} not restored"
+        assert restored.is_open and done.reopened == (not item.is_open), f"{item} restored but not back in review"
+        self._step("restore version", actor, before)
 
     # -- one item at a time ---------------------------------------------------------------------
 
