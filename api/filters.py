@@ -45,9 +45,28 @@ class RoleFilter(django_filters.FilterSet):
         help_text="Text in one of the role's approved aliases, ignoring case.",
     )
 
+    include_deprecated = django_filters.ChoiceFilter(
+        method="filter_deprecated",
+        choices=[("1", "1"), ("true", "true"), ("0", "0"), ("false", "false")],
+        help_text="1 to list deprecated roles too (each names its successor in replaced_by); hidden by default.",
+    )
+
     class Meta:
         model = Role
         fields: list[str] = []
+
+    @property
+    def qs(self) -> QuerySet[Role]:
+        # Without parameters django-filter filters nothing: deprecated roles are still left out.
+        return super().qs if self.is_bound else super().qs.filter(deprecated=False)
+
+    def filter_queryset(self, queryset: QuerySet[Role]) -> QuerySet[Role]:
+        if (self.form.cleaned_data or {}).get("include_deprecated") not in ("1", "true"):
+            queryset = queryset.filter(deprecated=False)
+        return super().filter_queryset(queryset)
+
+    def filter_deprecated(self, queryset: QuerySet[Role], name: str, value: str) -> QuerySet[Role]:
+        return queryset
 
     def filter_family(self, queryset: QuerySet[Role], name: str, value: str) -> QuerySet[Role]:
         return queryset.filter(node__parent__code=value.upper()) if value else queryset

@@ -72,7 +72,7 @@ def role_list() -> QuerySet[Role]:
     return (
         published_roles()
         .select_related(
-            "level", "node", "node__parent", "node__parent__parent", "node__parent__parent__parent"
+            "level", "node", "node__parent", "node__parent__parent", "node__parent__parent__parent", "replaced_by"
         )
         .annotate(**{ORDER: binary_order("code")})
         .order_by(ORDER)
@@ -118,24 +118,26 @@ def attach_published_items(roles: Iterable[Role]) -> list[Role]:
     aliases = (
         published_items_of_roles(TitleAlias, by_id)
         .order_by("role_id", binary_order("alias"))
-        .values_list("role_id", "alias", "alias_type", "confidence", "decided_at")
+        .values_list("role_id", "alias", "alias_type", "confidence", "decided_at", "deprecated")
     )
-    for role_id, alias, alias_type, confidence, decided_at in aliases:
+    for role_id, alias, alias_type, confidence, decided_at, deprecated in aliases:
         by_id[role_id].published_aliases.append(
-            {"alias": alias, "type": alias_type, "confidence": confidence, "approved_at": decided_at}
+            {"alias": alias, "type": alias_type, "confidence": confidence, "approved_at": decided_at,
+             "deprecated": deprecated}
         )
     parents = _parent_paths()
     mappings = (
         published_items_of_roles(ClassificationMapping, by_id)
         .order_by("role_id", binary_order("scheme"), binary_order("code"))
         .values_list(
-            "role_id", "code", "title", "source", "decided_at", "occupation__title", "occupation__level", *parents
+            "role_id", "code", "title", "source", "decided_at", "occupation__title", "occupation__level", "deprecated",
+            *parents,
         )
     )
     for row in mappings:
-        role_id, code, title, source, decided_at, official_title, level = row[:7]
+        role_id, code, title, source, decided_at, official_title, level, deprecated = row[:8]
         chain = []
-        rest = row[7:]
+        rest = row[8:]
         for i in range(0, len(rest), 4):
             scheme, parent_code, parent_title, parent_level = rest[i : i + 4]
             if parent_code is None:
@@ -150,6 +152,7 @@ def attach_published_items(roles: Iterable[Role]) -> list[Role]:
                 "official_title": official_title,
                 "level": level,
                 "parents": chain,
+                "deprecated": deprecated,
             }
         )
     return roles

@@ -73,6 +73,7 @@ class AliasSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=TitleAlias.AliasType.choices)
     confidence = serializers.FloatField(min_value=0, max_value=1)
     approved_at = serializers.DateTimeField()
+    deprecated = serializers.BooleanField(help_text="Deprecated: still listed, no longer to be used.")
 
 
 class OccupationRefSerializer(serializers.Serializer):
@@ -99,6 +100,7 @@ class MappingSerializer(serializers.Serializer):
     parents = OccupationRefSerializer(
         many=True, help_text="The code's ancestors, nearest first, up to the major group."
     )
+    deprecated = serializers.BooleanField(help_text="Deprecated: still listed, no longer to be used.")
 
 
 class ComponentSerializer(serializers.Serializer):
@@ -135,6 +137,7 @@ def _alias(item: dict) -> dict:
         "type": item["type"],
         "confidence": _number(item["confidence"]),
         "approved_at": _timestamp(item["approved_at"]),
+        "deprecated": item["deprecated"],
     }
 
 
@@ -149,6 +152,7 @@ def _mapping(item: dict) -> dict:
         "match": match_type(code, item["level"]),
         "reviewed_at": _timestamp(item["reviewed_at"]),
         "parents": item["parents"],
+        "deprecated": item["deprecated"],
     }
 
 
@@ -164,6 +168,10 @@ class RoleSerializer(serializers.Serializer):
     summary = serializers.CharField()
     aliases = AliasSerializer(many=True)
     mappings = MappingSerializer(many=True)
+    deprecated = serializers.BooleanField(help_text="Deprecated roles stay published, pointing to their successor.")
+    replaced_by = serializers.CharField(
+        allow_null=True, help_text="The code of the role that replaces a deprecated one."
+    )
 
     def to_representation(self, role) -> dict:
         level = role.level
@@ -177,6 +185,8 @@ class RoleSerializer(serializers.Serializer):
             "summary": role.summary,
             "aliases": [_alias(a) for a in role.published_aliases],
             "mappings": [_mapping(m) for m in role.published_mappings],
+            "deprecated": role.deprecated,
+            "replaced_by": role.replaced_by.code if role.replaced_by_id else None,
         }
 
 

@@ -122,7 +122,11 @@ class RoleViewSet(ApiViewSet):
     @extend_schema(summary="Get a role", parameters=[ROLE_CODE], responses=serializers.RoleDetailSerializer)
     def retrieve(self, request, code: str):
         role = self._role(code)
-        return Response(serializers.RoleDetailSerializer(role, context=self.get_serializer_context()).data)
+        response = Response(serializers.RoleDetailSerializer(role, context=self.get_serializer_context()).data)
+        if role.deprecated and role.replaced_by_id:
+            # A deprecated role still answers, and names its successor (RFC 5829).
+            response["Link"] = f'<{serializers.role_url(request, role.replaced_by.code)}>; rel="successor-version"'
+        return response
 
     @extend_schema(
         summary="Get a role's card",

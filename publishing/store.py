@@ -24,8 +24,11 @@ from pathlib import Path
 
 from django.conf import settings
 
+from roles.services import record_publication
+
 from . import staging
 from .files import MANIFEST, SEMVER_RE, ReleaseError, damaged_files, next_version, read_manifest
+from .published import published_aliases, published_mappings, published_roles
 from .releases import write_release
 
 BROKEN = ".broken-"
@@ -124,6 +127,15 @@ def sweep_releases() -> list[str]:
     return done
 
 
+def published_ids() -> dict[str, list[int]]:
+    """The pks of the roles, aliases and mappings a release holds now."""
+    return {
+        "role": list(published_roles().values_list("pk", flat=True)),
+        "alias": list(published_aliases().values_list("pk", flat=True)),
+        "mapping": list(published_mappings().values_list("pk", flat=True)),
+    }
+
+
 def publish_release(
     *,
     version: str | None = None,
@@ -161,6 +173,8 @@ def publish_release(
     with staging.staging_directory(target) as building:
         manifest = write_release(building, version=version, since=since, formats=formats, progress=progress)
         staging.fsync_tree(building)
+        # Before the release is placed: from now on its roles, aliases and mappings are deprecated, never deleted.
+        record_publication(version, published_ids())
         try:
             staging.place(building, target)  # claims the version: a concurrent publish of the same one fails here
         except FileExistsError:

@@ -27,6 +27,7 @@ from taxonomy.models import OccupationCode
 
 from . import services, soc, workflow
 from .admin_cards import can_import_cards, import_cards_view
+from .admin_deprecation import DeprecationAdmin, PublishedItemsKept
 from .admin_review import ReviewActions
 from .forms import DIRECT_RENDERER, AliasInlineFormSet, RoleEditorTable, RowForm, RowFormSet, fieldsets_html
 from .models import (
@@ -35,6 +36,7 @@ from .models import (
     ClassificationMapping,
     Component,
     Decision,
+    Deprecation,
     Reviewable,
     Role,
     Sample,
@@ -43,9 +45,11 @@ from .models import (
 )
 
 # Review fields change only through the review workflow (roles.workflow).
-ALIAS_REVIEW_FIELDS = ["status", "decided_by", "decided_at", "created_by", "content_changed_by"]
+ALIAS_REVIEW_FIELDS = ["status", "decided_by", "decided_at", "created_by", "content_changed_by", "deprecated",
+                       "replaced_by"]
 MAPPING_REVIEW_FIELDS = [
     "status", "decided_by", "decided_at", "previous_code", "occupation", "created_by", "content_changed_by",
+    "deprecated",
 ]
 
 
@@ -238,6 +242,15 @@ class RestoreVersionAdmin:
 
 
 class ServiceSavingAdmin(RestoreVersionAdmin, AuditedAdmin):
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except (services.PublishedItemProtected, workflow.IllegalTransition) as exc:
+            # A row deleted from a list on the page was published, or a deprecated item was edited:
+            # the whole save was rolled back.
+            self.message_user(request, str(exc), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
     def save_with_service(self, request, obj, form, change):
         save_through_service(obj, request.user, form.cleaned_data.get("version"))
 
@@ -393,8 +406,12 @@ class ClassificationMappingInline(RoleEditorInline):
         return super().get_queryset(request).select_related("occupation", "decided_by")
 
 
+admin.site.register(Deprecation, DeprecationAdmin)
+
+
 @admin.register(Role)
-class RoleAdmin(ScalableChangeList, ServiceSavingAdmin):
+class RoleAdmin(PublishedItemsKept, ScalableChangeList, ServiceSavingAdmin):
+    deprecate_field = "role"
     form = RoleForm
     change_form_template = "admin/roles/role/change_form.html"
     # The story's paragraphs start at three lines and grow as they fill (static/rolebook/admin.js).
@@ -503,7 +520,8 @@ class ComponentAdmin(ScalableChangeList, ServiceSavingAdmin):
 
 
 @admin.register(TitleAlias)
-class TitleAliasAdmin(ReviewActions, ScalableChangeList, ServiceSavingAdmin):
+class TitleAliasAdmin(PublishedItemsKept, ReviewActions, ScalableChangeList, ServiceSavingAdmin):
+    deprecate_field = "alias"
     list_display = [
         "alias", "role", "alias_type", "confidence", "band", "status", "decided_at", "decided_by", "source",
         "shown_version",
@@ -529,7 +547,8 @@ class TitleAliasAdmin(ReviewActions, ScalableChangeList, ServiceSavingAdmin):
 
 
 @admin.register(ClassificationMapping)
-class ClassificationMappingAdmin(ReviewActions, ScalableChangeList, ServiceSavingAdmin):
+class ClassificationMappingAdmin(PublishedItemsKept, ReviewActions, ScalableChangeList, ServiceSavingAdmin):
+    deprecate_field = "mapping"
     list_display = ["code", "title", "official_title", "in_reference", "role", "source", "status", "decided_by",
                     "shown_version"]
     actions = ["approve_selected", "reject_selected"]

@@ -34,6 +34,13 @@ class RoleFilter(django_filters.FilterSet):
         label="Review pending",
         widget=forms.Select(choices=[("", "Either"), ("true", "Yes"), ("false", "No")]),
     )
+    # Deprecated roles stay (a release keeps them, pointing to what replaces them) but are hidden by default.
+    deprecated = django_filters.ChoiceFilter(
+        method="filter_deprecated",
+        label="Deprecated roles",
+        choices=[("include", "Include them"), ("only", "Only them")],
+        empty_label="Hide them",
+    )
 
     class Meta:
         model = Role
@@ -55,6 +62,19 @@ class RoleFilter(django_filters.FilterSet):
             return queryset.filter(node__code=value)
         # A bare specialization code such as GEN recurs under many families.
         return queryset.filter(node__code__endswith=f".{value}")
+
+    @property
+    def qs(self) -> QuerySet[Role]:
+        # Unbound (no parameters), django-filter filters nothing: deprecated roles are still hidden.
+        return super().qs if self.is_bound else super().qs.filter(deprecated=False)
+
+    def filter_queryset(self, queryset: QuerySet[Role]) -> QuerySet[Role]:
+        if not (self.form.cleaned_data or {}).get("deprecated"):
+            queryset = queryset.filter(deprecated=False)
+        return super().filter_queryset(queryset)
+
+    def filter_deprecated(self, queryset: QuerySet[Role], name: str, value: str) -> QuerySet[Role]:
+        return queryset.filter(deprecated=True) if value == "only" else queryset
 
     def filter_pending(self, queryset: QuerySet[Role], name: str, value: bool | None) -> QuerySet[Role]:
         if value is None:

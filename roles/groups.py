@@ -29,15 +29,19 @@ def _codenames(models: dict[str, list[str]], actions: list[str]) -> list[tuple[s
 DECISION_LOG = [("roles", "view_decision")]
 # Reviewers decide aliases and mappings (TitleAlias/ClassificationMapping.REVIEW_PERMISSION). Nobody
 # gets roles.import_decisions from a group: the command-line system account holds it.
-REVIEW = [("roles", "review_alias"), ("roles", "review_mapping")]
+REVIEW = [("roles", "review_alias"), ("roles", "review_mapping"), ("roles", "review_deprecation")]
+# Curators propose deprecations (roles.workflow.deprecation); reviewers decide them; everyone reads them.
+DEPRECATIONS = {"roles": ["deprecation"]}
 
 GROUP_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
     CURATORS: _codenames(CURATED_MODELS, ["add", "change", "view"]) + _codenames(REFERENCE_MODELS, ["view"])
-    + DECISION_LOG,
-    REVIEWERS: _codenames(CURATED_MODELS, ["view"]) + _codenames(REFERENCE_MODELS, ["view"]) + DECISION_LOG + REVIEW,
+    + DECISION_LOG + _codenames(DEPRECATIONS, ["add", "view"]),
+    REVIEWERS: _codenames(CURATED_MODELS, ["view"]) + _codenames(REFERENCE_MODELS, ["view"]) + DECISION_LOG + REVIEW
+    + _codenames(DEPRECATIONS, ["view"]),
     # Leads review, and may decide what another reviewer holds (roles.models.LEAD_REVIEW).
     LEAD_REVIEWERS: _codenames(CURATED_MODELS, ["view"]) + _codenames(REFERENCE_MODELS, ["view"]) + DECISION_LOG
-    + REVIEW + [("roles", "lead_review")] + _codenames({"roles": ["assignment"]}, ["add", "change", "delete", "view"]),
+    + _codenames(DEPRECATIONS, ["view"]) + REVIEW + [("roles", "lead_review")]
+    + _codenames({"roles": ["assignment"]}, ["add", "change", "delete", "view"]),
 }
 
 

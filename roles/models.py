@@ -107,6 +107,12 @@ class Role(ChangeTracked):
     success_looks_like = models.TextField(blank=True)
     summary = models.TextField(blank=True)
     core_outputs = models.JSONField(default=list, blank=True, help_text="Ordered; may be empty.")
+    # Set only by an approved Deprecation (roles.workflow.deprecation), never by an edit form.
+    deprecated = models.BooleanField(default=False, editable=False, db_index=True)
+    replaced_by = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaces", editable=False,
+        help_text="The role a deprecated role's users should move to.",
+    )
 
     objects = RoleQuerySet.as_manager()
     history = AuditedHistory()
@@ -256,7 +262,7 @@ class Reviewable(ChangeTracked):
     TRANSITIONS: dict[tuple[str, str], frozenset[str]]
     CONTENT_FIELDS: tuple[str, ...]
     REVIEW_PERMISSION: str
-    # The fields only roles.workflow writes.
+    # The fields only roles.workflow writes (with a model's deprecation fields, DEPRECATION_FIELDS).
     REVIEW_STATE_FIELDS = ("status", "decided_by", "decided_at", "content_editors")
 
     class Meta:
@@ -328,6 +334,7 @@ class TitleAlias(Reviewable):
     CONTENT_FIELDS = ("role", "alias", "alias_type", "confidence", "source")
     # Declared in Meta.permissions below.
     REVIEW_PERMISSION = "roles.review_alias"
+    REVIEW_STATE_FIELDS = (*Reviewable.REVIEW_STATE_FIELDS, "deprecated", "replaced_by")
 
     role = models.ForeignKey(Role, on_delete=models.CASCADE, related_name="aliases")
     alias = NormalizedCharField(max_length=200)
@@ -342,6 +349,12 @@ class TitleAlias(Reviewable):
         max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True
     )
     source = models.CharField(max_length=100, default="manual", help_text="e.g. card import, manual.")
+    # Set only by an approved Deprecation (roles.workflow.deprecation).
+    deprecated = models.BooleanField(default=False, editable=False)
+    replaced_by = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaces", editable=False,
+        help_text="The alias to use instead of a deprecated one.",
+    )
 
     objects = TitleAliasQuerySet.as_manager()
     history = AuditedHistory()
@@ -445,6 +458,7 @@ class ClassificationMapping(Reviewable):
     CONTENT_FIELDS = ("role", "scheme", "code", "occupation", "title", "source")
     # Declared in Meta.permissions below.
     REVIEW_PERMISSION = "roles.review_mapping"
+    REVIEW_STATE_FIELDS = (*Reviewable.REVIEW_STATE_FIELDS, "deprecated")
     CODE_RE = MAPPING_CODE_RE
 
     role = models.ForeignKey(Role, on_delete=models.CASCADE, related_name="mappings")
@@ -473,6 +487,8 @@ class ClassificationMapping(Reviewable):
         max_digits=5, decimal_places=4, null=True, blank=True, help_text="The SOC coder's score, 0 to 1."
     )
     coder_version = models.CharField(max_length=60, blank=True, help_text="The SOC coder that suggested it.")
+    # Set only by an approved Deprecation (roles.workflow.deprecation).
+    deprecated = models.BooleanField(default=False, editable=False)
 
     objects = ClassificationMappingQuerySet.as_manager()
     history = AuditedHistory()
@@ -526,6 +542,147 @@ class ClassificationMapping(Reviewable):
     def in_reference(self) -> bool:
         """False when the code is not an official code: such a mapping is flagged for curators."""
         return self.occupation_id is not None
+
+
+class Publication(models.Model):
+    """That a role, alias or mapping was in a published release: from then on it is deprecated, never deleted.
+
+    Written by publishing before a release is placed (so a crash can only over-protect), one row
+    per item, keyed by the item's pk so that a later rename does not lose it.
+    """
+
+    ITEM_TYPES = {"role": "Role", "alias": "TitleAlias", "mapping": "ClassificationMapping"}
+
+    item_type = models.CharField(max_length=10, choices=[(k, k) for k in ITEM_TYPES])
+    item_id = models.BigIntegerField()
+    first_release = models.CharField(max_length=64, help_text="The version of the first release that held it.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["item_type", "item_id"], name="publication_once_per_item")]
+
+    def __str__(self) -> str:
+        return f"{self.item_type} {self.item_id} (first in {self.first_release})"
+
+    @staticmethod
+    def type_of(item: models.Model) -> str | None:
+        """"role", "alias" or "mapping" for an item of those models, else None."""
+        return {"Role": "role", "TitleAlias": "alias", "ClassificationMapping": "mapping"}.get(type(item).__name__)
+
+
+class DeprecationQuerySet(models.QuerySet):
+    def proposed(self) -> DeprecationQuerySet:
+        return self.filter(status=Deprecation.Status.PROPOSED)
+
+
+class Deprecation(Reviewable):
+    """A proposal to deprecate one published role, alias or mapping, optionally naming its replacement.
+
+    A curator proposes it with a reason; a reviewer other than its authors approves or rejects it
+    (roles.workflow.deprecation). Approving it marks the item deprecated, with its replacement, in
+    the same transaction: published items are deprecated, never deleted, so a release can say
+    what went and what replaces it.
+    """
+
+    class Status(models.TextChoices):
+        PROPOSED = "proposed", "Proposed"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    OPEN = Status.PROPOSED
+    # Final once decided: an approved deprecation is undone by no edit, a rejected one by a new proposal.
+    TRANSITIONS = {
+        (Status.PROPOSED, Status.APPROVED): frozenset({DecisionKind.APPROVE}),
+        (Status.PROPOSED, Status.REJECTED): frozenset({DecisionKind.REJECT}),
+    }
+    CONTENT_FIELDS = ("role", "alias", "mapping", "replaced_by_role", "replaced_by_alias", "reason")
+    REVIEW_PERMISSION = "roles.review_deprecation"
+
+    role = models.ForeignKey(Role, null=True, blank=True, on_delete=models.CASCADE, related_name="deprecations")
+    alias = models.ForeignKey(
+        TitleAlias, null=True, blank=True, on_delete=models.CASCADE, related_name="deprecations"
+    )
+    mapping = models.ForeignKey(
+        ClassificationMapping, null=True, blank=True, on_delete=models.CASCADE, related_name="deprecations"
+    )
+    replaced_by_role = models.ForeignKey(
+        Role, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name="replaced by (role)"
+    )
+    replaced_by_alias = models.ForeignKey(
+        TitleAlias, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        verbose_name="replaced by (alias)",
+    )
+    reason = models.TextField(help_text="Why it goes: shown to reviewers and kept in the history.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PROPOSED, db_index=True)
+
+    objects = DeprecationQuerySet.as_manager()
+    history = AuditedHistory()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        permissions = [("review_deprecation", "Can approve and reject deprecations")]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(role__isnull=False, alias__isnull=True, mapping__isnull=True)
+                    | Q(role__isnull=True, alias__isnull=False, mapping__isnull=True)
+                    | Q(role__isnull=True, alias__isnull=True, mapping__isnull=False)
+                ),
+                name="deprecation_exactly_one_item",
+                violation_error_message="A deprecation is of exactly one role, alias or mapping.",
+            ),
+            models.CheckConstraint(
+                condition=Q(replaced_by_role__isnull=True) | Q(role__isnull=False),
+                name="deprecation_role_replacement",
+                violation_error_message="replaced_by_role: only a role is replaced by a role.",
+            ),
+            models.CheckConstraint(
+                condition=Q(replaced_by_alias__isnull=True) | Q(alias__isnull=False),
+                name="deprecation_alias_replacement",
+                violation_error_message="replaced_by_alias: only an alias is replaced by an alias.",
+            ),
+            models.CheckConstraint(condition=~Q(reason=""), name="deprecation_reason_required",
+                                   violation_error_message="reason: say why it is deprecated."),
+            # One live proposal (or approval) per item: two reviewers never race two proposals.
+            *(
+                models.UniqueConstraint(
+                    fields=[field], condition=Q(status__in=["proposed", "approved"]),
+                    name=f"deprecation_one_live_per_{field}",
+                    violation_error_message=f"{field}: it is already deprecated or proposed for deprecation.",
+                )
+                for field in ("role", "alias", "mapping")
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(status="proposed", decided_at__isnull=True, decided_by__isnull=True)
+                    | (~Q(status="proposed") & Q(decided_at__isnull=False))
+                ),
+                name="deprecation_review_consistent",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Deprecation of {self.target_label}"
+
+    @property
+    def target(self) -> Role | TitleAlias | ClassificationMapping:
+        if self.role_id is not None:
+            return self.role
+        return self.alias if self.alias_id is not None else self.mapping
+
+    @property
+    def replacement(self) -> Role | TitleAlias | None:
+        return self.replaced_by_role if self.replaced_by_role_id is not None else self.replaced_by_alias
+
+    @property
+    def target_label(self) -> str:
+        if self.role_id is not None:
+            return f"role {self.role.code}"
+        if self.alias_id is not None:
+            return f"alias “{self.alias.alias}” of {self.alias.role.code}"
+        return f"mapping {self.mapping.code} of {self.mapping.role.code}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("admin:roles_deprecation_change", args=[self.pk])
 
 
 class DecisionQuerySet(models.QuerySet):
@@ -582,6 +739,9 @@ class Decision(models.Model):
     mapping = models.ForeignKey(
         ClassificationMapping, null=True, blank=True, on_delete=models.CASCADE, related_name="decisions"
     )
+    deprecation = models.ForeignKey(
+        "Deprecation", null=True, blank=True, on_delete=models.CASCADE, related_name="decisions"
+    )
     decision = models.CharField(max_length=10, choices=DecisionKind.choices)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     comment = models.TextField(
@@ -616,10 +776,12 @@ class Decision(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=(
-                    Q(alias__isnull=False, mapping__isnull=True) | Q(alias__isnull=True, mapping__isnull=False)
+                    Q(alias__isnull=False, mapping__isnull=True, deprecation__isnull=True)
+                    | Q(alias__isnull=True, mapping__isnull=False, deprecation__isnull=True)
+                    | Q(alias__isnull=True, mapping__isnull=True, deprecation__isnull=False)
                 ),
                 name="decision_exactly_one_item",
-                violation_error_message="A decision is about exactly one alias or one mapping.",
+                violation_error_message="A decision is about exactly one alias, mapping or deprecation.",
             ),
             models.CheckConstraint(
                 condition=~Q(decision__in=sorted(KINDS_NEEDING_REASON)) | ~Q(comment=""),
@@ -643,15 +805,19 @@ class Decision(models.Model):
     @staticmethod
     def item_field(model: type[Reviewable]) -> str:
         """The foreign key a decision on a `model` item fills: "alias" or "mapping"."""
-        return {TitleAlias: "alias", ClassificationMapping: "mapping"}[model]
+        return {TitleAlias: "alias", ClassificationMapping: "mapping", Deprecation: "deprecation"}[model]
 
     @property
-    def item(self) -> TitleAlias | ClassificationMapping:
-        return self.alias if self.alias_id is not None else self.mapping
+    def item(self) -> TitleAlias | ClassificationMapping | Deprecation:
+        if self.alias_id is not None:
+            return self.alias
+        return self.mapping if self.mapping_id is not None else self.deprecation
 
     @property
     def item_kind(self) -> str:
-        return "alias" if self.alias_id is not None else "mapping"
+        if self.alias_id is not None:
+            return "alias"
+        return "mapping" if self.mapping_id is not None else "deprecation"
 
 
 class AssignmentQuerySet(models.QuerySet):

@@ -60,7 +60,7 @@ def role_for_card(code: str) -> Role:
     """
     return (
         Role.objects.select_related(
-            "node", "node__parent", "node__parent__parent", "node__parent__parent__parent", "level"
+            "node", "node__parent", "node__parent__parent", "node__parent__parent__parent", "level", "replaced_by"
         )
         .prefetch_related(
             Prefetch("components", queryset=Component.objects.order_by("kind", "position", "pk")),

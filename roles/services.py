@@ -18,12 +18,15 @@ from framework.audit import MissingReason, StaleEdit, acting_as, ensure_current,
 from taxonomy.models import OccupationCode
 
 from . import workflow
-from .models import Assignment, ClassificationMapping, Component, Reviewable, Role, TitleAlias
+from .models import Assignment, ClassificationMapping, Component, Deprecation, Publication, Reviewable, Role, TitleAlias
+from .workflow import deprecation as deprecations
+from .workflow.deprecation import DeprecationRefused
 
-__all__ = ["MissingReason", "NothingToRestore", "ObjectDeleted", "RestoreRefused", "StaleEdit", "VersionNotFound",
-           "delete_item", "link_occupation", "restorable_fields", "restore_preview", "restore_version",
-           "save_alias", "save_assignment", "save_component", "save_mapping", "save_role", "save_tracked",
-           "version_number"]
+__all__ = ["DeprecationRefused", "MissingReason", "NothingToRestore", "ObjectDeleted",
+    "PublishedItemProtected", "RestoreRefused", "StaleEdit", "VersionNotFound", "decide_deprecation",
+    "delete_item", "link_occupation", "propose_deprecation", "record_publication", "restorable_fields",
+    "restore_preview", "restore_version", "save_alias", "save_assignment", "save_component", "save_mapping",
+    "save_role", "save_tracked", "version_number"]
 
 # Saving unless unchanged, as the actor, with the reason: shared with the taxonomy services.
 save_tracked = save_with_reason
@@ -34,8 +37,13 @@ def save_role(*, role: Role, actor: Any, reason: str, expected_version: int | No
     """Create or update a role (already validated) as `actor`; a no-op save writes nothing.
 
     Raises MissingReason without a reason, StaleEdit when the role changed since it was loaded
-    (or since `expected_version`, the version an edit form was opened on).
+    (or since `expected_version`, the version an edit form was opened on), IllegalTransition when
+    the deprecation fields were set by hand (only an approved Deprecation sets them).
     """
+    if fields := set(DEPRECATION_FIELDS) & set(role.changed_fields() if role.pk else ()):
+        raise workflow.IllegalTransition(
+            f"{', '.join(sorted(fields))} change only through review: propose a deprecation (Deprecate…)."
+        )
     save_tracked(role, actor=actor, reason=reason, expected_version=expected_version)
     return role
 
@@ -94,15 +102,70 @@ def save_mapping(
     return mapping
 
 
+class PublishedItemProtected(Exception):
+    """A role, alias or mapping that was ever published is deprecated through review, never deleted."""
+
+    def __init__(self, item: Model) -> None:
+        self.item = item
+        super().__init__(
+            f"{type(item)._meta.verbose_name.capitalize()} “{item}” was published in a release: it cannot be "
+            "deleted. Propose to deprecate it instead (Deprecate…), with what replaces it."
+        )
+
+
+def guard_published(items: list[Model]) -> None:
+    """Raise PublishedItemProtected for the first of `items` (roles, aliases, mappings) ever published."""
+    ids: dict[str, list[int]] = {}
+    for item in items:
+        kind = Publication.type_of(item)
+        if kind is not None and item.pk is not None:
+            ids.setdefault(kind, []).append(item.pk)
+    if not ids:
+        return
+    query = Q()
+    for kind, pks in ids.items():
+        query |= Q(item_type=kind, item_id__in=pks)
+    found = Publication.objects.filter(query).values_list("item_type", "item_id").first()
+    if found is not None:
+        raise PublishedItemProtected(next(i for i in items if Publication.type_of(i) == found[0] and i.pk == found[1]))
+
+
 @transaction.atomic
 def delete_item(*, item: Model, actor: Any, reason: str) -> None:
     """Delete a role, component, alias or mapping as `actor`; the history keeps a '-' row.
 
-    Raises MissingReason without a reason.
+    Raises MissingReason without a reason, PublishedItemProtected for an item that was ever
+    published (a role's aliases and mappings included): those are deprecated, never deleted.
     """
     reason = require_reason(reason, "the deletion")
+    guard_published([item])
     with acting_as(actor, reason):
         item.delete()
+
+
+def record_publication(version: str, items: dict[str, list[int]]) -> int:
+    """Record that the items ({"role"|"alias"|"mapping": [pk, …]}) are in release `version`; return how many were new.
+
+    Publishing calls it before the release is placed: a crash afterwards can only protect an item
+    too early, never leave a published one deletable. Items recorded before keep their first release.
+    """
+    rows = [Publication(item_type=kind, item_id=pk, first_release=version) for kind, pks in items.items() for pk in pks]
+    before = Publication.objects.count()
+    with transaction.atomic():
+        Publication.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
+    return Publication.objects.count() - before
+
+
+def propose_deprecation(*, item: Model, actor: Any, reason: str, replaced_by: Model | None = None) -> Deprecation:
+    """Propose deprecating a role, alias or mapping (roles.workflow.deprecation.propose)."""
+    return deprecations.propose(item, actor=actor, reason=reason, replaced_by=replaced_by)
+
+
+def decide_deprecation(
+    *, proposal: Deprecation, kind: str, actor: Any, reason: str = "", expected_version: int | None = None
+) -> Deprecation:
+    """Approve (deprecating the item) or reject a deprecation proposal (roles.workflow.deprecation.decide)."""
+    return deprecations.decide(proposal, kind=kind, actor=actor, reason=reason, expected_version=expected_version)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -140,14 +203,20 @@ def restorable_fields(model: type[Model]) -> tuple[str, ...]:
     """The content fields a restore of `model` writes, never review state or the version counter.
 
     An alias's or a mapping's are its CONTENT_FIELDS (less the occupation, which follows the code);
-    a role and a component have no review state, so all their fields but the key and `version`.
+    a role and a component have no review state, so all their fields but the key, `version` and a
+    role's deprecation (which only an approved Deprecation sets or clears).
     """
     if issubclass(model, Reviewable):
         return tuple(name for name in model.CONTENT_FIELDS if name not in FOLLOWS_OTHER_CONTENT)
     return tuple(
         f.name for f in model._meta.concrete_fields
-        if not f.primary_key and f.name != "version" and f.name not in Reviewable.REVIEW_STATE_FIELDS
+        if not f.primary_key and f.name not in ("version", *DEPRECATION_FIELDS)
+        and f.name not in Reviewable.REVIEW_STATE_FIELDS
     )
+
+
+# Written only by roles.workflow.deprecation: never by an edit, an import or a restore.
+DEPRECATION_FIELDS = ("deprecated", "replaced_by")
 
 
 @dataclass(frozen=True)

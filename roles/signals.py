@@ -16,7 +16,7 @@ import operator
 from functools import reduce
 
 from django.db.models import Q
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
 
 from taxonomy.models import Level, OccupationCode, TaxonomyNode
@@ -113,3 +113,13 @@ def occupation_saved(sender, instance: OccupationCode, created: bool, **kwargs) 
 def reference_titles_changed(sender, **kwargs) -> None:
     # Every alias's "official title of another SOC code" flag reads the reference titles.
     derived.enqueue_selected(Role.objects.all())
+
+
+@receiver(pre_delete, sender=Role, dispatch_uid="published_role_kept")
+@receiver(pre_delete, sender=TitleAlias, dispatch_uid="published_alias_kept")
+@receiver(pre_delete, sender=ClassificationMapping, dispatch_uid="published_mapping_kept")
+def published_item_kept(sender, instance, **kwargs) -> None:
+    """Whatever deletes it (a cascade from its role, the shell, a bulk delete), a published item stays."""
+    from .services import guard_published
+
+    guard_published([instance])

@@ -11,7 +11,8 @@ order of their key, so the same data gives byte-identical files on SQLite and Po
     components.csv   one row per component, in card order
 
 Values: empty for none; timestamps UTC ISO 8601 with microseconds and a ``Z``; confidences with
-two decimals; a role's ``plan`` and ``core_outputs`` as JSON arrays of text. Values are written
+two decimals; a role's ``plan`` and ``core_outputs`` as JSON arrays of text; ``deprecated``
+``true`` or ``false`` (published items are deprecated, never deleted) with what replaces them. Values are written
 as curated, not escaped for spreadsheets: a cell that starts with ``=`` stays one.
 
 The rows come from `publishing.published`, the same rule as the fixtures and the API.
@@ -47,9 +48,13 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "function", "function_name", "superfunction", "superfunction_name",
         "headline", "who_does_this_work", "external_problem", "internal_problem", "why_it_matters",
         "plan", "whats_at_stake", "success_looks_like", "summary", "core_outputs",
+        # Deprecated, never deleted: "true" or "false", and the code of the role that replaces it.
+        "deprecated", "replaced_by",
     ),
-    ALIASES_CSV: ("role_code", "alias", "type", "confidence", "approved_at"),
-    MAPPINGS_CSV: ("role_code", "scheme", "code", "official_title", "match_type", "reviewed_at", "title", "source"),
+    ALIASES_CSV: ("role_code", "alias", "type", "confidence", "approved_at",
+                  "deprecated", "replaced_by_role_code", "replaced_by_alias"),
+    MAPPINGS_CSV: ("role_code", "scheme", "code", "official_title", "match_type", "reviewed_at", "title", "source",
+                   "deprecated"),
     COMPONENTS_CSV: ("role_code", "kind", "position", "text", "prevalence", "scope"),
 }
 # What each file holds, for the manifest.
@@ -78,6 +83,8 @@ _STORY = (
 def _text(value) -> str:
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, list):
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     return str(json_value(value))
@@ -89,7 +96,7 @@ def _role_rows() -> Iterator[list[str]]:
     for _ in range(4):  # specialization, family, function, superfunction
         paths += [f"{node}__code", f"{node}__name"]
         node += "__parent"
-    paths += list(_STORY)
+    paths += [*_STORY, "deprecated", "replaced_by__code"]
     rows = published_roles().order_by(binary_order("code")).values_list(*paths)
     for row in rows.iterator(chunk_size=CHUNK_SIZE):
         yield [_text(v) for v in row]
@@ -99,7 +106,8 @@ def _alias_rows() -> Iterator[list[str]]:
     rows = (
         published_aliases()
         .order_by(binary_order("role__code"), binary_order("alias"))
-        .values_list("role__code", "alias", "alias_type", "confidence", "decided_at")
+        .values_list("role__code", "alias", "alias_type", "confidence", "decided_at", "deprecated",
+                     "replaced_by__role__code", "replaced_by__alias")
     )
     for row in rows.iterator(chunk_size=CHUNK_SIZE):
         yield [_text(v) for v in row]
@@ -109,12 +117,13 @@ def _mapping_rows() -> Iterator[list[str]]:
     rows = (
         published_mappings()
         .order_by(binary_order("role__code"), binary_order("scheme"), binary_order("code"))
-        .values_list("role__code", "code", "occupation__title", "occupation__level", "decided_at", "title", "source")
+        .values_list("role__code", "code", "occupation__title", "occupation__level", "decided_at", "title", "source",
+                     "deprecated")
     )
-    for role, code, official, level, decided_at, title, source in rows.iterator(chunk_size=CHUNK_SIZE):
+    for role, code, official, level, decided_at, title, source, deprecated in rows.iterator(chunk_size=CHUNK_SIZE):
         yield [
             role, code_scheme(code), code, _text(official), match_type(code, level), _text(decided_at),
-            title, source,
+            title, source, _text(deprecated),
         ]
 
 

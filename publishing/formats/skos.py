@@ -6,7 +6,8 @@
     <role/AIMLAM.GEN.P1>        each role: skos:prefLabel its title, skos:notation its code,
                                 skos:altLabel its approved aliases (skos:hiddenLabel the hidden ones),
                                 skos:definition its headline, skos:broader its specialization,
-                                skos:exactMatch a detailed SOC / O*NET-SOC code, skos:broadMatch a group
+                                skos:exactMatch a detailed SOC / O*NET-SOC code, skos:broadMatch a group;
+                                a deprecated role owl:deprecated true and dct:isReplacedBy its successor
     <soc2018/15-2051> …         the official codes the mappings point at, with their ancestors, in a
                                 scheme per classification (SOC 2018, O*NET-SOC 2019), skos:broader
                                 within it; an O*NET-SOC code skos:broadMatch its SOC 2018 code
@@ -37,7 +38,7 @@ from urllib.parse import quote
 
 from django.conf import settings
 from rdflib import Graph, Literal, URIRef
-from rdflib.namespace import RDF, SKOS, NamespaceManager
+from rdflib.namespace import DCTERMS, OWL, RDF, SKOS, NamespaceManager
 from rdflib.term import Node
 
 from roles.models import TitleAlias
@@ -76,6 +77,8 @@ PREDICATES = (
     SKOS.narrower,
     SKOS.exactMatch,
     SKOS.broadMatch,
+    OWL.deprecated,
+    DCTERMS.isReplacedBy,
 )
 Block = tuple[URIRef, list[tuple[URIRef, Node]]]
 
@@ -143,7 +146,8 @@ def skos_blocks(node_ids: set[int], occupation_ids: set[int], uris: SkosUris | N
         .values_list("pk", "code", "name", "parent_id")
     }
     roles = list(
-        published_roles().order_by(binary_order("code")).values_list("pk", "code", "title", "headline", "node_id")
+        published_roles().order_by(binary_order("code"))
+        .values_list("pk", "code", "title", "headline", "node_id", "deprecated", "replaced_by__code")
     )
     mappings: dict[int, list[tuple[str, str]]] = defaultdict(list)
     for role_id, code, level in published_mappings().order_by().values_list(
@@ -154,7 +158,7 @@ def skos_blocks(node_ids: set[int], occupation_ids: set[int], uris: SkosUris | N
     children: dict[int | None, list[URIRef]] = defaultdict(list)
     for code, _name, parent in nodes.values():
         children[parent].append(uris.node(code))
-    for _pk, code, _title, _headline, node_id in roles:
+    for _pk, code, _title, _headline, node_id, _deprecated, _successor in roles:
         children[node_id].append(uris.role(code))
     tops = [uris.node(code) for code, _name, parent in nodes.values() if parent not in nodes]
 
@@ -185,7 +189,7 @@ def skos_blocks(node_ids: set[int], occupation_ids: set[int], uris: SkosUris | N
         .iterator(chunk_size=CHUNK_SIZE)
     )
     pending = next(aliases, None)
-    for pk, code, title, headline, node_id in roles:
+    for pk, code, title, headline, node_id, deprecated, successor in roles:
         statements = [
             (RDF.type, concept),
             (SKOS.inScheme, scheme),
@@ -205,6 +209,11 @@ def skos_blocks(node_ids: set[int], occupation_ids: set[int], uris: SkosUris | N
         for mapping_code, match in mappings.get(pk, ()):
             target = uris.code(code_scheme(mapping_code), mapping_code)
             statements.append((SKOS.exactMatch if match == "exact" else SKOS.broadMatch, target))
+        if deprecated:
+            # Deprecated, never deleted: the concept stays, says so, and points to its successor.
+            statements.append((OWL.deprecated, Literal(True)))
+            if successor:
+                statements.append((DCTERMS.isReplacedBy, uris.role(successor)))
         yield _block(uris.role(code), statements)
 
     yield from _code_blocks(occupation_ids, uris)
@@ -251,7 +260,7 @@ def _code_blocks(occupation_ids: set[int], uris: SkosUris) -> Iterator[Block]:
 
 
 def namespace_manager() -> NamespaceManager:
-    """The prefixes the file declares: only SKOS (rdf:type is written ``a``)."""
+    """The prefixes the file declares: only SKOS (rdf:type is written ``a``; the deprecation terms in full)."""
     manager = NamespaceManager(Graph(bind_namespaces="none"), bind_namespaces="none")
     manager.bind("skos", SKOS)
     return manager

@@ -29,6 +29,7 @@ from ..models import (
     ClassificationMapping,
     Decision,
     DecisionKind,
+    Deprecation,
     Reviewable,
     TitleAlias,
 )
@@ -109,6 +110,8 @@ def describe(item: Reviewable) -> str:
     """Return "the alias “…”" or "the mapping to 15-2051"."""
     if isinstance(item, TitleAlias):
         return f"the alias “{item.alias}”"
+    if isinstance(item, Deprecation):
+        return f"the proposal to deprecate the {item.target_label}"
     return f"the mapping to {item.code}"
 
 
@@ -263,6 +266,11 @@ def check_move(item: Reviewable, to: str, *, actor: Any, kind: str, decision: De
     """
     if kind not in KIND_VALUES:
         raise IllegalTransition(f"{kind!r} is not a kind of decision.")
+    if getattr(item, "deprecated", False):
+        # Frozen as published: reopening or editing it would drop it from the next release unmarked.
+        raise IllegalTransition(
+            f"{describe(item).capitalize()} is deprecated: it stays as it was published. Propose a new item instead."
+        )
     if not item.can_transition_to(to, kind):
         if not item.is_open and to != item.OPEN:
             if decision is None and item.pk is not None:

@@ -30,6 +30,7 @@ from roles.models import (
     ClassificationMapping,
     Component,
     Decision,
+    Deprecation,
     Role,
     RoleSuggestions,
     Sample,
@@ -114,6 +115,10 @@ def world(make_user, reference_soc):
     role_services.save_alias(alias=_edited(alias, confidence=Decimal("0.66")), actor=creator, reason="matrix")
     role_services.save_mapping(mapping=_edited(mapping, title="Matrix mapping, renamed"), actor=creator,
                                reason="matrix")
+    # A proposal to deprecate another role (the add form proposes one for a third).
+    doomed = RoleFactory(node=SpecializationFactory(parent=spec.parent), level=level)
+    proposed = role_services.propose_deprecation(item=doomed, actor=creator, reason="matrix")
+    third = RoleFactory(node=SpecializationFactory(parent=spec.parent), level=level)
     objects = {
         Level: level,
         TaxonomyNode: spec.parent,
@@ -125,6 +130,7 @@ def world(make_user, reference_soc):
         Decision: Decision.objects.get(alias=decided),
         Assignment: Assignment.objects.create(node=spec.parent, reviewer=users["reviewer"]),
         Sample: Sample.objects.get(alias=sampled),
+        Deprecation: proposed,
     }
     add_overrides = {
         Level: {"code": "P9", "rank": "9", "name": "Ninth"},
@@ -134,6 +140,7 @@ def world(make_user, reference_soc):
         TitleAlias: {"alias": "A New Alias"},
         ClassificationMapping: {"code": "15-2041", "title": "Statisticians"},
         Assignment: {"node": str(spare.pk), "reviewer": str(users["curator"].pk)},
+        Deprecation: {"role": str(third.pk), "reason": "matrix"},
     }
     change_overrides = {
         Level: {"name": "Renamed level"},
@@ -218,6 +225,9 @@ def _posts(model, model_admin, name: str, obj, world: World, superclient: Client
         record = obj.history.order_by("history_date", "history_id").first()
         url = reverse(f"{info}_restore", args=[obj.pk, record.history_id])
         return [("restore", url, {"reason": "permission matrix", "version": str(obj.version)})]
+    if kind == "decide":  # roles_deprecation_decide
+        url = reverse(f"{info}_decide", args=[obj.pk])
+        return [("decide", url, {"kind": "approve", "reason": "matrix", "version": str(obj.version)})]
     if kind == "cards":  # roles_role_import_cards
         return [("import", url_for_import(), {"preview": "Preview"})]
     raise AssertionError(f"The matrix does not know the admin URL {name}: teach it how to POST there.")
@@ -243,6 +253,8 @@ def _needed(model, model_admin, what: str, user) -> bool:
         return action in model_admin.get_actions(request)
     if what == "import":
         return user.is_superuser or user.has_perms(["roles.add_role", "roles.change_role"])
+    if what == "decide":
+        return user.has_perm(Deprecation.REVIEW_PERMISSION)
     return False  # history pages never change anything
 
 
@@ -309,7 +321,7 @@ def test_the_matrix_knows_every_project_admin_url():
             if pattern.name:
                 kinds.add(re.sub(r"^[a-z]+_[a-z]+_", "", pattern.name))
     assert kinds <= {"changelist", "add", "change", "delete", "history", "simple_history", "restore",
-                     "import_cards"}, kinds
+                     "import_cards", "decide"}, kinds
 
 
 def test_a_confidence_edit_through_the_matrix_form_is_audited(world):

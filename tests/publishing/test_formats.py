@@ -109,7 +109,8 @@ def test_csv_is_utf8_rfc4180_with_a_header_and_crlf_line_ends(data, tmp_path):
     write_release(tmp_path, formats=["csv"])
     raw = (tmp_path / ALIASES_CSV).read_bytes()
     assert not raw.startswith(b"\xef\xbb\xbf")  # no byte-order mark
-    assert raw.startswith(b"role_code,alias,type,confidence,approved_at\r\n")
+    assert raw.startswith(b"role_code,alias,type,confidence,approved_at,deprecated,replaced_by_role_code,"
+                          b"replaced_by_alias\r\n")
     assert raw.endswith(b"\r\n") and b"\n" not in raw.replace(b"\r\n", b"")
     assert '"Ärzt*in, ""Lead"" für ML"'.encode() in raw  # quoted, quotes doubled
     text = (tmp_path / COMPONENTS_CSV).read_bytes()
@@ -118,7 +119,7 @@ def test_csv_is_utf8_rfc4180_with_a_header_and_crlf_line_ends(data, tmp_path):
     with open(tmp_path / ALIASES_CSV, encoding="utf-8", newline="") as handle:
         rows = list(csv.reader(handle))
     assert rows[0] == list(COLUMNS[ALIASES_CSV])
-    assert all(len(row) == 5 for row in rows)
+    assert all(len(row) == 8 for row in rows)
 
 
 def test_a_release_without_the_csv_format_has_no_csv_files(data, tmp_path):

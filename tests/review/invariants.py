@@ -12,11 +12,22 @@ from django.contrib.auth import get_user_model
 
 from publishing.releases import write_release_files
 from roles import derived
-from roles.models import BLIND_KINDS, LEAD_REVIEW, ClassificationMapping, Decision, DecisionKind, Sample, TitleAlias
+from roles.models import (
+    BLIND_KINDS,
+    LEAD_REVIEW,
+    ClassificationMapping,
+    Decision,
+    DecisionKind,
+    Deprecation,
+    Publication,
+    Role,
+    Sample,
+    TitleAlias,
+)
 from roles.workflow import is_approval
 from roles.workflow.samples import verdict_label
 
-MODELS = ((TitleAlias, "alias"), (ClassificationMapping, "mapping"))
+MODELS = ((TitleAlias, "alias"), (ClassificationMapping, "mapping"), (Deprecation, "deprecation"))
 
 
 def content_of(row, model) -> tuple:
@@ -204,3 +215,31 @@ def sample_problems() -> list[str]:
 def derived_problems() -> list[str]:
     """The stored derived rows equal a full recompute (`roles.derived.differences()`)."""
     return derived.differences()
+
+
+def deprecation_problems() -> list[str]:
+    """Deprecated exactly when an approved Deprecation says so, with its replacement; published items all kept."""
+    problems = []
+    approved = Deprecation.objects.filter(status=Deprecation.Status.APPROVED)
+    for model, field in ((Role, "role"), (TitleAlias, "alias"), (ClassificationMapping, "mapping")):
+        flagged = set(model.objects.filter(deprecated=True).values_list("pk", flat=True))
+        behind = list(approved.filter(**{f"{field}__isnull": False}).values_list(f"{field}_id", flat=True))
+        if len(behind) != len(set(behind)):
+            problems.append(f"{field}: two approved deprecations of one item")
+        if flagged != set(behind):
+            problems.append(f"{field}: deprecated {sorted(flagged)} but approved deprecations of {sorted(behind)}")
+    for proposal in approved.select_related("role", "alias"):
+        if proposal.role_id and proposal.role.replaced_by_id != proposal.replaced_by_role_id:
+            problems.append(f"{proposal}: the role is replaced by {proposal.role.replaced_by_id}, "
+                            f"the proposal said {proposal.replaced_by_role_id}")
+        if proposal.alias_id and proposal.alias.replaced_by_id != proposal.replaced_by_alias_id:
+            problems.append(f"{proposal}: the alias's replacement differs from the proposal's")
+    if Decision.objects.filter(deprecation__status=Deprecation.Status.PROPOSED).exists():
+        problems.append("an open deprecation proposal has a Decision")
+    models = {"role": Role, "alias": TitleAlias, "mapping": ClassificationMapping}
+    for kind, model in models.items():
+        published = set(Publication.objects.filter(item_type=kind).values_list("item_id", flat=True))
+        gone = published - set(model.objects.filter(pk__in=published).values_list("pk", flat=True))
+        if gone:
+            problems.append(f"published {kind}s {sorted(gone)} were deleted")
+    return problems

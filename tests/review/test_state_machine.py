@@ -34,6 +34,7 @@ from pathlib import Path
 
 import pytest
 from django.db import transaction
+from django.db.models import ProtectedError
 from django.test import Client, override_settings
 from django.urls import reverse
 from hypothesis import HealthCheck, settings
@@ -44,12 +45,25 @@ from framework.audit import MissingReason, StaleEdit, get_system_user
 from review import services
 from review.selectors import filter_coder_flag, four_eyes_q
 from review.views import CONFIDENT_COMMENT
+from roles import services as role_services
 from roles import workflow
 from roles.cards.importer import CardSource, import_cards
 from roles.cards.renderer import render_card
-from roles.models import IMPORT_DECISIONS, ClassificationMapping, DecisionKind, Lease, Role, Sample, TitleAlias
+from roles.models import (
+    IMPORT_DECISIONS,
+    ClassificationMapping,
+    DecisionKind,
+    Deprecation,
+    Lease,
+    Publication,
+    Role,
+    Sample,
+    TitleAlias,
+)
 from roles.services import (
+    DeprecationRefused,
     NothingToRestore,
+    PublishedItemProtected,
     RestoreRefused,
     restorable_fields,
     restore_version,
@@ -61,6 +75,7 @@ from roles.tasks import suggest_mappings_job
 from taxonomy.models import TaxonomyNode
 from taxonomy.services import save_node
 from tests.review.invariants import (
+    deprecation_problems,
     derived_problems,
     history_problems,
     integrity_problems,
@@ -194,6 +209,75 @@ class ReviewMachine(RuleBasedStateMachine):
             moved = moved or status != old[0] or content != old[1]
         if moved:
             DONE[name] += 1
+
+    # -- deprecations, publication and deletion -------------------------------------------------
+
+    @rule(user=actor_index, what=st.sampled_from(["alias", "alias", "mapping", "role"]), index=st.integers(0, 3),
+          replace=st.booleans())
+    def propose_deprecation(self, user, what, index, replace):
+        actor = self.users[user]
+        item = {"alias": lambda: self._alias(index), "mapping": lambda: self._mapping(index),
+                "role": lambda: self.role}[what]()
+        replaced_by = self._alias(index + 1) if replace and what == "alias" else None
+        try:
+            role_services.propose_deprecation(item=item, actor=actor, reason="hypothesis: obsolete",
+                                              replaced_by=replaced_by)
+        except workflow.ReviewPermissionDenied:
+            assert not actor.has_perm("roles.add_deprecation")
+            return
+        except DeprecationRefused:
+            return  # already deprecated or proposed, or a replacement that cannot be one
+        assert actor.has_perm("roles.add_deprecation")
+        DONE["propose deprecation"] += 1
+
+    @rule(user=decider, approve=st.booleans())
+    def decide_deprecation(self, user, approve):
+        proposal = Deprecation.objects.filter(status=Deprecation.Status.PROPOSED).order_by("pk").first()
+        if proposal is None:
+            return
+        actor, kind = self.users[user], DecisionKind.APPROVE if approve else DecisionKind.REJECT
+        try:
+            role_services.decide_deprecation(proposal=proposal, kind=kind, actor=actor, reason="hypothesis",
+                                             expected_version=proposal.version)
+        except (workflow.ReviewPermissionDenied, workflow.FourEyesViolation, DeprecationRefused) as exc:
+            proposal.refresh_from_db()
+            assert proposal.is_open, exc  # refused: nothing written
+            if isinstance(exc, workflow.FourEyesViolation):
+                assert actor.pk in proposal.author_ids() | {proposal.created_by_id}
+            return
+        assert actor.pk not in proposal.author_ids() | {proposal.created_by_id}
+        assert proposal.target.__class__.objects.get(pk=proposal.target.pk).deprecated is approve
+        DONE[f"deprecation {kind}"] += 1
+
+    @rule(proposer=st.sampled_from([0, 1, 3]), user=decider, what=st.sampled_from(["alias", "mapping", "role"]),
+          index=st.integers(0, 3), approve=st.booleans())
+    def deprecate_through_review(self, proposer, user, what, index, approve):
+        """A proposal and its decision in one step, so that decisions on proposals happen in most runs."""
+        self.propose_deprecation(proposer, what, index, False)
+        self.decide_deprecation(user, approve)
+
+    @rule()
+    def publish(self):
+        from publishing.store import published_ids
+
+        role_services.record_publication("hypothesis", published_ids())
+
+    @rule(index=st.integers(SEEDED, len(ALIASES) - 1), user=actor_index)
+    def delete_new_alias(self, index, user):
+        alias = TitleAlias.objects.filter(role=self.role, alias=ALIASES[index]).first()
+        if alias is None:
+            return
+        published = Publication.objects.filter(item_type="alias", item_id=alias.pk).exists()
+        try:
+            with transaction.atomic():
+                role_services.delete_item(item=alias, actor=self.users[user], reason="hypothesis delete")
+        except PublishedItemProtected:
+            assert published
+            return
+        except ProtectedError:
+            return  # another alias or a proposal names it as a replacement
+        assert not published
+        DONE["delete unpublished alias"] += 1
 
     # -- curators' edits ------------------------------------------------------------------------
 
@@ -604,6 +688,11 @@ class ReviewMachine(RuleBasedStateMachine):
             for item in self._items():
                 missing = self.authors.get(self._key(item), set()) - item.author_ids() - {item.created_by_id}
                 assert not missing, f"{item}: authors {sorted(missing)} not recorded"
+
+    @invariant()
+    def deprecated_exactly_when_approved_and_published_items_kept(self):
+        if hasattr(self, "role"):
+            assert deprecation_problems() == []
 
     @invariant()
     def derived_rows_equal_a_recompute(self):

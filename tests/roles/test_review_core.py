@@ -25,10 +25,12 @@ pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE_TEXT = (ROOT / "fixtures" / "cards" / "AIMLAM.GEN.P1.txt").read_text("utf-8")
 APPS = ("api", "framework", "notifications", "publishing", "review", "roles", "taxonomy")
-REVIEW_FIELDS = ("status", "decided_by", "decided_by_id", "decided_at", "content_editors")
+# With the deprecation fields, which only an approved Deprecation sets (roles.workflow.deprecation).
+REVIEW_FIELDS = ("status", "decided_by", "decided_by_id", "decided_at", "content_editors", "deprecated",
+                 "replaced_by", "replaced_by_id")
 # Models that hold review state. An update() on a queryset that starts from any other model by
 # name (a task queue's job rows have a status too) is not a review write.
-REVIEWABLE = ("TitleAlias", "ClassificationMapping", "Decision")
+REVIEWABLE = ("TitleAlias", "ClassificationMapping", "Deprecation", "Decision")
 
 
 # ---------------------------------------------------------------------------------------------

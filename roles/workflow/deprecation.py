@@ -1,0 +1,171 @@
+"""Deprecations through review: a published role, alias or mapping is deprecated, never deleted.
+
+A curator proposes a deprecation of one item, with a reason and optionally its replacement (a
+role for a role, an alias for an alias). A reviewer who wrote no part of the proposal approves
+or rejects it. Approving writes, in one transaction: the proposal's review state and its
+Decision row, and the item's `deprecated` flag and replacement with a history row naming the
+approver and the reason. Nothing else sets those fields (tests/roles/test_review_core.py scans
+for it), so a deprecated item always has exactly one approved Deprecation behind it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from framework.audit import acting_as
+
+from .. import derived
+from ..models import ClassificationMapping, DecisionKind, Deprecation, Role, TitleAlias
+from .core import _move, start
+from .rules import (
+    ItemGone,
+    ReviewError,
+    ReviewPermissionDenied,
+    check_move,
+    check_permission,
+    clean_reason,
+    history_reason,
+    require_version,
+    target_status,
+)
+
+PROPOSE_PERMISSION = "roles.add_deprecation"
+DECISION_KINDS = (DecisionKind.APPROVE, DecisionKind.REJECT)
+
+
+class DeprecationRefused(ReviewError):
+    """The proposal or its approval would leave the taxonomy inconsistent; the message says why."""
+
+
+def _target_field(item: Any) -> str:
+    if isinstance(item, Role):
+        return "role"
+    if isinstance(item, TitleAlias):
+        return "alias"
+    if isinstance(item, ClassificationMapping):
+        return "mapping"
+    raise DeprecationRefused(f"{type(item).__name__} items are not deprecated: only roles, aliases and mappings.")
+
+
+def _label(item: Any) -> str:
+    field = _target_field(item)
+    if field == "role":
+        return f"role {item.code}"
+    if field == "alias":
+        return f"alias “{item.alias}”"
+    return f"mapping {item.code}"
+
+
+def _check_replacement(item: Any, replaced_by: Any) -> None:
+    """Raise DeprecationRefused unless `replaced_by` may replace `item` (same kind, another live item)."""
+    if replaced_by is None:
+        return
+    if isinstance(item, ClassificationMapping):
+        raise DeprecationRefused("A mapping has no replacement: propose the new mapping on the role instead.")
+    if type(replaced_by) is not type(item):
+        raise DeprecationRefused(f"A {_target_field(item)} is replaced by a {_target_field(item)}, not by "
+                                 f"{_label(replaced_by)}.")
+    if replaced_by.pk == item.pk:
+        raise DeprecationRefused(f"The {_label(item)} cannot replace itself.")
+    if replaced_by.deprecated:
+        raise DeprecationRefused(f"The {_label(replaced_by)} is deprecated itself: name what replaces it.")
+    if isinstance(replaced_by, TitleAlias) and replaced_by.status != TitleAlias.Status.APPROVED:
+        raise DeprecationRefused(f"The {_label(replaced_by)} is not approved: only a published alias replaces one.")
+
+
+def propose(item: Any, *, actor: Any, reason: str, replaced_by: Any = None) -> Deprecation:
+    """Propose deprecating `item` (a saved role, alias or mapping) as `actor`; return the open proposal.
+
+    Raises ReviewPermissionDenied (needs roles.add_deprecation), ReasonRequired, DeprecationRefused
+    (already deprecated or proposed, a wrong replacement).
+    """
+    if actor is None or not actor.is_active or not actor.has_perm(PROPOSE_PERMISSION):
+        raise ReviewPermissionDenied(
+            f"You may not propose deprecations: it needs the permission {PROPOSE_PERMISSION}. "
+            "Ask an administrator to add you to the Curators group."
+        )
+    field = _target_field(item)
+    text = clean_reason(DecisionKind.REJECT, reason)  # the same rule as a rejection's: a real reason
+    with transaction.atomic():
+        locked = type(item).objects.select_for_update().filter(pk=item.pk).first()
+        if locked is None:
+            raise ItemGone(f"This {type(item)._meta.verbose_name} no longer exists.")
+        if locked.deprecated:
+            raise DeprecationRefused(f"The {_label(locked)} is already deprecated.")
+        _check_replacement(locked, replaced_by)
+        proposal = Deprecation(**{field: locked}, reason=text)
+        if isinstance(locked, Role):
+            proposal.replaced_by_role = replaced_by
+        elif isinstance(locked, TitleAlias):
+            proposal.replaced_by_alias = replaced_by
+        start(proposal, actor=actor)
+        try:
+            with transaction.atomic(), acting_as(actor, f"deprecation proposed: {text}"):
+                proposal.save()
+        except IntegrityError:
+            raise DeprecationRefused(f"The {_label(locked)} is already proposed for deprecation.") from None
+    return proposal
+
+
+def decide(
+    proposal: Deprecation, *, kind: str, actor: Any, reason: str = "", expected_version: int | None = None
+) -> Deprecation:
+    """Approve or reject a deprecation proposal as `actor`; approving deprecates its item at once.
+
+    Four-eyes: nobody approves a proposal they wrote. Raises ReviewPermissionDenied (needs
+    roles.review_deprecation), ReasonRequired (rejecting), ItemGone, ItemChanged, AlreadyDecided,
+    IllegalTransition, FourEyesViolation, DeprecationRefused (the item or its replacement was
+    deprecated meanwhile).
+    """
+    if kind not in DECISION_KINDS:
+        raise DeprecationRefused("A deprecation is approved or rejected; a new proposal follows a rejection.")
+    check_permission(actor, Deprecation, kind)
+    to = target_status(Deprecation, kind)
+    text = clean_reason(kind, reason)
+    now = timezone.now()
+    with transaction.atomic():
+        try:
+            locked = Deprecation.objects.select_for_update(of=("self",)).get(pk=proposal.pk)
+        except Deprecation.DoesNotExist:
+            raise ItemGone("This deprecation proposal no longer exists.") from None
+        require_version(locked, expected_version)
+        check_move(locked, to, actor=actor, kind=kind)
+        role_id = None
+        if kind == DecisionKind.APPROVE:
+            role_id = _apply(locked, actor=actor, text=text)
+        decision = _move(locked, to, actor=actor, kind=kind, text=text, at=now)
+        with acting_as(actor, history_reason(kind, text)):
+            locked.save(update_fields=list(Deprecation.REVIEW_STATE_FIELDS))
+        decision.save()
+        if role_id is not None:
+            derived.enqueue(roles={role_id}, texts=set())
+    proposal.status, proposal.decided_by, proposal.decided_at = locked.status, locked.decided_by, locked.decided_at
+    proposal.version = locked.version
+    return locked
+
+
+def _apply(proposal: Deprecation, *, actor: Any, text: str) -> int:
+    """Deprecate the proposal's item (locked, re-checked) with its replacement; return its role's pk."""
+    field = "role" if proposal.role_id else "alias" if proposal.alias_id else "mapping"
+    model = type(proposal)._meta.get_field(field).related_model
+    item = model.objects.select_for_update().get(pk=getattr(proposal, f"{field}_id"))
+    if item.deprecated:
+        raise DeprecationRefused(f"The {_label(item)} is already deprecated.")
+    replacement = proposal.replacement
+    if replacement is not None:
+        replacement = type(replacement).objects.select_for_update().get(pk=replacement.pk)
+        _check_replacement(item, replacement)
+    item.deprecated = True
+    fields = ["deprecated"]
+    if not isinstance(item, ClassificationMapping):
+        item.replaced_by = replacement
+        fields.append("replaced_by")
+    note = f"deprecated: {proposal.reason}"
+    if replacement is not None:
+        note += f" (replaced by {_label(replacement)})"
+    with acting_as(actor, f"{note} — approved: {text}" if text else note):
+        item.save(update_fields=fields)
+    return item.pk if isinstance(item, Role) else item.role_id

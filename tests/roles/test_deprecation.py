@@ -1,0 +1,317 @@
+# ruff: noqa: F811 - pytest fixtures imported from tests.review.conftest
+"""Deprecate, never delete: proposals through review, four-eyes, history, and published items kept."""
+
+from decimal import Decimal
+
+import pytest
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+
+from review import services as review_services
+from roles import services, workflow
+from roles.models import Decision, DecisionKind, Deprecation, Publication, Role, TitleAlias
+from roles.workflow.deprecation import DeprecationRefused
+from tests.factories import RoleFactory, TitleAliasFactory
+from tests.review.conftest import alias, curator, detailed_mapping, logged_in, other_reviewer, reviewer, role  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+
+def publish(*items) -> None:
+    """Record the items as published, as a release does before it is placed."""
+    ids: dict[str, list[int]] = {}
+    for item in items:
+        ids.setdefault(Publication.type_of(item), []).append(item.pk)
+    services.record_publication("1.0.0", ids)
+
+
+def test_a_reviewer_approves_a_curators_proposal_and_the_role_is_deprecated_with_history(curator, reviewer, role):
+    successor = RoleFactory()
+    proposal = services.propose_deprecation(item=role, actor=curator, reason="merged into the wider role",
+                                            replaced_by=successor)
+    assert proposal.status == Deprecation.Status.PROPOSED and proposal.created_by == curator
+    role.refresh_from_db()
+    assert not role.deprecated  # a proposal changes nothing yet
+
+    services.decide_deprecation(proposal=proposal, kind=DecisionKind.APPROVE, actor=reviewer,
+                                expected_version=proposal.version)
+
+    role.refresh_from_db()
+    assert role.deprecated and role.replaced_by == successor
+    last = role.history.order_by("-history_id").first()
+    assert last.history_user == reviewer
+    assert "deprecated: merged into the wider role" in last.history_change_reason
+    assert f"replaced by role {successor.code}" in last.history_change_reason
+    decision = Decision.objects.get(deprecation=proposal)
+    assert (decision.decision, decision.actor, decision.from_status, decision.to_status) == (
+        "approve", reviewer, "proposed", "approved")
+    assert proposal.history.count() == 2  # proposed, then approved
+
+
+def test_nobody_approves_their_own_proposal(make_user, role):
+    lead = make_user("lead")
+    lead.user_permissions.add(*__import__("django.contrib.auth.models", fromlist=["Permission"]).Permission.objects
+                              .filter(codename="add_deprecation"))
+    lead = type(lead).objects.get(pk=lead.pk)
+    proposal = services.propose_deprecation(item=role, actor=lead, reason="obsolete")
+    with pytest.raises(workflow.FourEyesViolation):
+        services.decide_deprecation(proposal=proposal, kind=DecisionKind.APPROVE, actor=lead)
+    role.refresh_from_db()
+    assert not role.deprecated and not Decision.objects.filter(deprecation=proposal).exists()
+
+
+@pytest.mark.parametrize("who", ["curator", "anonymous"])
+def test_only_reviewers_decide_and_only_curators_propose(make_user, role, curator, who):
+    proposal = services.propose_deprecation(item=role, actor=curator, reason="obsolete")
+    with pytest.raises(workflow.ReviewPermissionDenied):
+        services.decide_deprecation(proposal=proposal, kind=DecisionKind.APPROVE, actor=make_user(who))
+    with pytest.raises(workflow.ReviewPermissionDenied):
+        services.propose_deprecation(item=RoleFactory(), actor=make_user("reviewer"), reason="obsolete")
+
+
+def test_rejecting_needs_a_reason_and_leaves_the_item(curator, reviewer, alias):
+    proposal = services.propose_deprecation(item=alias, actor=curator, reason="misleading")
+    with pytest.raises(workflow.ReasonRequired):
+        services.decide_deprecation(proposal=proposal, kind=DecisionKind.REJECT, actor=reviewer, reason="  ")
+    services.decide_deprecation(proposal=proposal, kind=DecisionKind.REJECT, actor=reviewer, reason="still used")
+    alias.refresh_from_db()
+    assert not alias.deprecated
+    # A rejected proposal is final; a new one may follow.
+    with pytest.raises(workflow.IllegalTransition):
+        services.decide_deprecation(proposal=proposal, kind=DecisionKind.APPROVE, actor=reviewer)
+    assert services.propose_deprecation(item=alias, actor=curator, reason="misleading after all").is_open
+
+
+def test_one_live_proposal_per_item_and_replacements_are_checked(curator, reviewer, role, alias):
+    services.propose_deprecation(item=role, actor=curator, reason="obsolete")
+    with pytest.raises(DeprecationRefused, match="already proposed"):
+        services.propose_deprecation(item=role, actor=curator, reason="obsolete twice")
+    other = TitleAliasFactory(role=role, alias="Data Munger", confidence=Decimal("0.5"))
+    with pytest.raises(DeprecationRefused, match="itself"):
+        services.propose_deprecation(item=alias, actor=curator, reason="x", replaced_by=alias)
+    with pytest.raises(DeprecationRefused, match="replaced by"):
+        services.propose_deprecation(item=alias, actor=curator, reason="x", replaced_by=role)
+    with pytest.raises(DeprecationRefused, match="not approved"):
+        services.propose_deprecation(item=alias, actor=curator, reason="spelling", replaced_by=other)
+    review_services.approve_alias(alias=other, actor=reviewer)
+    proposal = services.propose_deprecation(item=alias, actor=curator, reason="spelling", replaced_by=other)
+    services.decide_deprecation(proposal=proposal, kind=DecisionKind.APPROVE, actor=reviewer)
+    alias.refresh_from_db()
+    assert alias.deprecated and alias.replaced_by == other
+    with pytest.raises(DeprecationRefused, match="deprecated itself"):
+        services.propose_deprecation(item=other, actor=curator, reason="x", replaced_by=alias)
+
+
+def test_the_replacement_deprecated_meanwhile_refuses_the_approval(curator, reviewer, other_reviewer, role):
+    successor = RoleFactory()
+    first = services.propose_deprecation(item=role, actor=curator, reason="old", replaced_by=successor)
+    second = services.propose_deprecation(item=successor, actor=curator, reason="also old")
+    services.decide_deprecation(proposal=second, kind=DecisionKind.APPROVE, actor=reviewer)
+    with pytest.raises(DeprecationRefused, match="deprecated itself"):
+        services.decide_deprecation(proposal=first, kind=DecisionKind.APPROVE, actor=other_reviewer)
+    role.refresh_from_db()
+    first.refresh_from_db()
+    assert not role.deprecated and first.is_open  # nothing half-written
+
+
+def test_deprecation_fields_change_only_through_review(curator, alias):
+    alias.deprecated = True
+    with pytest.raises(workflow.IllegalTransition):
+        services.save_alias(alias=alias, actor=curator, reason="sneaky")
+    assert not TitleAlias.objects.get(pk=alias.pk).deprecated
+
+
+def test_a_published_item_is_never_deleted_by_any_path(curator, role, alias):
+    publish(alias)
+    with pytest.raises(services.PublishedItemProtected, match="deprecate it instead|Propose to deprecate"):
+        services.delete_item(item=alias, actor=curator, reason="gone")
+    with pytest.raises(services.PublishedItemProtected), transaction.atomic():
+        TitleAlias.objects.get(pk=alias.pk).delete()
+    # Deleting its role would take it along: refused too, nothing deleted.
+    with pytest.raises(services.PublishedItemProtected):
+        services.delete_item(item=role, actor=curator, reason="gone")
+    assert TitleAlias.objects.filter(pk=alias.pk).exists() and Role.objects.filter(pk=role.pk).exists()
+
+
+def test_an_item_never_published_is_deleted_with_history(curator, role, alias):
+    publish(RoleFactory())
+    alias_id = alias.pk
+    services.delete_item(item=alias, actor=curator, reason="typo, never released")
+    assert not TitleAlias.objects.filter(pk=alias_id).exists()
+    gone = TitleAlias.history.filter(id=alias_id, history_type="-").get()
+    assert gone.history_user == curator and gone.history_change_reason == "typo, never released"
+
+
+def test_publishing_records_what_it_published(curator, settings, tmp_path, role, alias, reviewer):
+    from publishing.store import publish_release
+
+    review_services.approve_alias(alias=alias, actor=reviewer)
+    settings.ROLEBOOK_RELEASES_DIR = tmp_path / "releases"
+    publish_release(version="1.0.0", formats=["csv"])
+    assert Publication.objects.filter(item_type="alias", item_id=alias.pk, first_release="1.0.0").exists()
+    assert Publication.objects.filter(item_type="role", item_id=role.pk).exists()
+    with pytest.raises(services.PublishedItemProtected):
+        services.delete_item(item=alias, actor=curator, reason="gone")
+    publish_release(version="1.1.0", formats=["csv"])
+    assert Publication.objects.get(item_type="alias", item_id=alias.pk).first_release == "1.0.0"
+
+
+def test_the_admin_offers_deprecate_and_never_deletes_a_published_role(make_user, curator, role):
+    publish(role)
+    superuser = make_user("superuser")
+    client = logged_in(superuser)
+    page = client.get(reverse("admin:roles_role_change", args=[role.pk]))
+    assert f"{reverse('admin:roles_deprecation_add')}?role={role.pk}" in page.content.decode()
+    delete_url = reverse("admin:roles_role_delete", args=[role.pk])
+    page = client.get(delete_url)
+    assert "deprecate it instead" in page.content.decode()
+    client.post(delete_url, {"post": "yes"})
+    assert Role.objects.filter(pk=role.pk).exists()
+    # The bulk delete action: Django's "cannot delete" page, nothing deleted.
+    client.post(reverse("admin:roles_role_changelist"),
+                {"action": "delete_selected", "_selected_action": [role.pk], "post": "yes"})
+    assert Role.objects.filter(pk=role.pk).exists()
+
+
+def test_propose_and_decide_in_the_admin(curator, reviewer, role):
+    successor = RoleFactory()
+    response = logged_in(curator).post(
+        reverse("admin:roles_deprecation_add"),
+        {"role": role.pk, "replaced_by_role": successor.pk, "reason": "renamed"},
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    proposal = Deprecation.objects.get(role=role)
+    decide = reverse("admin:roles_deprecation_decide", args=[proposal.pk])
+    # GET never decides; a curator may not decide; a stale version is refused.
+    assert logged_in(reviewer).get(decide).status_code == 405
+    assert logged_in(curator).post(decide, {"kind": "approve", "version": proposal.version}).status_code == 403
+    logged_in(reviewer).post(decide, {"kind": "approve", "version": proposal.version + 5})
+    role.refresh_from_db()
+    assert not role.deprecated
+    page = logged_in(reviewer).get(reverse("admin:roles_deprecation_change", args=[proposal.pk]))
+    assert "Approve: deprecate it" in page.content.decode()
+    logged_in(reviewer).post(decide, {"kind": "approve", "version": proposal.version})
+    role.refresh_from_db()
+    assert role.deprecated and role.replaced_by == successor
+
+
+def test_the_admin_refuses_a_proposal_of_two_items_or_none(curator, role, alias):
+    client = logged_in(curator)
+    for data in ({"reason": "x"}, {"role": role.pk, "alias": alias.pk, "reason": "x"}):
+        response = client.post(reverse("admin:roles_deprecation_add"), data)
+        assert response.status_code == 200 and "exactly one" in response.content.decode()
+    assert not Deprecation.objects.exists()
+
+
+def test_the_database_refuses_a_deprecation_of_nothing(curator):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Deprecation.objects.create(reason="nothing", created_by=curator)
+
+
+# ---------------------------------------------------------------------------------------------
+# What readers see: the directory, the card page, the API and every release format
+
+
+@pytest.fixture
+def deprecated_role(curator, reviewer, role):
+    successor = RoleFactory()
+    proposal = services.propose_deprecation(item=role, actor=curator, reason="renamed", replaced_by=successor)
+    services.decide_deprecation(proposal=proposal, kind=DecisionKind.APPROVE, actor=reviewer)
+    role.refresh_from_db()
+    return role
+
+
+def test_the_directory_hides_deprecated_roles_unless_asked_and_the_card_says_so(deprecated_role, make_user):
+    client = logged_in(make_user("curator"))
+    successor = deprecated_role.replaced_by
+    listed = client.get(reverse("roles:directory")).content.decode()
+    assert deprecated_role.code not in listed and successor.code in listed
+    for query, shown in (("?deprecated=include", True), ("?deprecated=only", True), ("?q=", False)):
+        page = client.get(reverse("roles:directory") + query).content.decode()
+        assert (deprecated_role.code in page) is shown, query
+    only = client.get(reverse("roles:directory") + "?deprecated=only").content.decode()
+    assert successor.code not in only
+    card = client.get(reverse("roles:card", args=[deprecated_role.code])).content.decode()
+    assert "This role is deprecated" in card and reverse("roles:card", args=[successor.code]) in card
+
+
+def test_the_api_keeps_a_deprecated_role_and_points_to_its_successor(deprecated_role):
+    from api.services import create_token
+    from tests.api.conftest import bearer
+    from tests.factories import UserFactory
+
+    headers = bearer(create_token(user=UserFactory(), name="deprecation", scopes=("read",))[1])
+    client = __import__("django.test", fromlist=["Client"]).Client()
+    successor = deprecated_role.replaced_by
+    listed = client.get("/api/v1/roles", **headers).json()["results"]
+    assert [r["code"] for r in listed] == [successor.code]
+    everything = client.get("/api/v1/roles?include_deprecated=1", **headers).json()["results"]
+    found = {r["code"]: r for r in everything}
+    assert found[deprecated_role.code]["deprecated"] is True
+    assert found[deprecated_role.code]["replaced_by"] == successor.code
+    assert found[successor.code]["deprecated"] is False and found[successor.code]["replaced_by"] is None
+    detail = client.get(f"/api/v1/roles/{deprecated_role.code}", **headers)
+    assert detail.status_code == 200 and detail.json()["deprecated"] is True
+    assert detail["Link"] == f'<http://testserver/api/v1/roles/{successor.code}>; rel="successor-version"'
+    assert "Link" not in client.get(f"/api/v1/roles/{successor.code}", **headers)
+    assert client.get("/api/v1/roles?include_deprecated=maybe", **headers).status_code == 400
+
+
+def test_every_release_format_carries_the_deprecation(deprecated_role, tmp_path, curator, reviewer):
+    from pyshacl import validate
+    from rdflib import Graph, Literal, URIRef
+    from rdflib.namespace import DCTERMS, OWL
+
+    from publishing.formats.csv import read_csv
+    from publishing.formats.skos import SHAPES
+    from publishing.releases import write_release_files
+
+    alias = TitleAliasFactory(role=deprecated_role.replaced_by, alias="Old Name", confidence=Decimal("0.9"),
+                              created_by=curator)
+    review_services.approve_alias(alias=alias, actor=reviewer)
+    proposal = services.propose_deprecation(item=alias, actor=curator, reason="no longer said")
+    services.decide_deprecation(proposal=proposal, kind=DecisionKind.APPROVE, actor=reviewer)
+    write_release_files(tmp_path, formats=["fixtures", "csv", "skos"])
+    roles = {r["code"]: r for r in read_csv(tmp_path / "roles.csv")}
+    successor = deprecated_role.replaced_by.code
+    assert (roles[deprecated_role.code]["deprecated"], roles[deprecated_role.code]["replaced_by"]) == (
+        "true", successor)
+    assert (roles[successor]["deprecated"], roles[successor]["replaced_by"]) == ("false", "")
+    (row,) = read_csv(tmp_path / "aliases.csv")
+    assert (row["alias"], row["deprecated"]) == ("Old Name", "true")
+    fixture = __import__("json").loads((tmp_path / "04_roles.json").read_text("utf-8"))
+    fields = {o["fields"]["code"]: o["fields"] for o in fixture}
+    assert fields[deprecated_role.code]["deprecated"] is True
+    assert fields[deprecated_role.code]["replaced_by"] == [successor]
+    graph = Graph().parse(tmp_path / "skos.ttl")
+    concept = next(s for s in graph.subjects(OWL.deprecated, Literal(True)))
+    assert str(concept).endswith(f"role/{deprecated_role.code}")
+    assert str(graph.value(concept, DCTERMS.isReplacedBy)).endswith(f"role/{successor}")
+    conforms, _graph, text = validate(graph, shacl_graph=Graph().parse(SHAPES), inference="none", advanced=True)
+    assert conforms, text
+    # The shape refuses a successor without the deprecation.
+    graph.remove((concept, OWL.deprecated, Literal(True)))
+    assert not validate(graph, shacl_graph=Graph().parse(SHAPES), inference="none", advanced=True)[0]
+    assert isinstance(concept, URIRef)
+
+
+def test_a_deprecated_item_is_frozen_as_published(curator, reviewer, other_reviewer, alias, make_user):
+    review_services.approve_alias(alias=alias, actor=reviewer)
+    alias.refresh_from_db()
+    proposal = services.propose_deprecation(item=alias, actor=curator, reason="no longer said")
+    services.decide_deprecation(proposal=proposal, kind=DecisionKind.APPROVE, actor=other_reviewer)
+    alias.refresh_from_db()
+    # Reopening or editing it would drop it from the next release without a trace: refused.
+    with pytest.raises(workflow.IllegalTransition, match="deprecated"):
+        workflow.decide(alias, kind=DecisionKind.REOPEN, actor=reviewer, reason="look again")
+    alias.confidence = Decimal("0.10")
+    with pytest.raises(workflow.IllegalTransition, match="deprecated"):
+        services.save_alias(alias=alias, actor=curator, reason="tweak")
+    response = logged_in(make_user("superuser")).post(
+        reverse("admin:roles_titlealias_change", args=[alias.pk]),
+        {"role": alias.role_id, "alias": alias.alias, "alias_type": "common", "confidence": "0.20",
+         "source": alias.source, "version": alias.version, "change_reason": "tweak"},
+    )
+    assert response.status_code == 302
+    fresh = TitleAlias.objects.get(pk=alias.pk)
+    assert (fresh.status, fresh.confidence, fresh.deprecated) == ("approved", Decimal("0.70"), True)
