@@ -237,6 +237,9 @@ ROLEBOOK_CODER_REFERENCE_DIR = BASE_DIR / "fixtures" / "reference"
 # The coder's sentence-embedding channel (taxonomy/coder/semantic.py): "auto" uses it when the
 # `semantic` extra is installed, "on" requires it, "off" never loads it.
 ROLEBOOK_CODER_SEMANTIC = choice("ROLEBOOK_CODER_SEMANTIC", "auto", ("auto", "on", "off"))
+# Threads of one encoder call: 1 suits web workers that serve requests side by side; a dedicated
+# task worker may use 2 (a card's 6 texts: p95 53 -> 31 ms on 2 cores).
+ROLEBOOK_CODER_SEMANTIC_THREADS = int(os.environ.get("ROLEBOOK_CODER_SEMANTIC_THREADS", "1"))
 
 # Card upload: curators upload cards by the hundred (Django refuses more than 100 files by default).
 DATA_UPLOAD_MAX_NUMBER_FILES = 1000
