@@ -103,6 +103,21 @@ def _user_factory():
 
 
 @pytest.fixture
+def deprecated_role(make_user):
+    """A role deprecated through review (a curator proposed, a reviewer approved), replaced by another."""
+    from roles import services
+    from roles.models import DecisionKind
+    from tests.factories import RoleFactory
+
+    role, successor = RoleFactory(), RoleFactory()
+    proposal = services.propose_deprecation(item=role, actor=make_user("curator"), reason="renamed",
+                                            replaced_by=successor)
+    services.decide_deprecation(proposal=proposal, kind=DecisionKind.APPROVE, actor=make_user("reviewer"))
+    role.refresh_from_db()
+    return role
+
+
+@pytest.fixture
 def derived_after_commit(settings):
     """Derived data as in production: only marked stale by a write, recomputed after commit.
 

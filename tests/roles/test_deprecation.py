@@ -212,15 +212,6 @@ def test_the_database_refuses_a_deprecation_of_nothing(curator):
 # What readers see: the directory, the card page, the API and every release format
 
 
-@pytest.fixture
-def deprecated_role(curator, reviewer, role):
-    successor = RoleFactory()
-    proposal = services.propose_deprecation(item=role, actor=curator, reason="renamed", replaced_by=successor)
-    services.decide_deprecation(proposal=proposal, kind=DecisionKind.APPROVE, actor=reviewer)
-    role.refresh_from_db()
-    return role
-
-
 def test_the_directory_hides_deprecated_roles_unless_asked_and_the_card_says_so(deprecated_role, make_user):
     client = logged_in(make_user("curator"))
     successor = deprecated_role.replaced_by
@@ -233,66 +224,6 @@ def test_the_directory_hides_deprecated_roles_unless_asked_and_the_card_says_so(
     assert successor.code not in only
     card = client.get(reverse("roles:card", args=[deprecated_role.code])).content.decode()
     assert "This role is deprecated" in card and reverse("roles:card", args=[successor.code]) in card
-
-
-def test_the_api_keeps_a_deprecated_role_and_points_to_its_successor(deprecated_role):
-    from api.services import create_token
-    from tests.api.conftest import bearer
-    from tests.factories import UserFactory
-
-    headers = bearer(create_token(user=UserFactory(), name="deprecation", scopes=("read",))[1])
-    client = __import__("django.test", fromlist=["Client"]).Client()
-    successor = deprecated_role.replaced_by
-    listed = client.get("/api/v1/roles", **headers).json()["results"]
-    assert [r["code"] for r in listed] == [successor.code]
-    everything = client.get("/api/v1/roles?include_deprecated=1", **headers).json()["results"]
-    found = {r["code"]: r for r in everything}
-    assert found[deprecated_role.code]["deprecated"] is True
-    assert found[deprecated_role.code]["replaced_by"] == successor.code
-    assert found[successor.code]["deprecated"] is False and found[successor.code]["replaced_by"] is None
-    detail = client.get(f"/api/v1/roles/{deprecated_role.code}", **headers)
-    assert detail.status_code == 200 and detail.json()["deprecated"] is True
-    assert detail["Link"] == f'<http://testserver/api/v1/roles/{successor.code}>; rel="successor-version"'
-    assert "Link" not in client.get(f"/api/v1/roles/{successor.code}", **headers)
-    assert client.get("/api/v1/roles?include_deprecated=maybe", **headers).status_code == 400
-
-
-def test_every_release_format_carries_the_deprecation(deprecated_role, tmp_path, curator, reviewer):
-    from pyshacl import validate
-    from rdflib import Graph, Literal, URIRef
-    from rdflib.namespace import DCTERMS, OWL
-
-    from publishing.formats.csv import read_csv
-    from publishing.formats.skos import SHAPES
-    from publishing.releases import write_release_files
-
-    alias = TitleAliasFactory(role=deprecated_role.replaced_by, alias="Old Name", confidence=Decimal("0.9"),
-                              created_by=curator)
-    review_services.approve_alias(alias=alias, actor=reviewer)
-    proposal = services.propose_deprecation(item=alias, actor=curator, reason="no longer said")
-    services.decide_deprecation(proposal=proposal, kind=DecisionKind.APPROVE, actor=reviewer)
-    write_release_files(tmp_path, formats=["fixtures", "csv", "skos"])
-    roles = {r["code"]: r for r in read_csv(tmp_path / "roles.csv")}
-    successor = deprecated_role.replaced_by.code
-    assert (roles[deprecated_role.code]["deprecated"], roles[deprecated_role.code]["replaced_by"]) == (
-        "true", successor)
-    assert (roles[successor]["deprecated"], roles[successor]["replaced_by"]) == ("false", "")
-    (row,) = read_csv(tmp_path / "aliases.csv")
-    assert (row["alias"], row["deprecated"]) == ("Old Name", "true")
-    fixture = __import__("json").loads((tmp_path / "04_roles.json").read_text("utf-8"))
-    fields = {o["fields"]["code"]: o["fields"] for o in fixture}
-    assert fields[deprecated_role.code]["deprecated"] is True
-    assert fields[deprecated_role.code]["replaced_by"] == [successor]
-    graph = Graph().parse(tmp_path / "skos.ttl")
-    concept = next(s for s in graph.subjects(OWL.deprecated, Literal(True)))
-    assert str(concept).endswith(f"role/{deprecated_role.code}")
-    assert str(graph.value(concept, DCTERMS.isReplacedBy)).endswith(f"role/{successor}")
-    conforms, _graph, text = validate(graph, shacl_graph=Graph().parse(SHAPES), inference="none", advanced=True)
-    assert conforms, text
-    # The shape refuses a successor without the deprecation.
-    graph.remove((concept, OWL.deprecated, Literal(True)))
-    assert not validate(graph, shacl_graph=Graph().parse(SHAPES), inference="none", advanced=True)[0]
-    assert isinstance(concept, URIRef)
 
 
 def test_a_deprecated_item_is_frozen_as_published(curator, reviewer, other_reviewer, alias, make_user):

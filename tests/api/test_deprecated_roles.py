@@ -1,0 +1,31 @@
+# ruff: noqa: F811 - pytest fixtures imported from tests.review.conftest
+"""The API keeps deprecated roles: their fields, the list's include_deprecated, the successor Link."""
+
+
+import pytest
+
+from tests.review.conftest import curator, reviewer, role  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_api_keeps_a_deprecated_role_and_points_to_its_successor(deprecated_role):
+    from api.services import create_token
+    from tests.api.conftest import bearer
+    from tests.factories import UserFactory
+
+    headers = bearer(create_token(user=UserFactory(), name="deprecation", scopes=("read",))[1])
+    client = __import__("django.test", fromlist=["Client"]).Client()
+    successor = deprecated_role.replaced_by
+    listed = client.get("/api/v1/roles", **headers).json()["results"]
+    assert [r["code"] for r in listed] == [successor.code]
+    everything = client.get("/api/v1/roles?include_deprecated=1", **headers).json()["results"]
+    found = {r["code"]: r for r in everything}
+    assert found[deprecated_role.code]["deprecated"] is True
+    assert found[deprecated_role.code]["replaced_by"] == successor.code
+    assert found[successor.code]["deprecated"] is False and found[successor.code]["replaced_by"] is None
+    detail = client.get(f"/api/v1/roles/{deprecated_role.code}", **headers)
+    assert detail.status_code == 200 and detail.json()["deprecated"] is True
+    assert detail["Link"] == f'<http://testserver/api/v1/roles/{successor.code}>; rel="successor-version"'
+    assert "Link" not in client.get(f"/api/v1/roles/{successor.code}", **headers)
+    assert client.get("/api/v1/roles?include_deprecated=maybe", **headers).status_code == 400
