@@ -15,13 +15,14 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from framework.audit import acting_as
+from framework.audit import acting_as, has_visible_text
 
 from .. import derived
 from ..models import ClassificationMapping, DecisionKind, Deprecation, Role, TitleAlias
 from .core import _move, start
 from .rules import (
     ItemGone,
+    ReasonRequired,
     ReviewError,
     ReviewPermissionDenied,
     check_move,
@@ -88,7 +89,9 @@ def propose(item: Any, *, actor: Any, reason: str, replaced_by: Any = None) -> D
             "Ask an administrator to add you to the Curators group."
         )
     field = _target_field(item)
-    text = clean_reason(DecisionKind.REJECT, reason)  # the same rule as a rejection's: a real reason
+    text = (reason or "").strip()
+    if not has_visible_text(text):
+        raise ReasonRequired("Say why it is deprecated: the reason is recorded in the audit history.")
     with transaction.atomic():
         locked = type(item).objects.select_for_update().filter(pk=item.pk).first()
         if locked is None:

@@ -246,3 +246,10 @@ def test_a_deprecated_item_is_frozen_as_published(curator, reviewer, other_revie
     assert response.status_code == 302
     fresh = TitleAlias.objects.get(pk=alias.pk)
     assert (fresh.status, fresh.confidence, fresh.deprecated) == ("approved", Decimal("0.70"), True)
+
+
+@pytest.mark.parametrize("reason", ["", "   ", "\u200b"])
+def test_a_proposal_needs_a_visible_reason(curator, role, reason):
+    with pytest.raises(workflow.ReasonRequired, match="Say why"):
+        services.propose_deprecation(item=role, actor=curator, reason=reason)
+    assert not Deprecation.objects.exists()
