@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
@@ -113,6 +113,11 @@ class Role(ChangeTracked):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaces", editable=False,
         help_text="The role a deprecated role's users should move to.",
     )
+    # Set only by an approved split (roles.workflow.restructure): the roles a split role became.
+    split_into = models.ManyToManyField(
+        "self", through="RoleSplit", through_fields=("role", "successor"), symmetrical=False,
+        related_name="split_from", blank=True,
+    )
 
     objects = RoleQuerySet.as_manager()
     history = AuditedHistory()
@@ -151,8 +156,50 @@ class Role(ChangeTracked):
     natural_key.dependencies = ["taxonomy.level", "taxonomy.taxonomynode"]
 
     @property
+    def split_successors(self) -> list[Role]:
+        """The roles a split role became, in the split's order (one query; [] for others)."""
+        if not self.deprecated or self.replaced_by_id:
+            return []
+        return [link.successor for link in self.split_links.select_related("successor").order_by("position", "pk")]
+
+    @property
     def family_code(self) -> str:
         return self.code.split(".", 1)[0]
+
+
+class RoleSplitQuerySet(models.QuerySet):
+    def get_by_natural_key(self, role_code: str, successor_code: str) -> RoleSplit:
+        return self.get(role__code=role_code, successor__code=successor_code)
+
+
+class RoleSplit(models.Model):
+    """One of the roles a split role became (written with the approved split, never edited).
+
+    Both ends are protected: a split role, and the roles it became, are never deleted while the
+    link names them, so a release can always say where a split role's users should go.
+    """
+
+    role = models.ForeignKey(Role, on_delete=models.PROTECT, related_name="split_links")
+    successor = models.ForeignKey(Role, on_delete=models.PROTECT, related_name="+")
+    position = models.PositiveSmallIntegerField(default=0, help_text="The order the split named them in.")
+
+    objects = RoleSplitQuerySet.as_manager()
+    history = AuditedHistory()
+
+    class Meta:
+        ordering = ["role", "position", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["role", "successor"], name="rolesplit_once_per_successor"),
+            models.CheckConstraint(condition=~Q(role=F("successor")), name="rolesplit_not_itself"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role_id} → {self.successor_id}"
+
+    def natural_key(self) -> tuple[str, str]:
+        return (self.role.code, self.successor.code)
+
+    natural_key.dependencies = ["roles.role"]
 
 
 class ComponentQuerySet(models.QuerySet):
@@ -588,14 +635,21 @@ class Deprecation(Reviewable):
         APPROVED = "approved", "Approved"
         REJECTED = "rejected", "Rejected"
 
+    class Kind(models.TextChoices):
+        DEPRECATE = "deprecate", "Deprecate"
+        MERGE = "merge", "Merge into another role"
+        SPLIT = "split", "Split into other roles"
+
     OPEN = Status.PROPOSED
     # Final once decided: an approved deprecation is undone by no edit, a rejected one by a new proposal.
     TRANSITIONS = {
         (Status.PROPOSED, Status.APPROVED): frozenset({DecisionKind.APPROVE}),
         (Status.PROPOSED, Status.REJECTED): frozenset({DecisionKind.REJECT}),
     }
-    CONTENT_FIELDS = ("role", "alias", "mapping", "replaced_by_role", "replaced_by_alias", "reason")
+    CONTENT_FIELDS = ("kind", "role", "alias", "mapping", "replaced_by_role", "replaced_by_alias", "plan", "reason")
     REVIEW_PERMISSION = "roles.review_deprecation"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.DEPRECATE)
 
     role = models.ForeignKey(Role, null=True, blank=True, on_delete=models.CASCADE, related_name="deprecations")
     alias = models.ForeignKey(
@@ -612,6 +666,9 @@ class Deprecation(Reviewable):
         verbose_name="replaced by (alias)",
     )
     reason = models.TextField(help_text="Why it goes: shown to reviewers and kept in the history.")
+    # A split's plan: {"targets": [role pk, ...], "aliases": {pk: role pk}, "components": {pk: role pk}}.
+    # A merge's moves follow from the two roles when it is approved; a plain deprecation has none.
+    plan = models.JSONField(default=dict, blank=True, editable=False)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PROPOSED, db_index=True)
 
     objects = DeprecationQuerySet.as_manager()
@@ -640,6 +697,15 @@ class Deprecation(Reviewable):
                 name="deprecation_alias_replacement",
                 violation_error_message="replaced_by_alias: only an alias is replaced by an alias.",
             ),
+            models.CheckConstraint(
+                condition=(
+                    Q(kind="deprecate")
+                    | Q(kind="merge", role__isnull=False, replaced_by_role__isnull=False)
+                    | Q(kind="split", role__isnull=False, replaced_by_role__isnull=True)
+                ),
+                name="deprecation_kind_items",
+                violation_error_message="A merge names the role it goes into; a split names none (its plan does).",
+            ),
             models.CheckConstraint(condition=~Q(reason=""), name="deprecation_reason_required",
                                    violation_error_message="reason: say why it is deprecated."),
             # One live proposal (or approval) per item: two reviewers never race two proposals.
@@ -661,6 +727,10 @@ class Deprecation(Reviewable):
         ]
 
     def __str__(self) -> str:
+        if self.kind == self.Kind.MERGE:
+            return f"Merge of {self.target_label} into {self.replaced_by_role.code}"
+        if self.kind == self.Kind.SPLIT:
+            return f"Split of {self.target_label}"
         return f"Deprecation of {self.target_label}"
 
     @property

@@ -161,6 +161,17 @@ def propose_deprecation(*, item: Model, actor: Any, reason: str, replaced_by: Mo
     return deprecations.propose(item, actor=actor, reason=reason, replaced_by=replaced_by)
 
 
+def propose_merge(*, source: Role, target: Role, actor: Any, reason: str) -> Deprecation:
+    """Propose merging role `source` into `target` (roles.workflow.deprecation.propose_merge)."""
+    return deprecations.propose_merge(source, target, actor=actor, reason=reason)
+
+
+def propose_split(*, source: Role, targets: list[Role], assignments: dict[str, dict[int, int]], actor: Any,
+                  reason: str) -> Deprecation:
+    """Propose splitting role `source` into `targets` (roles.workflow.deprecation.propose_split)."""
+    return deprecations.propose_split(source, targets, assignments, actor=actor, reason=reason)
+
+
 def decide_deprecation(
     *, proposal: Deprecation, kind: str, actor: Any, reason: str = "", expected_version: int | None = None
 ) -> Deprecation:

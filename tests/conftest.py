@@ -118,6 +118,23 @@ def deprecated_role(make_user):
 
 
 @pytest.fixture
+def split_role(make_user):
+    """A role split through review into two roles (in that order), its one component going to the second."""
+    from roles import services
+    from roles.models import DecisionKind
+    from tests.factories import ComponentFactory, RoleFactory
+
+    role, first, second = RoleFactory(), RoleFactory(), RoleFactory()
+    component = ComponentFactory(role=role)
+    proposal = services.propose_split(source=role, targets=[second, first],
+                                      assignments={"components": {component.pk: second.pk}},
+                                      actor=make_user("curator"), reason="two jobs")
+    services.decide_deprecation(proposal=proposal, kind=DecisionKind.APPROVE, actor=make_user("reviewer"))
+    role.refresh_from_db()
+    return role
+
+
+@pytest.fixture
 def derived_after_commit(settings):
     """Derived data as in production: only marked stale by a write, recomputed after commit.
 
@@ -146,6 +163,7 @@ DATABASE_INDEPENDENT = (
     "tests/browser/test_layout.py",
     "tests/browser/test_phone.py",
     "tests/browser/test_review_flows.py",
+    "tests/browser/test_restructure.py",
     "tests/browser/test_soc_flows.py",
     "tests/publishing/test_crash_safety.py",
     "tests/publishing/test_delta.py",
@@ -158,6 +176,10 @@ DATABASE_INDEPENDENT = (
     "tests/taxonomy/test_coder_calibration.py",
     "tests/taxonomy/test_coder_semantic.py",
     "tests/api/test_schemathesis.py",
+    "tests/api/test_access.py",
+    "tests/api/test_http.py",
+    "tests/api/test_no_leak.py",
+    "tests/demo/test_generator.py",
     "tests/framework/test_admin_matrix.py",
     "tests/review/test_url_matrix.py",
     "tests/review/test_queue_render.py",

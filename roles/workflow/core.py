@@ -187,6 +187,11 @@ def note_content_change(
     `actor` becomes one of the item's authors. Returns the unsaved RETURNED Decision for a
     decided item, else None; `persist` (or `save_content`) writes both. Raises ReasonRequired.
     """
+    if getattr(item, "deprecated", False):
+        # Frozen as published, open or decided: a deprecated item's content is what its releases said.
+        raise IllegalTransition(
+            f"{describe(item).capitalize()} is deprecated: it stays as it was published. Propose a new item instead."
+        )
     at = at or timezone.now()
     item.content_changed_by, item.content_changed_at = actor, at
     add_author(item, actor)

@@ -19,6 +19,7 @@ from framework.audit import acting_as, has_visible_text
 
 from .. import derived
 from ..models import ClassificationMapping, DecisionKind, Deprecation, Role, TitleAlias
+from . import restructure
 from .core import _move, start
 from .rules import (
     ItemGone,
@@ -60,7 +61,7 @@ def _label(item: Any) -> str:
     return f"mapping {item.code}"
 
 
-def _check_replacement(item: Any, replaced_by: Any) -> None:
+def check_replacement(item: Any, replaced_by: Any) -> None:
     """Raise DeprecationRefused unless `replaced_by` may replace `item` (same kind, another live item)."""
     if replaced_by is None:
         return
@@ -98,18 +99,80 @@ def propose(item: Any, *, actor: Any, reason: str, replaced_by: Any = None) -> D
             raise ItemGone(f"This {type(item)._meta.verbose_name} no longer exists.")
         if locked.deprecated:
             raise DeprecationRefused(f"The {_label(locked)} is already deprecated.")
-        _check_replacement(locked, replaced_by)
+        check_replacement(locked, replaced_by)
         proposal = Deprecation(**{field: locked}, reason=text)
         if isinstance(locked, Role):
             proposal.replaced_by_role = replaced_by
         elif isinstance(locked, TitleAlias):
             proposal.replaced_by_alias = replaced_by
-        start(proposal, actor=actor)
-        try:
-            with transaction.atomic(), acting_as(actor, f"deprecation proposed: {text}"):
-                proposal.save()
-        except IntegrityError:
-            raise DeprecationRefused(f"The {_label(locked)} is already proposed for deprecation.") from None
+        _open(proposal, actor=actor, text=text, label=_label(locked))
+    return proposal
+
+
+def _check_proposer(actor: Any) -> None:
+    if actor is None or not actor.is_active or not actor.has_perm(PROPOSE_PERMISSION):
+        raise ReviewPermissionDenied(
+            f"You may not propose deprecations, merges or splits: it needs the permission {PROPOSE_PERMISSION}. "
+            "Ask an administrator to add you to the Curators group."
+        )
+
+
+def _reason(reason: str) -> str:
+    text = (reason or "").strip()
+    if not has_visible_text(text):
+        raise ReasonRequired("Say why: the reason is shown to the reviewer and recorded in the audit history.")
+    return text
+
+
+def _open(proposal: Deprecation, *, actor: Any, text: str, label: str) -> None:
+    """Save a new proposal, open and authored by `actor`; one live proposal per item (a constraint)."""
+    start(proposal, actor=actor)
+    try:
+        with transaction.atomic(), acting_as(actor, f"{_NOUN[proposal.kind]} proposed: {text}"):
+            proposal.save()
+    except IntegrityError:
+        raise DeprecationRefused(f"The {label} is already proposed for deprecation, merge or split.") from None
+
+
+def propose_merge(source: Role, target: Role, *, actor: Any, reason: str) -> Deprecation:
+    """Propose merging role `source` into role `target` as `actor`; refused with its conflicts if any.
+
+    Raises ReviewPermissionDenied, ReasonRequired, RestructureRefused (with `.conflicts`),
+    DeprecationRefused (a live proposal on `source` already).
+    """
+    _check_proposer(actor)
+    text = _reason(reason)
+    with transaction.atomic():
+        locked = Role.objects.select_for_update().filter(pk=source.pk).first()
+        if locked is None:
+            raise ItemGone("This role no longer exists.")
+        preview = restructure.plan_merge(locked, target)
+        if preview.conflicts:
+            raise restructure.RestructureRefused(preview.conflicts)
+        proposal = Deprecation(kind=Deprecation.Kind.MERGE, role=locked, replaced_by_role=target, reason=text)
+        _open(proposal, actor=actor, text=text, label=_label(locked))
+    return proposal
+
+
+def propose_split(source: Role, targets: list[Role], assignments: dict[str, dict[int, int]], *, actor: Any,
+                  reason: str) -> Deprecation:
+    """Propose splitting role `source` into `targets`, each alias and component assigned as `assignments` says.
+
+    Raises ReviewPermissionDenied, ReasonRequired, RestructureRefused (with `.conflicts`: an item
+    left without a role, a duplicate in its new role, fewer than two roles…), DeprecationRefused.
+    """
+    _check_proposer(actor)
+    text = _reason(reason)
+    with transaction.atomic():
+        locked = Role.objects.select_for_update().filter(pk=source.pk).first()
+        if locked is None:
+            raise ItemGone("This role no longer exists.")
+        preview = restructure.plan_split(locked, list(targets), assignments)
+        if preview.conflicts:
+            raise restructure.RestructureRefused(preview.conflicts)
+        plan = restructure.split_plan(list(targets), assignments)
+        proposal = Deprecation(kind=Deprecation.Kind.SPLIT, role=locked, plan=plan, reason=text)
+        _open(proposal, actor=actor, text=text, label=_label(locked))
     return proposal
 
 
@@ -136,22 +199,23 @@ def decide(
             raise ItemGone("This deprecation proposal no longer exists.") from None
         require_version(locked, expected_version)
         check_move(locked, to, actor=actor, kind=kind)
-        role_id = None
+        touched: set[int] = set()
         if kind == DecisionKind.APPROVE:
-            role_id = _apply(locked, actor=actor, text=text)
+            touched = _apply(locked, actor=actor, text=text)
         decision = _move(locked, to, actor=actor, kind=kind, text=text, at=now)
         with acting_as(actor, history_reason(kind, text)):
             locked.save(update_fields=list(Deprecation.REVIEW_STATE_FIELDS))
         decision.save()
-        if role_id is not None:
-            derived.enqueue(roles={role_id}, texts=set())
+        if touched:
+            derived.enqueue(roles=touched, texts=set())
     proposal.status, proposal.decided_by, proposal.decided_at = locked.status, locked.decided_by, locked.decided_at
     proposal.version = locked.version
     return locked
 
 
-def _apply(proposal: Deprecation, *, actor: Any, text: str) -> int:
-    """Deprecate the proposal's item (locked, re-checked) with its replacement; return its role's pk."""
+def _apply(proposal: Deprecation, *, actor: Any, text: str) -> set[int]:
+    """Deprecate the proposal's item (locked, re-checked) with its replacement, after a merge's or
+    split's moves; return the pks of the roles whose derived rows change."""
     field = "role" if proposal.role_id else "alias" if proposal.alias_id else "mapping"
     model = type(proposal)._meta.get_field(field).related_model
     item = model.objects.select_for_update().get(pk=getattr(proposal, f"{field}_id"))
@@ -160,15 +224,30 @@ def _apply(proposal: Deprecation, *, actor: Any, text: str) -> int:
     replacement = proposal.replacement
     if replacement is not None:
         replacement = type(replacement).objects.select_for_update().get(pk=replacement.pk)
-        _check_replacement(item, replacement)
+        check_replacement(item, replacement)
+    note = f"{_VERB[proposal.kind]}: {proposal.reason}"
+    if replacement is not None:
+        note += f" (replaced by {_label(replacement)})"
+    elif proposal.kind == Deprecation.Kind.SPLIT:
+        note += f" (split into {', '.join(t.code for t in restructure.plan_of(proposal).targets)})"
+    note = f"{note} — approved: {text}" if text else note
+    roles = {item.pk if isinstance(item, Role) else item.role_id}
+    if proposal.kind != Deprecation.Kind.DEPRECATE:
+        roles |= restructure.apply(proposal, actor=actor, note=note)
+        item.refresh_from_db()
     item.deprecated = True
     fields = ["deprecated"]
     if not isinstance(item, ClassificationMapping):
         item.replaced_by = replacement
         fields.append("replaced_by")
-    note = f"deprecated: {proposal.reason}"
-    if replacement is not None:
-        note += f" (replaced by {_label(replacement)})"
-    with acting_as(actor, f"{note} — approved: {text}" if text else note):
+    with acting_as(actor, note):
         item.save(update_fields=fields)
-    return item.pk if isinstance(item, Role) else item.role_id
+    if proposal.kind == Deprecation.Kind.SPLIT:
+        restructure.link_split(proposal, actor=actor, note=note)
+    return roles
+
+
+_NOUN = {Deprecation.Kind.DEPRECATE: "deprecation", Deprecation.Kind.MERGE: "merge",
+         Deprecation.Kind.SPLIT: "split"}
+_VERB = {Deprecation.Kind.DEPRECATE: "deprecated", Deprecation.Kind.MERGE: "merged",
+         Deprecation.Kind.SPLIT: "split"}

@@ -1,13 +1,15 @@
 """Hypothesis drives random sequences of every kind of review move by random actors, and checks the
 review invariants after every step.
 
-Moves: curator edits, new aliases and restores of old versions, approve / reject / reopen / refine /
-replace of one item (drawn for a double-blind sample, a second blind review, or a lead's settlement
-when sampling is on), bulk decisions (with the versions shown, sometimes stale), threshold approval, the admin's
-"approve selected" action, undo, card imports with and without review claims, the SOC coder's
-suggested mappings, and taxonomy moves (the role's specialization to another family). Actors: a
-creating curator, an editing curator, a reviewer, a superuser, an importer (a reviewer granted
-roles.import_decisions) and the system account.
+Moves: curator edits, new aliases and restores of old versions, deprecations, merges and splits of
+the role (into new roles at its level or another, sometimes with a clashing alias planted),
+approve / reject / reopen / refine / replace of one item (drawn for a double-blind sample, a
+second blind review, or a lead's settlement when sampling is on), bulk decisions (with the
+versions shown, sometimes stale), threshold approval, the admin's "approve selected" action,
+undo, card imports with and without review claims, the SOC coder's suggested mappings, and
+taxonomy moves (the role's specialization to another family). Actors: a creating curator, an
+editing curator, a reviewer, a superuser, an importer (a reviewer granted roles.import_decisions)
+and the system account.
 
 Invariants, after every step:
 
@@ -72,8 +74,9 @@ from roles.services import (
 )
 from roles.soc import cached_suggestions, suggest_mappings
 from roles.tasks import suggest_mappings_job
-from taxonomy.models import TaxonomyNode
-from taxonomy.services import save_node
+from roles.workflow import restructure
+from taxonomy.models import Level, TaxonomyNode
+from taxonomy.services import save_level, save_node
 from tests.review.invariants import (
     deprecation_problems,
     derived_problems,
@@ -131,6 +134,7 @@ class ReviewMachine(RuleBasedStateMachine):
         self.users = [make("curator"), make("curator"), make("reviewer"), make("superuser"), make("importer"),
                       self.system, make("lead")]
         self.specialization = self.role.node
+        self.tracked_roles = {self.role.pk}
         self.families = [self.specialization.parent]
         other = TaxonomyNode(code="DATAAN", name="Data Analysis", kind=TaxonomyNode.Kind.FAMILY)
         save_node(node=other, actor=self.system, reason="a second family to move to")
@@ -143,21 +147,24 @@ class ReviewMachine(RuleBasedStateMachine):
     # -- helpers --------------------------------------------------------------------------------
 
     def _aliases(self) -> list[TitleAlias]:
-        return list(TitleAlias.objects.filter(role=self.role, alias__in=ALIASES).order_by("pk"))
+        return list(TitleAlias.objects.filter(role__in=self.tracked_roles, alias__in=ALIASES).order_by("pk"))
+
 
     def _alias(self, index: int) -> TitleAlias:
         aliases = self._aliases()
         return aliases[index % len(aliases)]
 
     def _mappings(self) -> list[ClassificationMapping]:
-        return list(ClassificationMapping.objects.filter(role=self.role).order_by("pk"))
+        return list(ClassificationMapping.objects.filter(role__in=self.tracked_roles).order_by("pk"))
 
     def _mapping(self, index: int = 0) -> ClassificationMapping:
         mappings = self._mappings()
         return mappings[index % len(mappings)]
 
     def _items(self) -> list:
-        return [*TitleAlias.objects.filter(role=self.role), *self._mappings()]
+        """The aliases and mappings the machine has seen, wherever merges and splits moved them."""
+        return [*TitleAlias.objects.filter(role__in=self.tracked_roles),
+                *ClassificationMapping.objects.filter(role__in=self.tracked_roles)]
 
     @staticmethod
     def _key(item) -> tuple[str, int]:
@@ -256,6 +263,92 @@ class ReviewMachine(RuleBasedStateMachine):
         self.propose_deprecation(proposer, what, index, False)
         self.decide_deprecation(user, approve)
 
+    def _new_role(self, *, same_level: bool) -> Role:
+        """A role to merge or split into: another specialization of the family, at the role's level or P2."""
+        n = Role.objects.count()
+        node = TaxonomyNode(code=f"{self.role.node.parent.code}.R{n}", name=f"Restructure {n}",
+                            kind=TaxonomyNode.Kind.SPECIALIZATION, parent=self.role.node.parent)
+        save_node(node=node, actor=self.system, reason="hypothesis: a role to merge or split into")
+        level = self.role.level
+        if not same_level:
+            # The role's level's attributes under another code: the role's card stays a valid card.
+            attributes = {f.name: getattr(level, f.name) for f in Level._meta.concrete_fields
+                          if f.name not in ("id", "code", "rank", "track", "version")}
+            level = Level.objects.filter(code="P2").first() or save_level(
+                level=Level(**attributes, code="P2", rank=2), actor=self.system, reason="hypothesis level")
+        role = Role(code=f"{node.code}.{level.code}", title=f"Role {n}", node=node, level=level)
+        return role_services.save_role(role=role, actor=self.system, reason="hypothesis: a new role")
+
+    @rule(proposer=st.sampled_from([0, 1, 3, 2]), user=decider, split=st.booleans(), same_level=st.booleans(),
+          approve=st.booleans(), clash=st.booleans())
+    def merge_or_split(self, proposer, user, split, same_level, approve, clash):
+        """Merge the role into a new one, or split it into two, through review: every alias and component moves."""
+        actor, decider_user, source = self.users[proposer], self.users[user], self.role
+        for waiting in Deprecation.objects.filter(role=source, status="proposed"):
+            # One live proposal per role: a reviewer who did not write the waiting one rejects it first.
+            rejecter = next(u for u in (self.users[6], self.users[2]) if u.pk != waiting.created_by_id)
+            role_services.decide_deprecation(proposal=waiting, kind=DecisionKind.REJECT, actor=rejecter,
+                                             reason="hypothesis: making way for a merge or split")
+        targets = [self._new_role(same_level=same_level) for _ in range(2 if split else 1)]
+        if clash and self._aliases():
+            # The new role already has one of the aliases: the proposal is refused, with the conflict.
+            save_alias(alias=TitleAlias(role=targets[0], alias=self._aliases()[0].alias.upper(),
+                                        confidence=Decimal("0.5")), actor=self.system, reason="hypothesis clash")
+        assignments = {
+            "aliases": {a.pk: targets[i % len(targets)].pk for i, a in enumerate(restructure.movable_aliases(source))},
+            "components": {c.pk: targets[i % len(targets)].pk for i, c in enumerate(source.components.all())},
+        }
+        try:
+            if split:
+                proposal = role_services.propose_split(source=source, targets=targets, assignments=assignments,
+                                                       actor=actor, reason="hypothesis split")
+            else:
+                proposal = role_services.propose_merge(source=source, target=targets[0], actor=actor,
+                                                       reason="hypothesis merge")
+        except workflow.ReviewPermissionDenied:
+            assert not actor.has_perm("roles.add_deprecation")
+            return
+        except restructure.RestructureRefused as exc:
+            DONE["restructure refused (conflicts)"] += 1
+            waiting = Deprecation.objects.filter(role=source, status="proposed").exists()
+            assert clash or source.deprecated or waiting, exc
+            return
+        except DeprecationRefused:
+            assert source.deprecated
+            return
+        DONE["restructure proposed"] += 1
+        before = {self._key(a): (a.status, a.role_id) for a in TitleAlias.objects.filter(role=source)}
+        kind = DecisionKind.APPROVE if approve else DecisionKind.REJECT
+        try:
+            role_services.decide_deprecation(proposal=proposal, kind=kind, actor=decider_user, reason="hypothesis",
+                                             expected_version=proposal.version)
+        except (workflow.ReviewPermissionDenied, workflow.FourEyesViolation, DeprecationRefused) as exc:
+            source.refresh_from_db()
+            assert not source.deprecated and all(
+                a.role_id == source.pk for a in TitleAlias.objects.filter(pk__in=[k[1] for k in before])), exc
+            return
+        source.refresh_from_db()
+        assert source.deprecated is approve
+        if not approve:
+            return
+        for alias in TitleAlias.objects.filter(pk__in=[k[1] for k in before]):
+            status, role_id = before[self._key(alias)]
+            if status == "rejected":
+                assert alias.role_id == source.pk and alias.status == "rejected"
+                continue
+            target = next(t for t in targets if t.pk == alias.role_id)
+            if status == "approved" and target.level_id == source.level_id:
+                assert alias.status == "approved"  # its approval moves with it
+            else:
+                # Back in review (or still), with the proposer among its authors.
+                assert alias.status == "pending" and actor.pk in alias.author_ids()
+                self.authors.setdefault(self._key(alias), set()).add(actor.pk)
+        assert not source.components.exists()
+        assert [r.pk for r in source.split_successors] == ([t.pk for t in targets] if split else [])
+        self.role = Role.objects.select_related("node__parent").get(pk=targets[0].pk)
+        self.tracked_roles |= {t.pk for t in targets}
+        DONE["split" if split else "merge"] += 1
+
     @rule()
     def publish(self):
         from publishing.store import published_ids
@@ -288,6 +381,12 @@ class ReviewMachine(RuleBasedStateMachine):
             return
         before = self._snapshot()
         alias.confidence = confidence
+        if alias.deprecated:
+            # Frozen as published: the edit is refused and writes nothing.
+            with pytest.raises(workflow.IllegalTransition, match="deprecated"):
+                save_alias(alias=alias, actor=actor, reason="hypothesis edit")
+            assert before == self._snapshot()
+            return
         save_alias(alias=alias, actor=actor, reason="hypothesis edit")
         self._step("edit alias", actor, before)
 
@@ -307,6 +406,12 @@ class ReviewMachine(RuleBasedStateMachine):
             return
         before = self._snapshot()
         mapping.title = title
+        if mapping.deprecated:
+            # Frozen as published: the edit is refused and writes nothing.
+            with pytest.raises(workflow.IllegalTransition, match="deprecated"):
+                save_mapping(mapping=mapping, actor=actor, reason="hypothesis edit")
+            assert before == self._snapshot()
+            return
         save_mapping(mapping=mapping, actor=actor, reason="hypothesis edit")
         self._step("edit mapping", actor, before)
 
