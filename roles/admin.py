@@ -25,6 +25,7 @@ from . import services, soc, workflow
 from .admin_cards import can_import_cards, import_cards_view
 from .admin_deprecation import DeprecationAdmin, PublishedItemsKept
 from .admin_restore import RestoreVersionAdmin
+from .admin_restructure import RestructureAdmin
 from .admin_review import ReviewActions
 from .forms import DIRECT_RENDERER, AliasInlineFormSet, RoleEditorTable, RowForm, RowFormSet, fieldsets_html
 from .models import (
@@ -313,7 +314,7 @@ admin.site.register(Deprecation, DeprecationAdmin)
 
 
 @admin.register(Role)
-class RoleAdmin(PublishedItemsKept, ScalableChangeList, ServiceSavingAdmin):
+class RoleAdmin(RestructureAdmin, PublishedItemsKept, ScalableChangeList, ServiceSavingAdmin):
     deprecate_field = "role"
     form = RoleForm
     change_form_template = "admin/roles/role/change_form.html"
@@ -325,7 +326,7 @@ class RoleAdmin(PublishedItemsKept, ScalableChangeList, ServiceSavingAdmin):
     search_fields = ["code", "title"]
     autocomplete_fields = ["node", "level"]
     inlines = [*COMPONENT_INLINES, TitleAliasInline, ClassificationMappingInline]
-    actions = ["suggest_soc_mappings"]
+    actions = ["suggest_soc_mappings", "merge_role", "split_role"]
     fieldsets = [
         (None, {"fields": ["code", "title", "node", "level", "headline"]}),
         (

@@ -23,6 +23,7 @@ from framework.audit import has_visible_text
 
 from . import services, workflow
 from .models import Deprecation, Publication
+from .workflow import restructure
 from .workflow.deprecation import DeprecationRefused
 
 
@@ -49,7 +50,7 @@ class DeprecationForm(forms.ModelForm):
             raise ValidationError("Name one replacement at most.")
         if replacement is not None:
             try:
-                workflow.deprecation._check_replacement(targets[0], replacement)
+                workflow.deprecation.check_replacement(targets[0], replacement)
             except DeprecationRefused as exc:
                 raise ValidationError(str(exc)) from None
         if targets[0].deprecated:
@@ -62,10 +63,10 @@ class DeprecationAdmin(admin.ModelAdmin):
     form = DeprecationForm
     change_form_template = "admin/roles/deprecation/change_form.html"
     list_display = ["__str__", "status", "created_by", "created_at", "decided_by"]
-    list_filter = ["status"]
     list_select_related = ["role", "alias__role", "mapping__role", "created_by", "decided_by"]
     raw_id_fields = ["role", "alias", "mapping", "replaced_by_role", "replaced_by_alias"]
-    readonly_fields = ["status", "created_by", "created_at", "decided_by", "decided_at"]
+    readonly_fields = ["kind", "status", "created_by", "created_at", "decided_by", "decided_at"]
+    list_filter = ["status", "kind"]
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # a proposal is decided, never edited
@@ -89,8 +90,13 @@ class DeprecationAdmin(admin.ModelAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         proposal = self.get_object(request, object_id)
         can_decide = bool(proposal and proposal.is_open and request.user.has_perm(Deprecation.REVIEW_PERMISSION))
+        preview = None
+        if proposal is not None and proposal.kind != Deprecation.Kind.DEPRECATE and proposal.is_open:
+            preview = restructure.plan_of(proposal)
         extra = {
             **(extra_context or {}),
+            "preview": preview,
+            "conflicts": preview.conflicts if preview else [],
             "can_decide": can_decide,
             "four_eyes": workflow.four_eyes_reason(request.user, proposal) if can_decide else "",
             "decide_url": reverse("admin:roles_deprecation_decide", args=[object_id]),
@@ -126,7 +132,9 @@ class DeprecationAdmin(admin.ModelAdmin):
         except (DeprecationRefused, workflow.ReviewError) as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return HttpResponseRedirect(back)
-        verb = "approved: the item is deprecated" if kind == "approve" else "rejected"
+        done = {"merge": "approved: the items moved and the role is deprecated",
+                "split": "approved: the items moved and the role is deprecated"}
+        verb = done.get(proposal.kind, "approved: the item is deprecated") if kind == "approve" else "rejected"
         self.message_user(request, f"{proposal} {verb}.", messages.SUCCESS)
         return HttpResponseRedirect(back)
 

@@ -228,6 +228,10 @@ def _posts(model, model_admin, name: str, obj, world: World, superclient: Client
     if kind == "decide":  # roles_deprecation_decide
         url = reverse(f"{info}_decide", args=[obj.pk])
         return [("decide", url, {"kind": "approve", "reason": "matrix", "version": str(obj.version)})]
+    if kind in ("merge", "split"):  # roles_role_merge, roles_role_split: a proposal into a new role
+        target = Role.objects.exclude(pk=obj.pk).order_by("pk").first()
+        url = reverse(f"{info}_{kind}", args=[obj.pk])
+        return [(kind, url, {"target": target.code, "targets": target.code, "reason": "matrix", "propose": "1"})]
     if kind == "cards":  # roles_role_import_cards
         return [("import", url_for_import(), {"preview": "Preview"})]
     raise AssertionError(f"The matrix does not know the admin URL {name}: teach it how to POST there.")
@@ -255,6 +259,8 @@ def _needed(model, model_admin, what: str, user) -> bool:
         return user.is_superuser or user.has_perms(["roles.add_role", "roles.change_role"])
     if what == "decide":
         return user.has_perm(Deprecation.REVIEW_PERMISSION)
+    if what in ("merge", "split"):
+        return user.has_perm("roles.add_deprecation")
     return False  # history pages never change anything
 
 
@@ -321,7 +327,7 @@ def test_the_matrix_knows_every_project_admin_url():
             if pattern.name:
                 kinds.add(re.sub(r"^[a-z]+_[a-z]+_", "", pattern.name))
     assert kinds <= {"changelist", "add", "change", "delete", "history", "simple_history", "restore",
-                     "import_cards", "decide"}, kinds
+                     "import_cards", "decide", "merge", "split"}, kinds
 
 
 def test_a_confidence_edit_through_the_matrix_form_is_audited(world):
