@@ -25,7 +25,7 @@ from publishing.published import (
     published_mappings,
     published_roles,
 )
-from roles.models import ClassificationMapping, Role, TitleAlias
+from roles.models import ClassificationMapping, Role, RoleSplit, TitleAlias
 from taxonomy.models import OccupationCode
 
 from .models import ApiToken, hash_key
@@ -112,9 +112,14 @@ def attach_published_items(roles: Iterable[Role]) -> list[Role]:
     roles = list(roles)
     by_id = {role.pk: role for role in roles}
     for role in roles:
-        role.published_aliases, role.published_mappings = [], []
+        role.published_aliases, role.published_mappings, role.split_codes = [], [], []
     if not by_id:
         return roles
+    split = [role.pk for role in roles if role.deprecated and not role.replaced_by_id]
+    if split:  # one more query, only for a page that holds a deprecated role without one successor
+        links = RoleSplit.objects.filter(role__in=split).order_by("role_id", "position", "pk")
+        for role_id, code in links.values_list("role_id", "successor__code"):
+            by_id[role_id].split_codes.append(code)
     aliases = (
         published_items_of_roles(TitleAlias, by_id)
         .order_by("role_id", binary_order("alias"))

@@ -172,6 +172,10 @@ class RoleSerializer(serializers.Serializer):
     replaced_by = serializers.CharField(
         allow_null=True, help_text="The code of the role that replaces a deprecated one."
     )
+    split_into = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="The codes of the roles a split role became, in the split's order (empty otherwise).",
+    )
 
     def to_representation(self, role) -> dict:
         level = role.level
@@ -187,6 +191,7 @@ class RoleSerializer(serializers.Serializer):
             "mappings": [_mapping(m) for m in role.published_mappings],
             "deprecated": role.deprecated,
             "replaced_by": role.replaced_by.code if role.replaced_by_id else None,
+            "split_into": list(role.split_codes),
         }
 
 

@@ -123,9 +123,12 @@ class RoleViewSet(ApiViewSet):
     def retrieve(self, request, code: str):
         role = self._role(code)
         response = Response(serializers.RoleDetailSerializer(role, context=self.get_serializer_context()).data)
-        if role.deprecated and role.replaced_by_id:
-            # A deprecated role still answers, and names its successor (RFC 5829).
-            response["Link"] = f'<{serializers.role_url(request, role.replaced_by.code)}>; rel="successor-version"'
+        successors = [role.replaced_by.code] if role.replaced_by_id else role.split_codes
+        if role.deprecated and successors:
+            # A deprecated role still answers, and names its successors (RFC 5829): one, or a split's each.
+            response["Link"] = ", ".join(
+                f'<{serializers.role_url(request, code)}>; rel="successor-version"' for code in successors
+            )
         return response
 
     @extend_schema(

@@ -8,7 +8,6 @@ modules of a release depend one way: formats → files, releases → formats and
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
 import re
@@ -18,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from django.utils import timezone
+
+from framework.hashing import sha256_file  # noqa: F401 - re-exported for the formats
 
 FORMAT = "rolebook-release/2"
 # Field names of earlier formats, per model label: old name → today's name.
@@ -64,15 +65,6 @@ def json_value(value: Any) -> Any:
 def dumps_line(obj: dict) -> str:
     """One object on one line, keys sorted: the fixed format of every release file."""
     return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
-
-
-def sha256_file(path: Path) -> str:
-    """The SHA-256 of a file's bytes, in hex, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def release_formats(formats: Iterable[str] | None) -> tuple[str, ...]:

@@ -22,7 +22,7 @@ from django.db.models.functions import Collate
 from django.utils.dateparse import parse_datetime
 
 from roles.cards.renderer import card_from_role, format_card
-from roles.models import ClassificationMapping, Component, Role, TitleAlias
+from roles.models import ClassificationMapping, Component, Role, RoleSplit, TitleAlias
 from taxonomy.models import Level, OccupationCode, TaxonomyNode
 
 # The review state that is published, per reviewed model.
@@ -51,6 +51,20 @@ def published_rule(model: type[TitleAlias] | type[ClassificationMapping], prefix
 def published_roles() -> QuerySet[Role]:
     """Every role: roles are curated, not reviewed, and all of them are published."""
     return Role.objects.all()
+
+
+def published_role_splits() -> QuerySet[RoleSplit]:
+    """Every split role's successors: roles are all published, and so is where a split one went."""
+    return RoleSplit.objects.all()
+
+
+def split_successors() -> dict[str, list[str]]:
+    """{split role's code: the codes of the roles it became, in the split's order} (1 query)."""
+    found: dict[str, list[str]] = {}
+    for code, successor in published_role_splits().order_by("role_id", "position", "pk").values_list(
+            "role__code", "successor__code"):
+        found.setdefault(code, []).append(successor)
+    return found
 
 
 def published_components() -> QuerySet[Component]:
@@ -98,6 +112,7 @@ def published_querysets() -> dict[type, QuerySet]:
         Component: published_components(),
         TitleAlias: published_aliases(),
         ClassificationMapping: published_mappings(),
+        RoleSplit: published_role_splits(),
     }
 
 

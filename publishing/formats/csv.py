@@ -38,6 +38,7 @@ from ..published import (
     published_components,
     published_mappings,
     published_roles,
+    split_successors,
 )
 
 ROLES_CSV, ALIASES_CSV, MAPPINGS_CSV, COMPONENTS_CSV = "roles.csv", "aliases.csv", "mappings.csv", "components.csv"
@@ -48,8 +49,9 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "function", "function_name", "superfunction", "superfunction_name",
         "headline", "who_does_this_work", "external_problem", "internal_problem", "why_it_matters",
         "plan", "whats_at_stake", "success_looks_like", "summary", "core_outputs",
-        # Deprecated, never deleted: "true" or "false", and the code of the role that replaces it.
-        "deprecated", "replaced_by",
+        # Deprecated, never deleted: "true" or "false", and the code of the role that replaces it;
+        # a split role's successors instead, space-separated in the split's order.
+        "deprecated", "replaced_by", "split_into",
     ),
     ALIASES_CSV: ("role_code", "alias", "type", "confidence", "approved_at",
                   "deprecated", "replaced_by_role_code", "replaced_by_alias"),
@@ -68,6 +70,7 @@ KEYS: dict[str, tuple[str, ...]] = {
 }
 # The queries the CSV files take, one per file, whatever the row count.
 CSV_QUERIES = (
+    "the roles split roles became",
     "roles with their level and taxonomy path",
     "approved aliases, streamed",
     "approved mappings with their official codes, streamed",
@@ -97,9 +100,10 @@ def _role_rows() -> Iterator[list[str]]:
         paths += [f"{node}__code", f"{node}__name"]
         node += "__parent"
     paths += [*_STORY, "deprecated", "replaced_by__code"]
+    splits = split_successors()
     rows = published_roles().order_by(binary_order("code")).values_list(*paths)
     for row in rows.iterator(chunk_size=CHUNK_SIZE):
-        yield [_text(v) for v in row]
+        yield [*(_text(v) for v in row), " ".join(splits.get(row[0], ()))]
 
 
 def _alias_rows() -> Iterator[list[str]]:

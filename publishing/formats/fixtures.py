@@ -6,6 +6,7 @@
     04_roles.json, 05_components.json
     06_title_aliases.json          approved aliases only
     07_classification_mappings.json  approved mappings only
+    08_role_splits.json            the roles each split role became
 
 Every object is written with natural keys only (no ``pk``), objects sorted by natural key in
 code-point order (the same on SQLite and PostgreSQL: the sort uses a binary collation), keys
@@ -29,7 +30,7 @@ from django.conf import settings
 from django.db import models, transaction
 from django.db.models import FilteredRelation, Q
 
-from roles.models import ClassificationMapping, Component, Role, TitleAlias
+from roles.models import ClassificationMapping, Component, Role, RoleSplit, TitleAlias
 from taxonomy.models import Level, OccupationCode, TaxonomyNode
 
 from ..files import REVIEWERS, ReleaseError, dumps_line, json_value
@@ -50,6 +51,7 @@ EXPORT_QUERIES = (
     "components, streamed",
     "approved aliases, streamed",
     "approved mappings, streamed",
+    "role splits, streamed",
 )
 
 
@@ -75,6 +77,7 @@ PARTS: tuple[Part, ...] = (
     Part(Component, "05_components.json", ("role__code", "kind", "text")),
     Part(TitleAlias, "06_title_aliases.json", ("role__code", "alias")),
     Part(ClassificationMapping, "07_classification_mappings.json", ("role__code", "scheme", "code")),
+    Part(RoleSplit, "08_role_splits.json", ("role__code", "successor__code")),
 )
 PART_BY_MODEL = {part.model: part for part in PARTS}
 # Who decided, per reviewed model: (user foreign key, time field). Only reviewers.json names them.
@@ -251,7 +254,7 @@ def write_fixture_files(
     with_reviewers: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> tuple[list[str], dict[str, int], dict[str, dict]]:
-    """Write the fixture files (and reviewers.json) into `directory`, in load order (7 queries).
+    """Write the fixture files (and reviewers.json) into `directory`, in load order (8 queries).
 
     Returns the load order (empty files are left out: ``loaddata`` warns about them), the count
     per model label and the manifest entry of each file. Call inside the release's transaction,

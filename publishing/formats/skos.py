@@ -45,13 +45,22 @@ from roles.models import TitleAlias
 from taxonomy.models import OccupationCode, TaxonomyNode
 
 from ..files import sha256_file
-from ..published import binary_order, code_scheme, match_type, published_aliases, published_mappings, published_roles
+from ..published import (
+    binary_order,
+    code_scheme,
+    match_type,
+    published_aliases,
+    published_mappings,
+    published_roles,
+    split_successors,
+)
 
 SKOS_FILE = "skos.ttl"
 SHAPES = Path(__file__).with_name("skos_shapes.ttl")
 # The queries the SKOS file takes, whatever the row count (the reference ids come from the release).
 SKOS_QUERIES = (
     "taxonomy nodes of the release",
+    "the roles split roles became",
     "roles",
     "approved aliases, streamed",
     "approved mappings",
@@ -131,7 +140,7 @@ def _sort_key(term: Node) -> tuple:
 
 
 def skos_blocks(node_ids: set[int], occupation_ids: set[int], uris: SkosUris | None = None) -> Iterator[Block]:
-    """Yield (subject, statements) for the whole file, in file order (5 queries).
+    """Yield (subject, statements) for the whole file, in file order (6 queries).
 
     `node_ids` and `occupation_ids` are the release's reference rows (publishing.published).
     """
@@ -145,6 +154,7 @@ def skos_blocks(node_ids: set[int], occupation_ids: set[int], uris: SkosUris | N
         .order_by(binary_order("code"))
         .values_list("pk", "code", "name", "parent_id")
     }
+    splits = split_successors()
     roles = list(
         published_roles().order_by(binary_order("code"))
         .values_list("pk", "code", "title", "headline", "node_id", "deprecated", "replaced_by__code")
@@ -212,8 +222,8 @@ def skos_blocks(node_ids: set[int], occupation_ids: set[int], uris: SkosUris | N
         if deprecated:
             # Deprecated, never deleted: the concept stays, says so, and points to its successor.
             statements.append((OWL.deprecated, Literal(True)))
-            if successor:
-                statements.append((DCTERMS.isReplacedBy, uris.role(successor)))
+            for replacement in [successor] if successor else splits.get(code, ()):
+                statements.append((DCTERMS.isReplacedBy, uris.role(replacement)))
         yield _block(uris.role(code), statements)
 
     yield from _code_blocks(occupation_ids, uris)
@@ -307,7 +317,7 @@ def write_skos_file(
     occupation_ids: set[int],
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, dict]:
-    """Write skos.ttl into `directory`; return its manifest entry (5 queries).
+    """Write skos.ttl into `directory`; return its manifest entry (6 queries).
 
     Call inside the release's transaction, with the release's reference ids.
     """

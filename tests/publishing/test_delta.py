@@ -236,7 +236,8 @@ def apply_edit(edit: str, pick: int, actor) -> None:
     elif edit == "add_role":
         role = RoleFactory(node=SpecializationFactory(), level=nth(Role.objects.all()).level)
         ComponentFactory(role=role)
-    elif edit == "add_alias" and (role := nth(Role.objects.all())):
+    elif (edit == "add_alias" and (role := nth(Role.objects.all()))
+          and not role.aliases.filter(alias=f"Title {pick}, \"quoted\"").exists()):
         review.approve_alias(alias=TitleAliasFactory(role=role, alias=f"Title {pick}, \"quoted\""), actor=actor)
 
 

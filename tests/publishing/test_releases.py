@@ -20,7 +20,7 @@ from publishing.formats.skos import SKOS_QUERIES
 from publishing.releases import write_release
 from review import services
 from roles import agreement
-from roles.models import ClassificationMapping, Role, TitleAlias
+from roles.models import ClassificationMapping, Role, RoleSplit, TitleAlias
 from taxonomy.models import OccupationCode, TaxonomyNode
 from tests.conftest import REFERENCE_FIXTURES
 from tests.factories import (
@@ -216,6 +216,8 @@ def test_natural_key_paths_match_natural_key(reference_soc):
     actor = make_reviewer()
     role = build_roles(1, aliases=1, mappings=1, components=1)[0]
     approve_mappings(actor, role.mappings.all())
+    # A split's link (written here directly: only the key paths are under test).
+    RoleSplit.objects.create(role=role, successor=build_roles(1, aliases=0, mappings=0, components=0)[0])
     for part in PARTS:
         obj = part.model.objects.order_by("pk").first()
         assert obj is not None, part.label
@@ -421,12 +423,13 @@ def test_export_runs_a_constant_number_of_queries(reference_soc, tmp_path, djang
 
     # 1 nodes (id, parent, default SOC), 2 role node ids, 3 occupation (id, parent),
     # 4 approved mapping occupation ids, 5 levels used, 6 occupation codes, 7 nodes, 8 roles,
-    # 9 components, 10 approved aliases, 11 approved mappings (see EXPORT_QUERIES); the manifest's
-    # review_quality: 12 the reviews of measured samples, 13 samples by state (agreement.QUERIES).
+    # 9 components, 10 approved aliases, 11 approved mappings, 12 role splits (see EXPORT_QUERIES);
+    # the manifest's review_quality: 13 the reviews of measured samples, 14 samples by state
+    # (agreement.QUERIES).
     with django_assert_num_queries(len(EXPORT_QUERIES) + len(agreement.QUERIES)):
         manifest = write_release(tmp_path / "fixtures", with_reviewers=True, formats=["fixtures"])
     assert manifest["counts"]["roles.role"] == count
-    assert (len(EXPORT_QUERIES), len(agreement.QUERIES)) == (11, 2)
+    assert (len(EXPORT_QUERIES), len(agreement.QUERIES)) == (12, 2)
 
 
 @pytest.mark.django_db
@@ -437,12 +440,13 @@ def test_every_format_adds_a_constant_number_of_queries(reference_soc, tmp_path,
     approve_aliases(actor, TitleAlias.objects.filter(role__in=roles)[: count * 3])
     approve_mappings(actor, ClassificationMapping.objects.filter(role__in=roles)[:count])
 
-    # The 11 fixture queries (EXPORT_QUERIES); CSV: 12 roles with level and taxonomy path,
-    # 13 approved aliases, 14 approved mappings with their codes, 15 components (CSV_QUERIES);
-    # SKOS: 16 taxonomy nodes, 17 roles, 18 approved aliases, 19 approved mappings,
-    # 20 occupation codes (SKOS_QUERIES); the manifest's review_quality: 21-22 (agreement.QUERIES).
+    # The 12 fixture queries (EXPORT_QUERIES); CSV: 13 the roles split roles became, 14 roles with
+    # level and taxonomy path, 15 approved aliases, 16 approved mappings with their codes,
+    # 17 components (CSV_QUERIES); SKOS: 18 taxonomy nodes, 19 the roles split roles became,
+    # 20 roles, 21 approved aliases, 22 approved mappings, 23 occupation codes (SKOS_QUERIES);
+    # the manifest's review_quality: 24-25 (agreement.QUERIES).
     expected = len(EXPORT_QUERIES) + len(CSV_QUERIES) + len(SKOS_QUERIES) + len(agreement.QUERIES)
     with django_assert_num_queries(expected):
         manifest = write_release(tmp_path)
     assert manifest["formats"] == ["fixtures", "csv", "skos"]
-    assert (len(CSV_QUERIES), len(SKOS_QUERIES)) == (4, 5)
+    assert (len(CSV_QUERIES), len(SKOS_QUERIES)) == (5, 6)
