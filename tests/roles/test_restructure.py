@@ -326,3 +326,13 @@ def test_split_in_the_admin_assigns_each_item_then_proposes(curator, reviewer):
     proposal = Deprecation.objects.get(role=source)
     assert proposal.kind == "split" and proposal.plan["aliases"] == {str(aliases[0].pk): first.pk,
                                                                      str(aliases[1].pk): second.pk}
+
+
+def test_a_split_roles_card_links_to_each_role_it_became(split_role, make_user):
+    from tests.review.conftest import logged_in
+
+    body = logged_in(make_user("curator")).get(split_role.get_absolute_url()).content.decode()
+    successors = split_role.split_successors
+    assert "It was split into" in body
+    assert all(f'href="{role.get_absolute_url()}"' in body for role in successors)
+    assert body.index(successors[0].code) < body.index(successors[1].code)  # in the split's order
