@@ -84,15 +84,9 @@ def propose(item: Any, *, actor: Any, reason: str, replaced_by: Any = None) -> D
     Raises ReviewPermissionDenied (needs roles.add_deprecation), ReasonRequired, DeprecationRefused
     (already deprecated or proposed, a wrong replacement).
     """
-    if actor is None or not actor.is_active or not actor.has_perm(PROPOSE_PERMISSION):
-        raise ReviewPermissionDenied(
-            f"You may not propose deprecations: it needs the permission {PROPOSE_PERMISSION}. "
-            "Ask an administrator to add you to the Curators group."
-        )
+    _check_proposer(actor)
     field = _target_field(item)
-    text = (reason or "").strip()
-    if not has_visible_text(text):
-        raise ReasonRequired("Say why it is deprecated: the reason is recorded in the audit history.")
+    text = _reason(reason)
     with transaction.atomic():
         locked = type(item).objects.select_for_update().filter(pk=item.pk).first()
         if locked is None:
@@ -140,18 +134,11 @@ def propose_merge(source: Role, target: Role, *, actor: Any, reason: str) -> Dep
     Raises ReviewPermissionDenied, ReasonRequired, RestructureRefused (with `.conflicts`),
     DeprecationRefused (a live proposal on `source` already).
     """
-    _check_proposer(actor)
-    text = _reason(reason)
-    with transaction.atomic():
-        locked = Role.objects.select_for_update().filter(pk=source.pk).first()
-        if locked is None:
-            raise ItemGone("This role no longer exists.")
-        preview = restructure.plan_merge(locked, target)
-        if preview.conflicts:
-            raise restructure.RestructureRefused(preview.conflicts)
-        proposal = Deprecation(kind=Deprecation.Kind.MERGE, role=locked, replaced_by_role=target, reason=text)
-        _open(proposal, actor=actor, text=text, label=_label(locked))
-    return proposal
+    return _propose_restructure(
+        source, actor=actor, reason=reason, plan=lambda locked: restructure.plan_merge(locked, target),
+        proposal=lambda locked, text: Deprecation(kind=Deprecation.Kind.MERGE, role=locked,
+                                                  replaced_by_role=target, reason=text),
+    )
 
 
 def propose_split(source: Role, targets: list[Role], assignments: dict[str, dict[int, int]], *, actor: Any,
@@ -161,19 +148,29 @@ def propose_split(source: Role, targets: list[Role], assignments: dict[str, dict
     Raises ReviewPermissionDenied, ReasonRequired, RestructureRefused (with `.conflicts`: an item
     left without a role, a duplicate in its new role, fewer than two roles…), DeprecationRefused.
     """
+    targets = list(targets)
+    plan = restructure.split_plan(targets, assignments)
+    return _propose_restructure(
+        source, actor=actor, reason=reason,
+        plan=lambda locked: restructure.plan_split(locked, targets, assignments),
+        proposal=lambda locked, text: Deprecation(kind=Deprecation.Kind.SPLIT, role=locked, plan=plan, reason=text),
+    )
+
+
+def _propose_restructure(source: Role, *, actor: Any, reason: str, plan, proposal) -> Deprecation:
+    """Check the proposer and reason, lock the role, refuse on the plan's conflicts, and open the proposal."""
     _check_proposer(actor)
     text = _reason(reason)
     with transaction.atomic():
         locked = Role.objects.select_for_update().filter(pk=source.pk).first()
         if locked is None:
             raise ItemGone("This role no longer exists.")
-        preview = restructure.plan_split(locked, list(targets), assignments)
+        preview = plan(locked)
         if preview.conflicts:
             raise restructure.RestructureRefused(preview.conflicts)
-        plan = restructure.split_plan(list(targets), assignments)
-        proposal = Deprecation(kind=Deprecation.Kind.SPLIT, role=locked, plan=plan, reason=text)
-        _open(proposal, actor=actor, text=text, label=_label(locked))
-    return proposal
+        opened = proposal(locked, text)
+        _open(opened, actor=actor, text=text, label=_label(locked))
+    return opened
 
 
 def decide(
