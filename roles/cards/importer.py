@@ -604,6 +604,11 @@ def _plan_aliases(plan: CardPlan, actor: Any, context: _Context, options: Import
             # A reviewer's rejection stands: the card cannot bring the alias back.
             plan.suppressed.append(f"{label} was rejected by a reviewer")
             continue
+        if alias.deprecated:
+            # Frozen as published: the card cannot change it (a new alias can replace it).
+            if (data.alias, data.alias_type, data.confidence) != (alias.alias, alias.alias_type, alias.confidence):
+                plan.suppressed.append(f"{label} is deprecated: it stays as it was published")
+            continue
         alias.alias, alias.alias_type, alias.confidence = data.alias, data.alias_type, data.confidence
         to_settle.append((alias, data, label, claim, approved_at))
     changing = [a for a, *_ in to_settle if a.changed_fields()]
@@ -687,6 +692,11 @@ def _plan_mappings(plan: CardPlan, actor: Any, context: _Context, options: Impor
         if mapping.status == statuses.REJECTED:
             if data.status != statuses.REJECTED:
                 plan.suppressed.append(f"{label} was rejected by a reviewer")
+            continue
+        if mapping.deprecated:
+            # Frozen as published: the card cannot change it.
+            if (data.title, data.source) != (mapping.title, mapping.source):
+                plan.suppressed.append(f"{label} is deprecated: it stays as it was published")
             continue
         mapping.title, mapping.source = data.title, data.source
         to_settle.append((mapping, data, label))

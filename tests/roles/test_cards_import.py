@@ -157,6 +157,27 @@ def test_an_approved_alias_whose_confidence_changes_goes_back_to_review(referenc
     assert "(back to review)" in out
 
 
+@pytest.mark.parametrize("approved", [True, False])
+def test_a_deprecated_alias_stays_as_published_whatever_the_card_says(reference_soc, tmp_path, make_user, approved):
+    from roles import services
+
+    _run(_write(tmp_path, REFERENCE))
+    alias = TitleAlias.objects.get(alias="Deep Learning I")
+    if approved:
+        _decide(alias, TitleAlias.Status.APPROVED)
+    proposal = services.propose_deprecation(item=alias, actor=make_user("curator"), reason="retired title")
+    services.decide_deprecation(proposal=proposal, kind="approve", actor=make_user("reviewer"))
+    before = _history_count()
+    changed = REFERENCE_TEXT.replace(
+        "| Deep Learning I | common | medium0.70 |", "| Deep Learning I | common | high0.85 |"
+    )
+    out = _run(_write(tmp_path, changed), "-v", "2")
+    alias.refresh_from_db()
+    assert alias.deprecated and alias.confidence == Decimal("0.70")
+    assert _history_count() == before
+    assert "suppressed: alias 'Deep Learning I' is deprecated: it stays as it was published" in out
+
+
 def test_a_rejected_alias_is_never_resurrected_and_is_reported_suppressed(reference_soc, tmp_path):
     path = _write(tmp_path, REFERENCE)
     _run(path)
