@@ -317,7 +317,7 @@ class ReviewMachine(RuleBasedStateMachine):
             assert source.deprecated
             return
         DONE["restructure proposed"] += 1
-        before = {self._key(a): (a.status, a.role_id) for a in TitleAlias.objects.filter(role=source)}
+        before = {self._key(a): (a.status, a.deprecated) for a in TitleAlias.objects.filter(role=source)}
         kind = DecisionKind.APPROVE if approve else DecisionKind.REJECT
         try:
             role_services.decide_deprecation(proposal=proposal, kind=kind, actor=decider_user, reason="hypothesis",
@@ -332,9 +332,10 @@ class ReviewMachine(RuleBasedStateMachine):
         if not approve:
             return
         for alias in TitleAlias.objects.filter(pk__in=[k[1] for k in before]):
-            status, role_id = before[self._key(alias)]
-            if status == "rejected":
-                assert alias.role_id == source.pk and alias.status == "rejected"
+            status, deprecated = before[self._key(alias)]
+            if status == "rejected" or deprecated:
+                # A rejected alias stays as the record, a deprecated one as published.
+                assert alias.role_id == source.pk and (alias.status, alias.deprecated) == (status, deprecated)
                 continue
             target = next(t for t in targets if t.pk == alias.role_id)
             if status == "approved" and target.level_id == source.level_id:

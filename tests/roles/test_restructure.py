@@ -77,6 +77,28 @@ def test_merge_moves_approved_and_pending_aliases_keeps_rejected_and_deprecates_
     assert sound() == []
 
 
+def test_a_merge_leaves_a_deprecated_alias_with_its_role_as_published(two_roles, curator, reviewer, other_reviewer):
+    """Found by the state machine: an alias deprecated before the merge is neither moved nor revived."""
+    b, a = two_roles
+    old = add_alias(b, "Data Clerk", by=curator, approve_by=reviewer)
+    live = add_alias(b, "Data Wrangler", by=curator, approve_by=reviewer)
+    services.record_publication("1.0.0", {"alias": [old.pk, live.pk]})
+    retire = services.propose_deprecation(item=old, actor=curator, reason="no longer used")
+    services.decide_deprecation(proposal=retire, kind=DecisionKind.APPROVE, actor=reviewer)
+
+    preview = restructure.plan_merge(b, a)
+    assert [m.item.pk for m in preview.alias_moves] == [live.pk]
+    assert [(item.pk, why) for item, why in preview.kept] == [(old.pk, f"deprecated: stays with {b.code} as published")]
+    assert restructure.movable_aliases(b) == [live]
+    proposal = services.propose_merge(source=b, target=a, actor=curator, reason="same work")
+    services.decide_deprecation(proposal=proposal, kind=DecisionKind.APPROVE, actor=other_reviewer)
+
+    old.refresh_from_db(), live.refresh_from_db()
+    assert (old.role, old.status, old.deprecated) == (b, "approved", True)
+    assert (live.role, live.status, live.deprecated) == (a, "approved", False)
+    assert sound() == []
+
+
 def test_merge_across_levels_sends_approved_aliases_back_to_review(curator, reviewer, other_reviewer):
     b = RoleFactory(level=LevelFactory(code="P1"))
     a = RoleFactory(level=LevelFactory(code="P3"))
