@@ -62,8 +62,10 @@ node_modules/axe-core/axe.min.js: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# One worker per core (at most 4). `--dist load` hands each worker tests in collection order, so
+# each keeps pytest-django's order: tests in a transaction before those that flush the database.
 test: venv semantic browser axe
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --maxprocesses=4 --dist load
 
 # PNGs of every page at 1280 and 390 px, light and dark, into screenshots/ (git-ignored).
 screenshots: venv browser

@@ -229,7 +229,8 @@ def test_the_command_rebuilds_on_request(two_roles, capsys):
     assert_current()
 
 
-def test_an_occupation_no_longer_detailed_reflags_the_aliases_of_roles_approved_under_it(two_roles, make_user):
+def test_an_occupation_no_longer_detailed_reflags_the_aliases_of_roles_approved_under_it(two_roles, make_user,
+                                                                                        reference_soc):
     _a, b, curator = two_roles
     admiral = TitleAliasFactory(role=b, alias="Admiral", created_by=curator)  # BLS files it under 11-1011
     mapping = ClassificationMappingFactory(role=b, occupation=soc("15-2051"), created_by=curator)
