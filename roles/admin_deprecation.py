@@ -21,8 +21,8 @@ from django.urls import path, reverse
 
 from framework.audit import has_visible_text
 
-from . import services, workflow
-from .models import Deprecation, Publication
+from . import selectors, services, workflow
+from .models import Deprecation
 from .workflow import restructure
 from .workflow.deprecation import DeprecationRefused
 
@@ -132,8 +132,8 @@ class DeprecationAdmin(admin.ModelAdmin):
         except (DeprecationRefused, workflow.ReviewError) as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return HttpResponseRedirect(back)
-        done = {"merge": "approved: the items moved and the role is deprecated",
-                "split": "approved: the items moved and the role is deprecated"}
+        done = {"merge": "approved: its items moved to the role it merged into, and it is deprecated",
+                "split": "approved: its items moved to the roles it was split into, and it is deprecated"}
         verb = done.get(proposal.kind, "approved: the item is deprecated") if kind == "approve" else "rejected"
         self.message_user(request, f"{proposal} {verb}.", messages.SUCCESS)
         return HttpResponseRedirect(back)
@@ -155,17 +155,15 @@ class PublishedItemsKept:
     def get_deleted_objects(self, objs, request):
         deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
         items = list(objs)
-        published = {(t, i) for t, i in Publication.objects.filter(
-            item_type=Publication.type_of(items[0]) if items else "", item_id__in=[o.pk for o in items],
-        ).values_list("item_type", "item_id")} if items else set()
-        kept = [f"{o} — published in a release: deprecate it instead (Deprecate… on its page)"
-                for o in items if (Publication.type_of(o), o.pk) in published]
-        if not kept and items:
-            # A role's cascade: its published aliases and mappings are kept too.
-            try:
-                services.guard_published([*items, *_children(items)])
-            except services.PublishedItemProtected as exc:
-                kept = [str(exc)]
+        # A role's cascade would take its aliases and mappings along: published ones are kept too.
+        selected = {(type(o), o.pk) for o in items}
+        kept = [
+            f"{o} — published in a release: deprecate it instead (Deprecate… on its page)"
+            if (type(o), o.pk) in selected else
+            f"{type(o)._meta.verbose_name.capitalize()} “{o}” of a selected role — published in a release: "
+            "deprecate it instead"
+            for o in selectors.published_among([*items, *_children(items)])
+        ]
         return deleted, counts, perms_needed, [*protected, *kept]
 
 

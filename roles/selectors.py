@@ -19,7 +19,22 @@ from django.db.models.functions import Coalesce
 from taxonomy.models import Level
 
 from .adjacency import AdjacencyIndex, AdjacencySettings, Adjacent, band, nearest_for, nearest_roles, paths_of_roles
-from .models import ClassificationMapping, Component, Role, TitleAlias
+from .models import ClassificationMapping, Component, Publication, Role, TitleAlias
+
+
+def published_among(items: Iterable[Any]) -> list[Any]:
+    """Those of `items` (roles, aliases, mappings; others ignored) that a release ever published, in order.
+
+    One query, whatever the number of items.
+    """
+    items = [i for i in items if i.pk is not None and Publication.type_of(i) is not None]
+    if not items:
+        return []
+    query = Q()
+    for item in items:
+        query |= Q(item_type=Publication.type_of(item), item_id=item.pk)
+    found = set(Publication.objects.filter(query).values_list("item_type", "item_id"))
+    return [i for i in items if (Publication.type_of(i), i.pk) in found]
 
 
 def can_view_roles(user: Any) -> bool:

@@ -17,7 +17,7 @@ from django.db.models import Model, Q
 from framework.audit import MissingReason, StaleEdit, acting_as, ensure_current, require_reason, save_with_reason
 from taxonomy.models import OccupationCode
 
-from . import workflow
+from . import selectors, workflow
 from .models import Assignment, ClassificationMapping, Component, Deprecation, Publication, Reviewable, Role, TitleAlias
 from .workflow import deprecation as deprecations
 from .workflow.deprecation import DeprecationRefused
@@ -115,19 +115,9 @@ class PublishedItemProtected(Exception):
 
 def guard_published(items: list[Model]) -> None:
     """Raise PublishedItemProtected for the first of `items` (roles, aliases, mappings) ever published."""
-    ids: dict[str, list[int]] = {}
-    for item in items:
-        kind = Publication.type_of(item)
-        if kind is not None and item.pk is not None:
-            ids.setdefault(kind, []).append(item.pk)
-    if not ids:
-        return
-    query = Q()
-    for kind, pks in ids.items():
-        query |= Q(item_type=kind, item_id__in=pks)
-    found = Publication.objects.filter(query).values_list("item_type", "item_id").first()
-    if found is not None:
-        raise PublishedItemProtected(next(i for i in items if Publication.type_of(i) == found[0] and i.pk == found[1]))
+    published = selectors.published_among(items)
+    if published:
+        raise PublishedItemProtected(published[0])
 
 
 @transaction.atomic

@@ -46,7 +46,8 @@ def test_a_curator_merges_a_role_from_the_list_and_a_reviewer_approves_it(page, 
     page.goto(f"{live_server.url}/admin/roles/deprecation/{proposal.pk}/change/")
     expect(page.locator("#restructure-moves")).to_contain_text(approved.alias)
     page.click("button[value=approve]")
-    expect(page.locator(".messagelist")).to_contain_text("approved: the items moved and the role is deprecated")
+    expect(page.locator(".messagelist")).to_contain_text(
+        "approved: its items moved to the role it merged into, and it is deprecated")
 
     seed_role.refresh_from_db(), approved.refresh_from_db()
     assert seed_role.deprecated and seed_role.replaced_by == target

@@ -173,6 +173,19 @@ def test_the_admin_offers_deprecate_and_never_deletes_a_published_role(make_user
     assert Role.objects.filter(pk=role.pk).exists()
 
 
+def test_the_admin_delete_page_of_a_role_lists_every_published_item_it_would_take_along(make_user, role, alias):
+    other = TitleAliasFactory(role=role, alias="Data Clerk")
+    publish(alias, other)
+    client = logged_in(make_user("superuser"))
+    delete_url = reverse("admin:roles_role_delete", args=[role.pk])
+    page = client.get(delete_url).content.decode()
+    for published in (alias, other):
+        assert f"Title alias “{published}” of a selected role — published in a release" in page
+    client.post(delete_url, {"post": "yes"})
+    assert TitleAlias.objects.filter(pk__in=[alias.pk, other.pk]).count() == 2
+    assert Role.objects.filter(pk=role.pk).exists()
+
+
 def test_propose_and_decide_in_the_admin(curator, reviewer, role):
     successor = RoleFactory()
     response = logged_in(curator).post(

@@ -327,7 +327,7 @@ def test_reviewers_and_strangers_cannot_reach_the_merge_and_split_pages(two_role
     assert not Deprecation.objects.exists()
 
 
-def test_split_in_the_admin_assigns_each_item_then_proposes(curator, reviewer):
+def test_split_in_the_admin_assigns_each_item_then_proposes(curator, reviewer, other_reviewer):
     from django.urls import reverse
 
     from tests.review.conftest import logged_in
@@ -348,6 +348,10 @@ def test_split_in_the_admin_assigns_each_item_then_proposes(curator, reviewer):
     proposal = Deprecation.objects.get(role=source)
     assert proposal.kind == "split" and proposal.plan["aliases"] == {str(aliases[0].pk): first.pk,
                                                                      str(aliases[1].pk): second.pk}
+    decided = logged_in(other_reviewer).post(reverse("admin:roles_deprecation_decide", args=[proposal.pk]),
+                                             {"kind": "approve", "version": proposal.version}, follow=True)
+    assert "approved: its items moved to the roles it was split into, and it is deprecated" in decided.content.decode()
+    assert TitleAlias.objects.get(pk=aliases[1].pk).role == second
 
 
 def test_a_split_roles_card_links_to_each_role_it_became(split_role, make_user):
