@@ -23,9 +23,10 @@ from publishing.published import (
     published_components,
     published_items_of_roles,
     published_mappings,
+    published_role_splits,
     published_roles,
 )
-from roles.models import ClassificationMapping, Role, RoleSplit, TitleAlias
+from roles.models import ClassificationMapping, Role, TitleAlias
 from taxonomy.models import OccupationCode
 
 from .models import ApiToken, hash_key
@@ -117,7 +118,7 @@ def attach_published_items(roles: Iterable[Role]) -> list[Role]:
         return roles
     split = [role.pk for role in roles if role.deprecated and not role.replaced_by_id]
     if split:  # one more query, only for a page that holds a deprecated role without one successor
-        links = RoleSplit.objects.filter(role__in=split).order_by("role_id", "position", "pk")
+        links = published_role_splits().filter(role__in=split).in_split_order()
         for role_id, code in links.values_list("role_id", "successor__code"):
             by_id[role_id].split_codes.append(code)
     aliases = (

@@ -61,7 +61,7 @@ def published_role_splits() -> QuerySet[RoleSplit]:
 def split_successors() -> dict[str, list[str]]:
     """{split role's code: the codes of the roles it became, in the split's order} (1 query)."""
     found: dict[str, list[str]] = {}
-    for code, successor in published_role_splits().order_by("role_id", "position", "pk").values_list(
+    for code, successor in published_role_splits().in_split_order().values_list(
             "role__code", "successor__code"):
         found.setdefault(code, []).append(successor)
     return found

@@ -160,7 +160,7 @@ class Role(ChangeTracked):
         """The roles a split role became, in the split's order (one query; [] for others)."""
         if not self.deprecated or self.replaced_by_id:
             return []
-        return [link.successor for link in self.split_links.select_related("successor").order_by("position", "pk")]
+        return [link.successor for link in self.split_links.select_related("successor").in_split_order()]
 
     @property
     def family_code(self) -> str:
@@ -168,6 +168,10 @@ class Role(ChangeTracked):
 
 
 class RoleSplitQuerySet(models.QuerySet):
+    def in_split_order(self) -> RoleSplitQuerySet:
+        """By split role, then in the order the split named its roles: every reader lists them so."""
+        return self.order_by("role_id", "position", "pk")
+
     def get_by_natural_key(self, role_code: str, successor_code: str) -> RoleSplit:
         return self.get(role__code=role_code, successor__code=successor_code)
 

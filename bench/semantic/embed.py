@@ -33,12 +33,14 @@ from taxonomy.coder.semantic import (  # noqa: F401  (the shipped channel's part
     MAX_TOKENS,
     ONNX_PACKAGE,
     ONNX_SHA256,
+    TAU,
     VOCAB_SHA256,
     EmbeddingIndex,
     OnnxEncoder,
     WordPiece,
     basic_words,
     l2_rows,
+    semantic_scores,
     sha256_file,
 )
 
@@ -104,21 +106,11 @@ def embedding_scores(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-class title scores and body scores (0 where a query has no body) of a batch of queries.
 
-    A body is a list of items (components; a story split into sentences): each is encoded on its
-    own and the per-class scores are averaged, so one long text never hits the 128-token cut.
+    The shipped channel's `semantic_scores` (each body item encoded on its own, its per-class scores
+    averaged), as raw cosines: the study's fusion weights were chosen on that scale.
     """
-    items = [t for body in bodies for t in body]
-    vecs = encoder.encode([*titles, *items])
-    title = index.title_scores(vecs[: len(titles)])
-    body = np.zeros_like(title)
-    if items:
-        per_item = index.context_scores(vecs[len(titles) :])
-        start = 0
-        for i, b in enumerate(bodies):
-            if b:
-                body[i] = per_item[start : start + len(b)].mean(axis=0)
-            start += len(b)
-    return title, body
+    title, body = semantic_scores(index, encoder.encode, titles, bodies)
+    return title * TAU, body * TAU
 
 
 from taxonomy.coder.semantic import MAX_BODY_ITEMS, body_items  # noqa: E402,F401

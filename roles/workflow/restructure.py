@@ -118,21 +118,28 @@ def _check_roles(source: Role, targets: list[Role], conflicts: list[str], *, pro
         conflicts.append(f"{code} is itself proposed for deprecation, merge or split: decide that first.")
 
 
-def _movable_aliases(source: Role, preview: Preview) -> list[TitleAlias]:
-    movable = []
+def _sort_aliases(source: Role) -> tuple[list[TitleAlias], list[tuple[TitleAlias, str]]]:
+    """The aliases a merge or split of `source` moves, and those it keeps, each with why."""
+    movable, kept = [], []
     for alias in source.aliases.order_by(Lower("alias"), "pk"):
         if alias.deprecated:
-            preview.kept.append((alias, f"deprecated: stays with {source.code} as published"))
+            kept.append((alias, f"deprecated: stays with {source.code} as published"))
         elif alias.status == TitleAlias.Status.REJECTED:
-            preview.kept.append((alias, f"rejected: stays with {source.code} as its record"))
+            kept.append((alias, f"rejected: stays with {source.code} as its record"))
         else:
             movable.append(alias)
+    return movable, kept
+
+
+def _movable_aliases(source: Role, preview: Preview) -> list[TitleAlias]:
+    movable, kept = _sort_aliases(source)
+    preview.kept.extend(kept)
     return movable
 
 
 def movable_aliases(source: Role) -> list[TitleAlias]:
     """The aliases a merge or split of `source` moves: its approved and pending ones."""
-    return _movable_aliases(source, Preview(kind="", source=source, targets=[]))
+    return _sort_aliases(source)[0]
 
 
 def _taken_aliases(targets: list[Role]) -> dict[int, set[str]]:
