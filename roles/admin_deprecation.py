@@ -1,7 +1,8 @@
 """Deprecations in the admin: curators propose, reviewers decide, and nobody deletes what was published.
 
 - `DeprecationAdmin`: the proposals. Adding one goes through roles.services.propose_deprecation
-  (prefilled from "Deprecate…" on a role's, alias's or mapping's page); a proposal is never edited
+  (prefilled from "Deprecate…" on a role's, alias's or mapping's page; "Reinstate…" on a deprecated
+  one's proposes undoing it, through services.propose_reinstatement); a proposal is never edited
   or deleted; its page offers Approve and Reject to reviewers, which post to
   `<id>/decide/` and go through roles.services.decide_deprecation (four-eyes, a reason to reject).
 - `PublishedItemsKept`: for the role, alias and mapping admins. "Deprecate…" on the item's page,
@@ -28,6 +29,13 @@ from .workflow.deprecation import DeprecationRefused
 
 
 class DeprecationForm(forms.ModelForm):
+    proposal_kind = forms.ChoiceField(
+        label="Proposal", required=False, initial=Deprecation.Kind.DEPRECATE,
+        choices=[(Deprecation.Kind.DEPRECATE, "Deprecate it"),
+                 (Deprecation.Kind.REINSTATE, "Reinstate it (undo its approved deprecation)")],
+        help_text="A reinstated item is live again, without replacement; a second person approves either.",
+    )
+
     class Meta:
         model = Deprecation
         fields = ["role", "alias", "mapping", "replaced_by_role", "replaced_by_alias", "reason"]
@@ -41,11 +49,20 @@ class DeprecationForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         targets = [data.get(name) for name in ("role", "alias", "mapping") if data.get(name) is not None]
+        reinstate = data.get("proposal_kind") == Deprecation.Kind.REINSTATE
         if len(targets) != 1:
-            raise ValidationError("Choose exactly one role, alias or mapping to deprecate.")
+            verb = "reinstate" if reinstate else "deprecate"
+            raise ValidationError(f"Choose exactly one role, alias or mapping to {verb}.")
         if not has_visible_text(data.get("reason") or ""):
-            self.add_error("reason", "Say why it is deprecated: it is recorded in the audit history.")
+            self.add_error("reason", "Say why: it is shown to the reviewer and recorded in the audit history.")
         replacement = data.get("replaced_by_role") or data.get("replaced_by_alias")
+        self.target, self.replacement, self.reinstate = targets[0], replacement, reinstate
+        if reinstate:
+            if replacement is not None:
+                raise ValidationError("A reinstated item has no replacement: leave “replaced by” empty.")
+            if not targets[0].deprecated:
+                raise ValidationError(f"{targets[0]} is not deprecated: there is nothing to reinstate.")
+            return data
         if data.get("replaced_by_role") and data.get("replaced_by_alias"):
             raise ValidationError("Name one replacement at most.")
         if replacement is not None:
@@ -55,7 +72,6 @@ class DeprecationForm(forms.ModelForm):
                 raise ValidationError(str(exc)) from None
         if targets[0].deprecated:
             raise ValidationError(f"{targets[0]} is already deprecated.")
-        self.target, self.replacement = targets[0], replacement
         return data
 
 
@@ -75,9 +91,13 @@ class DeprecationAdmin(admin.ModelAdmin):
         return False  # kept with its Decision rows: the history of why an item went
 
     def save_model(self, request: HttpRequest, obj: Deprecation, form: DeprecationForm, change: bool) -> None:
-        proposal = services.propose_deprecation(
-            item=form.target, actor=request.user, reason=form.cleaned_data["reason"], replaced_by=form.replacement
-        )
+        if form.reinstate:
+            proposal = services.propose_reinstatement(item=form.target, actor=request.user,
+                                                      reason=form.cleaned_data["reason"])
+        else:
+            proposal = services.propose_deprecation(
+                item=form.target, actor=request.user, reason=form.cleaned_data["reason"], replaced_by=form.replacement
+            )
         obj.pk, obj._state.adding = proposal.pk, False
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
@@ -133,7 +153,8 @@ class DeprecationAdmin(admin.ModelAdmin):
             self.message_user(request, str(exc), messages.ERROR)
             return HttpResponseRedirect(back)
         done = {"merge": "approved: its items moved to the role it merged into, and it is deprecated",
-                "split": "approved: its items moved to the roles it was split into, and it is deprecated"}
+                "split": "approved: its items moved to the roles it was split into, and it is deprecated",
+                "reinstate": "approved: the item is live again"}
         verb = done.get(proposal.kind, "approved: the item is deprecated") if kind == "approve" else "rejected"
         self.message_user(request, f"{proposal} {verb}.", messages.SUCCESS)
         return HttpResponseRedirect(back)
@@ -147,9 +168,12 @@ class PublishedItemsKept:
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra = dict(extra_context or {})
         if request.user.has_perm("roles.add_deprecation") and object_id and str(object_id).isdigit():
-            extra["deprecate_url"] = (
-                f"{reverse('admin:roles_deprecation_add')}?{self.deprecate_field}={int(object_id)}"
-            )
+            url = f"{reverse('admin:roles_deprecation_add')}?{self.deprecate_field}={int(object_id)}"
+            item = self.model._default_manager.filter(pk=int(object_id)).only("deprecated").first()
+            if item is not None and item.deprecated:
+                extra["deprecate_url"], extra["deprecate_label"] = f"{url}&proposal_kind=reinstate", "Reinstate…"
+            else:
+                extra["deprecate_url"], extra["deprecate_label"] = url, "Deprecate…"
         return super().change_view(request, object_id, form_url, extra)
 
     def get_deleted_objects(self, objs, request):

@@ -631,7 +631,8 @@ class Deprecation(Reviewable):
     A curator proposes it with a reason; a reviewer other than its authors approves or rejects it
     (roles.workflow.deprecation). Approving it marks the item deprecated, with its replacement, in
     the same transaction: published items are deprecated, never deleted, so a release can say
-    what went and what replaces it.
+    what went and what replaces it. A reinstatement, reviewed the same way, undoes an approved
+    plain deprecation: an item is deprecated exactly when its last approved proposal is not one.
     """
 
     class Status(models.TextChoices):
@@ -643,9 +644,12 @@ class Deprecation(Reviewable):
         DEPRECATE = "deprecate", "Deprecate"
         MERGE = "merge", "Merge into another role"
         SPLIT = "split", "Split into other roles"
+        # Undoes an approved plain deprecation: the item is live again, without replacement.
+        REINSTATE = "reinstate", "Reinstate"
 
     OPEN = Status.PROPOSED
-    # Final once decided: an approved deprecation is undone by no edit, a rejected one by a new proposal.
+    # Final once decided: an approved deprecation is undone by an approved reinstatement, never by an
+    # edit; a rejected one is followed by a new proposal.
     TRANSITIONS = {
         (Status.PROPOSED, Status.APPROVED): frozenset({DecisionKind.APPROVE}),
         (Status.PROPOSED, Status.REJECTED): frozenset({DecisionKind.REJECT}),
@@ -704,20 +708,23 @@ class Deprecation(Reviewable):
             models.CheckConstraint(
                 condition=(
                     Q(kind="deprecate")
+                    | Q(kind="reinstate", replaced_by_role__isnull=True, replaced_by_alias__isnull=True)
                     | Q(kind="merge", role__isnull=False, replaced_by_role__isnull=False)
                     | Q(kind="split", role__isnull=False, replaced_by_role__isnull=True)
                 ),
                 name="deprecation_kind_items",
-                violation_error_message="A merge names the role it goes into; a split names none (its plan does).",
+                violation_error_message="A merge names the role it goes into; a split names none (its plan "
+                                        "does), nor does a reinstatement.",
             ),
             models.CheckConstraint(condition=~Q(reason=""), name="deprecation_reason_required",
                                    violation_error_message="reason: say why it is deprecated."),
-            # One live proposal (or approval) per item: two reviewers never race two proposals.
+            # One open proposal per item: two curators never race two proposals. (Approved ones alternate,
+            # deprecation then reinstatement: the workflow checks the item's flag under its row lock.)
             *(
                 models.UniqueConstraint(
-                    fields=[field], condition=Q(status__in=["proposed", "approved"]),
-                    name=f"deprecation_one_live_per_{field}",
-                    violation_error_message=f"{field}: it is already deprecated or proposed for deprecation.",
+                    fields=[field], condition=Q(status="proposed"),
+                    name=f"deprecation_one_open_per_{field}",
+                    violation_error_message=f"{field}: a proposal to deprecate or reinstate it is already open.",
                 )
                 for field in ("role", "alias", "mapping")
             ),
@@ -735,6 +742,8 @@ class Deprecation(Reviewable):
             return f"Merge of {self.target_label} into {self.replaced_by_role.code}"
         if self.kind == self.Kind.SPLIT:
             return f"Split of {self.target_label}"
+        if self.kind == self.Kind.REINSTATE:
+            return f"Reinstatement of {self.target_label}"
         return f"Deprecation of {self.target_label}"
 
     @property

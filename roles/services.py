@@ -151,6 +151,11 @@ def propose_deprecation(*, item: Model, actor: Any, reason: str, replaced_by: Mo
     return deprecations.propose(item, actor=actor, reason=reason, replaced_by=replaced_by)
 
 
+def propose_reinstatement(*, item: Model, actor: Any, reason: str) -> Deprecation:
+    """Propose undoing a deprecation (roles.workflow.deprecation.propose_reinstatement)."""
+    return deprecations.propose_reinstatement(item, actor=actor, reason=reason)
+
+
 def propose_merge(*, source: Role, target: Role, actor: Any, reason: str) -> Deprecation:
     """Propose merging role `source` into `target` (roles.workflow.deprecation.propose_merge)."""
     return deprecations.propose_merge(source, target, actor=actor, reason=reason)

@@ -190,7 +190,8 @@ def note_content_change(
     if getattr(item, "deprecated", False):
         # Frozen as published, open or decided: a deprecated item's content is what its releases said.
         raise IllegalTransition(
-            f"{describe(item).capitalize()} is deprecated: it stays as it was published. Propose a new item instead."
+            f"{describe(item).capitalize()} is deprecated: it stays as it was published. Reinstate it through "
+            "review first (Reinstate… on its page), or propose a new item."
         )
     at = at or timezone.now()
     item.content_changed_by, item.content_changed_at = actor, at

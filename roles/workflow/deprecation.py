@@ -5,7 +5,13 @@ role for a role, an alias for an alias). A reviewer who wrote no part of the pro
 or rejects it. Approving writes, in one transaction: the proposal's review state and its
 Decision row, and the item's `deprecated` flag and replacement with a history row naming the
 approver and the reason. Nothing else sets those fields (tests/roles/test_review_core.py scans
-for it), so a deprecated item always has exactly one approved Deprecation behind it.
+for it), so an item is deprecated exactly when its last approved proposal deprecated it.
+
+A mistaken deprecation is undone the same way: a curator proposes to reinstate the item, and a
+second person approves. Only a plain deprecation is reinstated (a merge or split moved the
+role's items: the role they went to is split or merged back instead), and an alias or mapping
+only while its role is live. The releases then carry the item as live again, and the next
+release's delta says so.
 """
 
 from __future__ import annotations
@@ -103,6 +109,42 @@ def propose(item: Any, *, actor: Any, reason: str, replaced_by: Any = None) -> D
     return proposal
 
 
+def propose_reinstatement(item: Any, *, actor: Any, reason: str) -> Deprecation:
+    """Propose undoing the approved deprecation of `item` as `actor`; return the open proposal.
+
+    Raises ReviewPermissionDenied, ReasonRequired, ItemGone, DeprecationRefused (not deprecated, merged
+    or split rather than deprecated, its role deprecated, a proposal already open).
+    """
+    _check_proposer(actor)
+    field = _target_field(item)
+    text = _reason(reason)
+    with transaction.atomic():
+        locked = type(item).objects.select_for_update().filter(pk=item.pk).first()
+        if locked is None:
+            raise ItemGone(f"This {type(item)._meta.verbose_name} no longer exists.")
+        _check_reinstatable(locked, field)
+        proposal = Deprecation(kind=Deprecation.Kind.REINSTATE, **{field: locked}, reason=text)
+        _open(proposal, actor=actor, text=text, label=_label(locked))
+    return proposal
+
+
+def _check_reinstatable(item: Any, field: str) -> None:
+    """Raise DeprecationRefused unless `item` (locked) is deprecated by a plain deprecation and its role is live."""
+    if not item.deprecated:
+        raise DeprecationRefused(f"The {_label(item)} is not deprecated: there is nothing to reinstate.")
+    last = (Deprecation.objects.filter(**{field: item}, status=Deprecation.Status.APPROVED)
+            .order_by("-decided_at", "-pk").first())
+    if last is not None and last.kind in (Deprecation.Kind.MERGE, Deprecation.Kind.SPLIT):
+        raise DeprecationRefused(
+            f"The {_label(item)} was {_VERB[last.kind]} and its items moved: split or merge the role they went "
+            "to instead."
+        )
+    if field != "role":
+        role = Role.objects.select_for_update().get(pk=item.role_id)
+        if role.deprecated:
+            raise DeprecationRefused(f"Its role {role.code} is deprecated: reinstate the role first.")
+
+
 def _check_proposer(actor: Any) -> None:
     if actor is None or not actor.is_active or not actor.has_perm(PROPOSE_PERMISSION):
         raise ReviewPermissionDenied(
@@ -119,13 +161,14 @@ def _reason(reason: str) -> str:
 
 
 def _open(proposal: Deprecation, *, actor: Any, text: str, label: str) -> None:
-    """Save a new proposal, open and authored by `actor`; one live proposal per item (a constraint)."""
+    """Save a new proposal, open and authored by `actor`; one open proposal per item (a constraint)."""
     start(proposal, actor=actor)
     try:
         with transaction.atomic(), acting_as(actor, f"{_NOUN[proposal.kind]} proposed: {text}"):
             proposal.save()
     except IntegrityError:
-        raise DeprecationRefused(f"The {label} is already proposed for deprecation, merge or split.") from None
+        raise DeprecationRefused(f"The {label} is already proposed for deprecation, merge, split or "
+                                 "reinstatement: decide that first.") from None
 
 
 def propose_merge(source: Role, target: Role, *, actor: Any, reason: str) -> Deprecation:
@@ -216,6 +259,8 @@ def _apply(proposal: Deprecation, *, actor: Any, text: str) -> set[int]:
     field = "role" if proposal.role_id else "alias" if proposal.alias_id else "mapping"
     model = type(proposal)._meta.get_field(field).related_model
     item = model.objects.select_for_update().get(pk=getattr(proposal, f"{field}_id"))
+    if proposal.kind == Deprecation.Kind.REINSTATE:
+        return _reinstate(item, field, proposal=proposal, actor=actor, text=text)
     if item.deprecated:
         raise DeprecationRefused(f"The {_label(item)} is already deprecated.")
     replacement = proposal.replacement
@@ -244,7 +289,22 @@ def _apply(proposal: Deprecation, *, actor: Any, text: str) -> set[int]:
     return roles
 
 
+def _reinstate(item: Any, field: str, *, proposal: Deprecation, actor: Any, text: str) -> set[int]:
+    """Make the deprecated `item` (locked, re-checked) live again, without replacement; return its role's pk."""
+    _check_reinstatable(item, field)
+    note = f"reinstated: {proposal.reason}"
+    note = f"{note} — approved: {text}" if text else note
+    item.deprecated = False
+    fields = ["deprecated"]
+    if not isinstance(item, ClassificationMapping):
+        item.replaced_by = None
+        fields.append("replaced_by")
+    with acting_as(actor, note):
+        item.save(update_fields=fields)
+    return {item.pk if isinstance(item, Role) else item.role_id}
+
+
 _NOUN = {Deprecation.Kind.DEPRECATE: "deprecation", Deprecation.Kind.MERGE: "merge",
-         Deprecation.Kind.SPLIT: "split"}
+         Deprecation.Kind.SPLIT: "split", Deprecation.Kind.REINSTATE: "reinstatement"}
 _VERB = {Deprecation.Kind.DEPRECATE: "deprecated", Deprecation.Kind.MERGE: "merged",
-         Deprecation.Kind.SPLIT: "split"}
+         Deprecation.Kind.SPLIT: "split", Deprecation.Kind.REINSTATE: "reinstated"}

@@ -269,7 +269,8 @@ def check_move(item: Reviewable, to: str, *, actor: Any, kind: str, decision: De
     if getattr(item, "deprecated", False):
         # Frozen as published: reopening or editing it would drop it from the next release unmarked.
         raise IllegalTransition(
-            f"{describe(item).capitalize()} is deprecated: it stays as it was published. Propose a new item instead."
+            f"{describe(item).capitalize()} is deprecated: it stays as it was published. Reinstate it through "
+            "review first (Reinstate… on its page), or propose a new item."
         )
     if not item.can_transition_to(to, kind):
         if not item.is_open and to != item.OPEN:

@@ -236,22 +236,32 @@ def derived_problems() -> list[str]:
 
 
 def deprecation_problems() -> list[str]:
-    """Deprecated exactly when an approved Deprecation says so, with its replacement; published items all kept."""
+    """Deprecated exactly when the item's last approved proposal deprecated it (approved deprecations and
+    reinstatements alternate), with that proposal's replacement; published items all kept."""
     problems = []
-    approved = Deprecation.objects.filter(status=Deprecation.Status.APPROVED)
+    approved = Deprecation.objects.filter(status=Deprecation.Status.APPROVED).order_by("decided_at", "pk")
+    reinstate = Deprecation.Kind.REINSTATE
     for model, field in ((Role, "role"), (TitleAlias, "alias"), (ClassificationMapping, "mapping")):
         flagged = set(model.objects.filter(deprecated=True).values_list("pk", flat=True))
-        behind = list(approved.filter(**{f"{field}__isnull": False}).values_list(f"{field}_id", flat=True))
-        if len(behind) != len(set(behind)):
-            problems.append(f"{field}: two approved deprecations of one item")
-        if flagged != set(behind):
-            problems.append(f"{field}: deprecated {sorted(flagged)} but approved deprecations of {sorted(behind)}")
-    for proposal in approved.select_related("role", "alias"):
-        if proposal.role_id and proposal.role.replaced_by_id != proposal.replaced_by_role_id:
-            problems.append(f"{proposal}: the role is replaced by {proposal.role.replaced_by_id}, "
-                            f"the proposal said {proposal.replaced_by_role_id}")
-        if proposal.alias_id and proposal.alias.replaced_by_id != proposal.replaced_by_alias_id:
-            problems.append(f"{proposal}: the alias's replacement differs from the proposal's")
+        last: dict[int, Deprecation] = {}
+        for proposal in approved.filter(**{f"{field}__isnull": False}):
+            item_id = getattr(proposal, f"{field}_id")
+            before = last.get(item_id)
+            if (proposal.kind == reinstate) == (before is None or before.kind == reinstate):
+                problems.append(f"{proposal}: approved after {before or 'nothing'}: deprecations and "
+                                "reinstatements must alternate")
+            last[item_id] = proposal
+        behind = {pk for pk, proposal in last.items() if proposal.kind != reinstate}
+        if flagged != behind:
+            problems.append(f"{field}: deprecated {sorted(flagged)} but last approved deprecations of {sorted(behind)}")
+        for item_id, proposal in last.items():
+            item = model.objects.get(pk=item_id)
+            if field == "mapping":
+                continue
+            expected = None if proposal.kind == reinstate else (
+                proposal.replaced_by_role_id if field == "role" else proposal.replaced_by_alias_id)
+            if item.replaced_by_id != expected:
+                problems.append(f"{proposal}: the {field} is replaced by {item.replaced_by_id}, expected {expected}")
     if Decision.objects.filter(deprecation__status=Deprecation.Status.PROPOSED).exists():
         problems.append("an open deprecation proposal has a Decision")
     models = {"role": Role, "alias": TitleAlias, "mapping": ClassificationMapping}

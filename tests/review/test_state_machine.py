@@ -252,15 +252,42 @@ class ReviewMachine(RuleBasedStateMachine):
             if isinstance(exc, workflow.FourEyesViolation):
                 assert actor.pk in proposal.author_ids() | {proposal.created_by_id}
             return
-        assert actor.pk not in proposal.author_ids() | {proposal.created_by_id}
-        assert proposal.target.__class__.objects.get(pk=proposal.target.pk).deprecated is approve
-        DONE[f"deprecation {kind}"] += 1
+        if approve:  # four-eyes; an author may reject (withdraw) their own proposal
+            assert actor.pk not in proposal.author_ids() | {proposal.created_by_id}
+        reinstating = proposal.kind == Deprecation.Kind.REINSTATE
+        assert proposal.target.__class__.objects.get(pk=proposal.target.pk).deprecated is (approve != reinstating)
+        DONE[f"{'reinstatement' if reinstating else 'deprecation'} {kind}"] += 1
 
     @rule(proposer=st.sampled_from([0, 1, 3]), user=decider, what=st.sampled_from(["alias", "mapping", "role"]),
           index=st.integers(0, 3), approve=st.booleans())
     def deprecate_through_review(self, proposer, user, what, index, approve):
         """A proposal and its decision in one step, so that decisions on proposals happen in most runs."""
         self.propose_deprecation(proposer, what, index, False)
+        self.decide_deprecation(user, approve)
+
+    @rule(proposer=st.sampled_from([0, 1, 3]), user=decider, what=st.sampled_from(["alias", "mapping", "role"]),
+          index=st.integers(0, 3), approve=st.booleans())
+    def reinstate_through_review(self, proposer, user, what, index, approve):
+        """Undo a deprecation through review: only a plain one, and an alias or mapping only under a live role."""
+        model = {"alias": TitleAlias, "mapping": ClassificationMapping, "role": Role}[what]
+        if not model.objects.filter(deprecated=True).exists():
+            self.deprecate_through_review(proposer, 2, what, index, True)  # something to reinstate, mostly
+        deprecated = list(model.objects.filter(deprecated=True).order_by("pk"))
+        if not deprecated:
+            return
+        item, actor = deprecated[index % len(deprecated)], self.users[proposer]
+        try:
+            role_services.propose_reinstatement(item=item, actor=actor, reason="hypothesis: deprecated by mistake")
+        except workflow.ReviewPermissionDenied:
+            assert not actor.has_perm("roles.add_deprecation")
+            return
+        except DeprecationRefused:
+            # An open proposal on it, a merge or split behind it, or its role deprecated.
+            last = item.deprecations.filter(status="approved").order_by("-decided_at", "-pk").first()
+            assert (item.deprecations.filter(status="proposed").exists() or last.kind in ("merge", "split")
+                    or (what != "role" and item.role.deprecated))
+            return
+        DONE["propose reinstatement"] += 1
         self.decide_deprecation(user, approve)
 
     def _new_role(self, *, same_level: bool) -> Role:

@@ -1,6 +1,8 @@
 # ruff: noqa: F811 - pytest fixtures imported from tests.review.conftest
 """Deprecate, never delete: proposals through review, four-eyes, history, and published items kept."""
 
+import csv
+import json
 from decimal import Decimal
 
 import pytest
@@ -13,6 +15,7 @@ from roles.models import Decision, DecisionKind, Deprecation, Publication, Role,
 from roles.workflow.deprecation import DeprecationRefused
 from tests.factories import RoleFactory, TitleAliasFactory
 from tests.review.conftest import alias, curator, detailed_mapping, logged_in, other_reviewer, reviewer, role  # noqa: F401
+from tests.review.invariants import deprecation_problems
 
 pytestmark = pytest.mark.django_db
 
@@ -266,3 +269,144 @@ def test_a_proposal_needs_a_visible_reason(curator, role, reason):
     with pytest.raises(workflow.ReasonRequired, match="Say why"):
         services.propose_deprecation(item=role, actor=curator, reason=reason)
     assert not Deprecation.objects.exists()
+
+
+# Reinstatement: a mistaken deprecation undone through review ------------------------------------
+
+
+def deprecate(item, *, by, approve_by, replaced_by=None):
+    proposal = services.propose_deprecation(item=item, actor=by, reason="obsolete", replaced_by=replaced_by)
+    services.decide_deprecation(proposal=proposal, kind=DecisionKind.APPROVE, actor=approve_by)
+    item.refresh_from_db()
+    return proposal
+
+
+def test_a_deprecated_role_is_reinstated_through_review_with_history(curator, reviewer, other_reviewer, role):
+    deprecate(role, by=curator, approve_by=reviewer, replaced_by=RoleFactory())
+    proposal = services.propose_reinstatement(item=role, actor=curator, reason="deprecated by mistake")
+    assert (proposal.kind, proposal.status) == ("reinstate", "proposed")
+    assert str(proposal) == f"Reinstatement of role {role.code}"
+    role.refresh_from_db()
+    assert role.deprecated  # a proposal changes nothing yet
+
+    services.decide_deprecation(proposal=proposal, kind=DecisionKind.APPROVE, actor=other_reviewer,
+                                reason="agreed", expected_version=proposal.version)
+
+    role.refresh_from_db()
+    assert not role.deprecated and role.replaced_by is None
+    last = role.history.order_by("-history_id").first()
+    assert last.history_user == other_reviewer
+    assert last.history_change_reason == "reinstated: deprecated by mistake — approved: agreed"
+    decision = Decision.objects.get(deprecation=proposal)
+    assert (decision.decision, decision.actor, decision.to_status) == ("approve", other_reviewer, "approved")
+    assert deprecation_problems() == []
+    # Deprecations and reinstatements alternate: it may be deprecated again, through review.
+    deprecate(role, by=curator, approve_by=reviewer)
+    assert role.deprecated and deprecation_problems() == []
+
+
+def test_a_reinstatement_needs_four_eyes_and_a_reason_to_reject(curator, reviewer, role, make_user):
+    deprecate(role, by=curator, approve_by=reviewer)
+    lead = make_user("lead")
+    lead.user_permissions.add(*__import__("django.contrib.auth.models", fromlist=["Permission"]).Permission.objects
+                              .filter(codename="add_deprecation"))
+    lead = type(lead).objects.get(pk=lead.pk)
+    proposal = services.propose_reinstatement(item=role, actor=lead, reason="still used")
+    with pytest.raises(workflow.FourEyesViolation):
+        services.decide_deprecation(proposal=proposal, kind=DecisionKind.APPROVE, actor=lead)
+    with pytest.raises(workflow.ReasonRequired):
+        services.decide_deprecation(proposal=proposal, kind=DecisionKind.REJECT, actor=reviewer)
+    services.decide_deprecation(proposal=proposal, kind=DecisionKind.REJECT, actor=reviewer, reason="it is not")
+    role.refresh_from_db()
+    assert role.deprecated and deprecation_problems() == []
+    with pytest.raises(workflow.ReviewPermissionDenied):
+        services.propose_reinstatement(item=role, actor=reviewer, reason="reviewers do not propose")
+
+
+def test_reinstatement_is_refused_where_it_would_not_undo_a_plain_deprecation(curator, reviewer, role, alias,
+                                                                             detailed_mapping):
+    with pytest.raises(DeprecationRefused, match="not deprecated"):
+        services.propose_reinstatement(item=role, actor=curator, reason="x")
+    review_services.approve_alias(alias=alias, actor=reviewer)
+    deprecate(alias, by=curator, approve_by=reviewer)
+    deprecate(role, by=curator, approve_by=reviewer)
+    # Its role is deprecated: the role comes back first.
+    with pytest.raises(DeprecationRefused, match="reinstate the role first"):
+        services.propose_reinstatement(item=alias, actor=curator, reason="x")
+    first = services.propose_reinstatement(item=role, actor=curator, reason="a mistake")
+    with pytest.raises(DeprecationRefused, match="already proposed"):
+        services.propose_reinstatement(item=role, actor=curator, reason="twice")
+    services.decide_deprecation(proposal=first, kind=DecisionKind.APPROVE, actor=reviewer)
+    services.decide_deprecation(proposal=services.propose_reinstatement(item=alias, actor=curator, reason="back"),
+                                kind=DecisionKind.APPROVE, actor=reviewer)
+    alias.refresh_from_db()
+    assert not alias.deprecated and alias.status == "approved"
+    assert deprecation_problems() == []
+
+
+def test_an_alias_reinstatement_waiting_while_its_role_goes_is_refused_on_approval(curator, reviewer, role, alias):
+    review_services.approve_alias(alias=alias, actor=reviewer)
+    deprecate(alias, by=curator, approve_by=reviewer)
+    waiting = services.propose_reinstatement(item=alias, actor=curator, reason="still said")
+    deprecate(role, by=curator, approve_by=reviewer)
+    with pytest.raises(DeprecationRefused, match="reinstate the role first"):
+        services.decide_deprecation(proposal=waiting, kind=DecisionKind.APPROVE, actor=reviewer)
+    alias.refresh_from_db()
+    waiting.refresh_from_db()
+    assert alias.deprecated and waiting.is_open and not Decision.objects.filter(deprecation=waiting).exists()
+
+
+def test_a_merged_role_is_not_reinstated(curator, reviewer):
+    source, target = RoleFactory(), RoleFactory()
+    services.decide_deprecation(proposal=services.propose_merge(source=source, target=target, actor=curator,
+                                                                reason="same work"),
+                                kind=DecisionKind.APPROVE, actor=reviewer)
+    with pytest.raises(DeprecationRefused, match="merged and its items moved"):
+        services.propose_reinstatement(item=source, actor=curator, reason="x")
+
+
+def test_the_admin_offers_reinstate_on_a_deprecated_item_and_proposes_it(curator, reviewer, other_reviewer, role):
+    client = logged_in(curator)
+    page = client.get(reverse("admin:roles_role_change", args=[role.pk])).content.decode()
+    assert "Deprecate…" in page and "Reinstate…" not in page
+    deprecate(role, by=curator, approve_by=reviewer)
+    page = client.get(reverse("admin:roles_role_change", args=[role.pk])).content.decode()
+    link = f"{reverse('admin:roles_deprecation_add')}?role={role.pk}&amp;proposal_kind=reinstate"
+    assert f'href="{link}">Reinstate…' in page
+    form = client.get(link.replace("&amp;", "&")).content.decode()
+    assert 'value="reinstate" selected' in form
+    add = reverse("admin:roles_deprecation_add")
+    refused = client.post(add, {"role": role.pk, "proposal_kind": "reinstate", "replaced_by_role": RoleFactory().pk,
+                                "reason": "x"})
+    assert refused.status_code == 200 and "A reinstated item has no replacement" in refused.content.decode()
+    assert client.post(add, {"role": role.pk, "proposal_kind": "reinstate", "reason": "mistake"}).status_code == 302
+    proposal = Deprecation.objects.get(role=role, kind="reinstate")
+    decide = logged_in(other_reviewer).get(reverse("admin:roles_deprecation_change", args=[proposal.pk]))
+    assert "Approve: reinstate it" in decide.content.decode()
+    done = logged_in(other_reviewer).post(reverse("admin:roles_deprecation_decide", args=[proposal.pk]),
+                                          {"kind": "approve", "version": proposal.version}, follow=True)
+    assert "approved: the item is live again" in done.content.decode()
+    role.refresh_from_db()
+    assert not role.deprecated
+
+
+def test_a_reinstated_role_is_live_again_in_the_next_release_and_its_delta(curator, reviewer, settings, tmp_path,
+                                                                           role):
+    from publishing.delta import apply_delta
+    from publishing.formats.csv import COLUMNS, ROLES_CSV
+    from publishing.store import publish_release
+
+    settings.ROLEBOOK_RELEASES_DIR = tmp_path / "releases"
+    publish_release(version="1.0.0", formats=["csv"])
+    deprecate(role, by=curator, approve_by=reviewer)
+    deprecated, _ = publish_release(version="1.1.0", formats=["csv"])
+    services.decide_deprecation(proposal=services.propose_reinstatement(item=role, actor=curator, reason="mistake"),
+                                kind=DecisionKind.APPROVE, actor=reviewer)
+    live, _ = publish_release(version="1.2.0", formats=["csv"])
+    rows = {row["code"]: row for row in csv.DictReader((live / ROLES_CSV).open(encoding="utf-8", newline=""))}
+    assert (rows[role.code]["deprecated"], rows[role.code]["replaced_by"]) == ("false", "")
+    changes = [json.loads(line) for line in (live / "delta" / "roles.jsonl").read_text().splitlines()]
+    assert [(c["op"], c["key"]["code"], c["old"]["deprecated"], c["new"]["deprecated"]) for c in changes] == [
+        ("change", role.code, "true", "false")]
+    apply_delta(deprecated, live / "delta", tmp_path / "applied")
+    assert all((tmp_path / "applied" / name).read_bytes() == (live / name).read_bytes() for name in COLUMNS)
