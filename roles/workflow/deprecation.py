@@ -94,9 +94,7 @@ def propose(item: Any, *, actor: Any, reason: str, replaced_by: Any = None) -> D
     field = _target_field(item)
     text = _reason(reason)
     with transaction.atomic():
-        locked = type(item).objects.select_for_update().filter(pk=item.pk).first()
-        if locked is None:
-            raise ItemGone(f"This {type(item)._meta.verbose_name} no longer exists.")
+        locked = _lock(item)
         if locked.deprecated:
             raise DeprecationRefused(f"The {_label(locked)} is already deprecated.")
         check_replacement(locked, replaced_by)
@@ -119,13 +117,19 @@ def propose_reinstatement(item: Any, *, actor: Any, reason: str) -> Deprecation:
     field = _target_field(item)
     text = _reason(reason)
     with transaction.atomic():
-        locked = type(item).objects.select_for_update().filter(pk=item.pk).first()
-        if locked is None:
-            raise ItemGone(f"This {type(item)._meta.verbose_name} no longer exists.")
+        locked = _lock(item)
         _check_reinstatable(locked, field)
         proposal = Deprecation(kind=Deprecation.Kind.REINSTATE, **{field: locked}, reason=text)
         _open(proposal, actor=actor, text=text, label=_label(locked))
     return proposal
+
+
+def _lock(item: Any) -> Any:
+    """The item's row, locked for this transaction; raise ItemGone when it was deleted."""
+    locked = type(item).objects.select_for_update().filter(pk=item.pk).first()
+    if locked is None:
+        raise ItemGone(f"This {type(item)._meta.verbose_name} no longer exists.")
+    return locked
 
 
 def _check_reinstatable(item: Any, field: str) -> None:

@@ -51,11 +51,17 @@ def test_a_reviewer_approves_a_curators_proposal_and_the_role_is_deprecated_with
     assert proposal.history.count() == 2  # proposed, then approved
 
 
-def test_nobody_approves_their_own_proposal(make_user, role):
+def proposing_lead(make_user):
+    """A lead reviewer who may also propose: the one kind of user who could decide their own proposal."""
+    from django.contrib.auth.models import Permission
+
     lead = make_user("lead")
-    lead.user_permissions.add(*__import__("django.contrib.auth.models", fromlist=["Permission"]).Permission.objects
-                              .filter(codename="add_deprecation"))
-    lead = type(lead).objects.get(pk=lead.pk)
+    lead.user_permissions.add(Permission.objects.get(codename="add_deprecation"))
+    return type(lead).objects.get(pk=lead.pk)  # permissions are cached per user object
+
+
+def test_nobody_approves_their_own_proposal(make_user, role):
+    lead = proposing_lead(make_user)
     proposal = services.propose_deprecation(item=role, actor=lead, reason="obsolete")
     with pytest.raises(workflow.FourEyesViolation):
         services.decide_deprecation(proposal=proposal, kind=DecisionKind.APPROVE, actor=lead)
@@ -307,10 +313,7 @@ def test_a_deprecated_role_is_reinstated_through_review_with_history(curator, re
 
 def test_a_reinstatement_needs_four_eyes_and_a_reason_to_reject(curator, reviewer, role, make_user):
     deprecate(role, by=curator, approve_by=reviewer)
-    lead = make_user("lead")
-    lead.user_permissions.add(*__import__("django.contrib.auth.models", fromlist=["Permission"]).Permission.objects
-                              .filter(codename="add_deprecation"))
-    lead = type(lead).objects.get(pk=lead.pk)
+    lead = proposing_lead(make_user)
     proposal = services.propose_reinstatement(item=role, actor=lead, reason="still used")
     with pytest.raises(workflow.FourEyesViolation):
         services.decide_deprecation(proposal=proposal, kind=DecisionKind.APPROVE, actor=lead)
