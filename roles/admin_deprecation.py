@@ -165,16 +165,15 @@ class PublishedItemsKept:
 
     deprecate_field: str  # "role", "alias" or "mapping": the Deprecation field the link prefills
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra = dict(extra_context or {})
-        if request.user.has_perm("roles.add_deprecation") and object_id and str(object_id).isdigit():
-            url = f"{reverse('admin:roles_deprecation_add')}?{self.deprecate_field}={int(object_id)}"
-            item = self.model._default_manager.filter(pk=int(object_id)).only("deprecated").first()
-            if item is not None and item.deprecated:
-                extra["deprecate_url"], extra["deprecate_label"] = f"{url}&proposal_kind=reinstate", "Reinstate…"
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if change and obj is not None and request.user.has_perm("roles.add_deprecation"):
+            url = f"{reverse('admin:roles_deprecation_add')}?{self.deprecate_field}={obj.pk}"
+            # The object the page shows: no query of its own to know which of the two it offers.
+            if obj.deprecated:
+                context["deprecate_url"], context["deprecate_label"] = f"{url}&proposal_kind=reinstate", "Reinstate…"
             else:
-                extra["deprecate_url"], extra["deprecate_label"] = url, "Deprecate…"
-        return super().change_view(request, object_id, form_url, extra)
+                context["deprecate_url"], context["deprecate_label"] = url, "Deprecate…"
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
 
     def get_deleted_objects(self, objs, request):
         deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)

@@ -144,7 +144,8 @@ def _check_reinstatable(item: Any, field: str) -> None:
             "to instead."
         )
     if field != "role":
-        role = Role.objects.select_for_update().get(pk=item.role_id)
+        # Read, not locked: the role's lock is taken before its items' elsewhere (merges), never after.
+        role = Role.objects.only("code", "deprecated").get(pk=item.role_id)
         if role.deprecated:
             raise DeprecationRefused(f"Its role {role.code} is deprecated: reinstate the role first.")
 

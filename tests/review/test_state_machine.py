@@ -311,6 +311,7 @@ class ReviewMachine(RuleBasedStateMachine):
     def merge_or_split(self, proposer, user, split, same_level, approve, clash):
         """Merge the role into a new one, or split it into two, through review: every alias and component moves."""
         actor, decider_user, source = self.users[proposer], self.users[user], self.role
+        source.refresh_from_db()  # another rule may have deprecated or reinstated it through review
         for waiting in Deprecation.objects.filter(role=source, status="proposed"):
             # One live proposal per role: a reviewer who did not write the waiting one rejects it first.
             rejecter = next(u for u in (self.users[6], self.users[2]) if u.pk != waiting.created_by_id)
