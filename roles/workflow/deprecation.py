@@ -282,13 +282,7 @@ def _apply(proposal: Deprecation, *, actor: Any, text: str) -> set[int]:
     if proposal.kind != Deprecation.Kind.DEPRECATE:
         roles |= restructure.apply(proposal, actor=actor, note=note)
         item.refresh_from_db()
-    item.deprecated = True
-    fields = ["deprecated"]
-    if not isinstance(item, ClassificationMapping):
-        item.replaced_by = replacement
-        fields.append("replaced_by")
-    with acting_as(actor, note):
-        item.save(update_fields=fields)
+    _write_flag(item, deprecated=True, replacement=replacement, actor=actor, note=note)
     if proposal.kind == Deprecation.Kind.SPLIT:
         restructure.link_split(proposal, actor=actor, note=note)
     return roles
@@ -299,14 +293,19 @@ def _reinstate(item: Any, field: str, *, proposal: Deprecation, actor: Any, text
     _check_reinstatable(item, field)
     note = f"reinstated: {proposal.reason}"
     note = f"{note} — approved: {text}" if text else note
-    item.deprecated = False
+    _write_flag(item, deprecated=False, replacement=None, actor=actor, note=note)
+    return {item.pk if isinstance(item, Role) else item.role_id}
+
+
+def _write_flag(item: Any, *, deprecated: bool, replacement: Any, actor: Any, note: str) -> None:
+    """Save the item's `deprecated` flag and replacement (a mapping has none), with a history row."""
+    item.deprecated = deprecated
     fields = ["deprecated"]
     if not isinstance(item, ClassificationMapping):
-        item.replaced_by = None
+        item.replaced_by = replacement
         fields.append("replaced_by")
     with acting_as(actor, note):
         item.save(update_fields=fields)
-    return {item.pk if isinstance(item, Role) else item.role_id}
 
 
 _NOUN = {Deprecation.Kind.DEPRECATE: "deprecation", Deprecation.Kind.MERGE: "merge",
