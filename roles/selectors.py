@@ -30,9 +30,13 @@ def published_among(items: Iterable[Any]) -> list[Any]:
     items = [i for i in items if i.pk is not None and Publication.type_of(i) is not None]
     if not items:
         return []
-    query = Q()
+    ids: dict[str, list[int]] = defaultdict(list)
     for item in items:
-        query |= Q(item_type=Publication.type_of(item), item_id=item.pk)
+        ids[Publication.type_of(item)].append(item.pk)
+    # One IN list per kind: a bulk delete of thousands of rows stays one short condition each.
+    query = Q()
+    for kind, pks in ids.items():
+        query |= Q(item_type=kind, item_id__in=pks)
     found = set(Publication.objects.filter(query).values_list("item_type", "item_id"))
     return [i for i in items if (Publication.type_of(i), i.pk) in found]
 
